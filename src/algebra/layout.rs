@@ -1,0 +1,202 @@
+//! Textbook layout of an expanded polynomial: split by one symbol (the `a·B + b` shape), pull out
+//! the common numeric factor and the common power of the per-token axes (B, T), collect by the layer
+//! count L, and order terms highest degree first. The result is an [`Expr`] that prints as laid out.
+
+use super::expr::{Expr, Rational};
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Signed, Zero};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// One monomial `coeff · Π symbolᵏ` of an expanded expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Term {
+    /// The exact coefficient.
+    pub coeff: Rational,
+    /// Exponent of each symbol (never 0).
+    pub powers: BTreeMap<String, i32>,
+}
+
+impl Term {
+    fn power(&self, symbol: &str) -> i32 {
+        self.powers.get(symbol).copied().unwrap_or(0)
+    }
+
+    fn degree(&self) -> i32 {
+        self.powers.values().sum()
+    }
+
+    fn without(&self, symbol: &str, k: i32) -> Term {
+        let mut t = self.clone();
+        let left = t.power(symbol) - k;
+        if left == 0 {
+            t.powers.remove(symbol);
+        } else {
+            t.powers.insert(symbol.to_string(), left);
+        }
+        t
+    }
+}
+
+/// How a closed form should read.
+#[derive(Clone, Debug, Default)]
+pub struct LayoutRules {
+    /// Symbols in the order they are written inside a monomial (`B`, `T`, `V`, `L`, `H`, …).
+    pub rank: Vec<String>,
+    /// Symbols whose common power is pulled out in front (per-token axes such as B and T).
+    pub factor_axes: Vec<String>,
+    /// Symbols to collect by, outermost first (the layer count L).
+    pub collect: Vec<String>,
+    /// Symbol that splits the expression into separately factored parts (B for memory).
+    pub split_by: Option<String>,
+}
+
+impl LayoutRules {
+    fn rank_of(&self, symbol: &str) -> usize {
+        self.rank.iter().position(|s| s == symbol).unwrap_or(self.rank.len())
+    }
+
+    fn ordered_symbols<'t>(&self, term: &'t Term) -> Vec<(&'t String, i32)> {
+        let mut v: Vec<(&String, i32)> = term.powers.iter().map(|(s, k)| (s, *k)).collect();
+        v.sort_by(|a, b| self.rank_of(a.0).cmp(&self.rank_of(b.0)).then(a.0.cmp(b.0)));
+        v
+    }
+
+    /// Highest total degree first; among equals, the higher power of the earlier-ranked symbol.
+    fn compare(&self, a: &Term, b: &Term) -> Ordering {
+        b.degree().cmp(&a.degree()).then_with(|| {
+            let mut symbols: Vec<&String> = a.powers.keys().chain(b.powers.keys()).collect();
+            symbols.sort_by(|x, y| self.rank_of(x).cmp(&self.rank_of(y)).then(x.cmp(y)));
+            symbols.dedup();
+            for s in symbols {
+                match b.power(s).cmp(&a.power(s)) {
+                    Ordering::Equal => continue,
+                    other => return other,
+                }
+            }
+            Ordering::Equal
+        })
+    }
+}
+
+/// Lays out a sum of monomials the textbook way.
+pub fn layout(terms: &[Term], rules: &LayoutRules) -> Expr {
+    let terms: Vec<Term> = terms.iter().filter(|t| !t.coeff.is_zero()).cloned().collect();
+    if terms.is_empty() {
+        return Expr::zero();
+    }
+    let Some(split) = &rules.split_by else {
+        return factored(&terms, rules);
+    };
+    let mut parts: BTreeMap<i32, Vec<Term>> = BTreeMap::new();
+    for t in &terms {
+        parts.entry(t.power(split)).or_default().push(t.clone());
+    }
+    if parts.len() < 2 {
+        return factored(&terms, rules);
+    }
+    Expr::sum(parts.values().map(|p| factored(p, rules)).collect())
+}
+
+/// One part: common factor in front, the rest collected and ordered inside.
+fn factored(terms: &[Term], rules: &LayoutRules) -> Expr {
+    if terms.len() == 1 {
+        return monomial(&terms[0], rules);
+    }
+    let numeric = numeric_content(terms);
+    let mut common = Term { coeff: numeric, powers: BTreeMap::new() };
+    for axis in &rules.factor_axes {
+        let k = terms.iter().map(|t| t.power(axis)).min().unwrap_or(0);
+        if k > 0 {
+            common.powers.insert(axis.clone(), k);
+        }
+    }
+    let reduced: Vec<Term> = terms
+        .iter()
+        .map(|t| {
+            let mut r = t.clone();
+            r.coeff = &t.coeff / &common.coeff;
+            for (s, k) in &common.powers {
+                r = r.without(s, *k);
+            }
+            r
+        })
+        .collect();
+    let inner = collected(&reduced, rules, 0);
+    if common.coeff.is_one() && common.powers.is_empty() {
+        inner
+    } else {
+        let mut factors = monomial_factors(&common, rules);
+        match inner {
+            // A single collected group joins the common factor: 2BT·L(…) reads 2BTL(…).
+            Expr::Mul(group) => factors.extend(group),
+            other => factors.push(other),
+        }
+        Expr::Mul(factors)
+    }
+}
+
+/// Groups terms by powers of `rules.collect[level]`, recursively, ordered highest first.
+fn collected(terms: &[Term], rules: &LayoutRules, level: usize) -> Expr {
+    let Some(symbol) = rules.collect.get(level) else {
+        let mut sorted = terms.to_vec();
+        sorted.sort_by(|a, b| rules.compare(a, b));
+        return Expr::sum(sorted.iter().map(|t| monomial(t, rules)).collect());
+    };
+    let mut groups: BTreeMap<i32, Vec<Term>> = BTreeMap::new();
+    for t in terms {
+        groups.entry(t.power(symbol)).or_default().push(t.clone());
+    }
+    // Each item keeps its leading term as the sort key.
+    let mut items: Vec<(Term, Expr)> = Vec::new();
+    for (k, group) in groups {
+        if k == 0 || group.len() == 1 {
+            for t in group {
+                items.push((t.clone(), monomial(&t, rules)));
+            }
+            continue;
+        }
+        let inner: Vec<Term> = group.iter().map(|t| t.without(symbol, k)).collect();
+        let lead = group.iter().min_by(|a, b| rules.compare(a, b)).cloned().unwrap_or_else(|| group[0].clone());
+        let head = Expr::sym(symbol).pow(k);
+        items.push((lead, Expr::Mul(vec![head, collected(&inner, rules, level + 1)])));
+    }
+    items.sort_by(|a, b| rules.compare(&a.0, &b.0));
+    Expr::sum(items.into_iter().map(|(_, e)| e).collect())
+}
+
+fn monomial(t: &Term, rules: &LayoutRules) -> Expr {
+    let factors = monomial_factors(t, rules);
+    Expr::product(factors)
+}
+
+fn monomial_factors(t: &Term, rules: &LayoutRules) -> Vec<Expr> {
+    let mut factors = Vec::new();
+    if !t.coeff.is_one() || t.powers.is_empty() {
+        factors.push(Expr::Num(t.coeff.clone()));
+    }
+    let ordered = rules.ordered_symbols(t);
+    for (s, k) in ordered.iter().filter(|(_, k)| *k > 0) {
+        factors.push(Expr::sym(s).pow(*k));
+    }
+    for (s, k) in ordered.iter().filter(|(_, k)| *k < 0) {
+        factors.push(Expr::Pow(Box::new(Expr::sym(s)), *k));
+    }
+    factors
+}
+
+/// gcd of the numerators over lcm of the denominators, positive.
+fn numeric_content(terms: &[Term]) -> Rational {
+    let mut numer = BigInt::zero();
+    let mut denom = BigInt::one();
+    for t in terms {
+        numer = numer.gcd(t.coeff.numer());
+        denom = denom.lcm(t.coeff.denom());
+    }
+    if numer.is_zero() {
+        return Rational::one();
+    }
+    // A sum whose terms are all negative keeps its signs inside.
+    Rational::new(numer.abs(), denom)
+}

@@ -1,0 +1,344 @@
+//! Reading formulas written the way people write them: `2*V*H`, `L(16H^2 + 2H)`, `H**2`, `16H²`,
+//! `[...]`, `×`/`·`. Names are handed to a resolver supplied by the caller (the symbol table, the
+//! named quantities), so the reader itself knows no vocabulary. Every error carries a byte span.
+
+use super::expr::{Expr, Rational};
+use num_bigint::BigInt;
+use std::ops::Range;
+
+/// A formula that could not be read, with the byte range of the culprit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// What is wrong, as a sentence fragment ("unexpected `)`").
+    pub message: String,
+    /// Byte range in the input.
+    pub span: Range<usize>,
+}
+
+/// Maps a name found in a formula to an expression, or explains why it cannot.
+pub type Resolver<'a> = dyn Fn(&str) -> Result<Expr, String> + 'a;
+
+/// Parses `input`, resolving every identifier with `resolve`.
+pub fn parse(input: &str, resolve: &Resolver) -> Result<Expr, ParseError> {
+    let tokens = tokenize(input)?;
+    let mut p = Parser { tokens, pos: 0, resolve, end: input.len() };
+    let e = p.sum()?;
+    match p.peek() {
+        None => Ok(e),
+        Some(t) => Err(ParseError {
+            message: format!("unexpected `{}`", t.text(input)),
+            span: t.span.clone(),
+        }),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Kind {
+    Number(Rational),
+    Ident(String),
+    Plus,
+    Minus,
+    Times,
+    Divide,
+    Power,
+    Superscript(i32),
+    Open(char),
+    Close(char),
+}
+
+#[derive(Clone, Debug)]
+struct Token {
+    kind: Kind,
+    span: Range<usize>,
+}
+
+impl Token {
+    fn text<'s>(&self, input: &'s str) -> &'s str {
+        &input[self.span.clone()]
+    }
+}
+
+fn superscript_digit(c: char) -> Option<u32> {
+    "⁰¹²³⁴⁵⁶⁷⁸⁹".chars().position(|d| d == c).map(|p| p as u32)
+}
+
+fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
+    let mut tokens = Vec::new();
+    let mut chars = input.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
+        let single = |kind: Kind| Token { kind, span: start..start + c.len_utf8() };
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        if c.is_ascii_digit() || (c == '.' && input[start + 1..].starts_with(|d: char| d.is_ascii_digit())) {
+            let mut end = start;
+            let mut seen_exponent = false;
+            while let Some(&(i, d)) = chars.peek() {
+                let exponent_start = (d == 'e' || d == 'E')
+                    && !seen_exponent
+                    && input[i + 1..].starts_with(|x: char| x.is_ascii_digit() || x == '-' || x == '+');
+                if d.is_ascii_digit() || d == '.' || d == '_' {
+                    end = i + 1;
+                    chars.next();
+                } else if exponent_start {
+                    seen_exponent = true;
+                    chars.next();
+                    if let Some(&(j, s)) = chars.peek() {
+                        if s == '-' || s == '+' {
+                            chars.next();
+                            end = j + 1;
+                        }
+                    }
+                    end = end.max(i + 1);
+                } else {
+                    break;
+                }
+            }
+            let text = &input[start..end];
+            let value = parse_decimal(text).ok_or_else(|| ParseError {
+                message: format!("`{text}` is not a number"),
+                span: start..end,
+            })?;
+            tokens.push(Token { kind: Kind::Number(value), span: start..end });
+            continue;
+        }
+        if c.is_alphabetic() || c == '_' {
+            let mut end = start;
+            while let Some(&(i, d)) = chars.peek() {
+                if d.is_alphanumeric() && superscript_digit(d).is_none() || d == '_' {
+                    end = i + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            tokens.push(Token { kind: Kind::Ident(input[start..end].to_string()), span: start..end });
+            continue;
+        }
+        if superscript_digit(c).is_some() || c == '⁻' {
+            let mut end = start;
+            let mut text = String::new();
+            while let Some(&(i, d)) = chars.peek() {
+                if let Some(v) = superscript_digit(d) {
+                    text.push(char::from_digit(v, 10).unwrap_or('0'));
+                } else if d == '⁻' && text.is_empty() {
+                    text.push('-');
+                } else {
+                    break;
+                }
+                end = i + d.len_utf8();
+                chars.next();
+            }
+            let k = text.parse::<i32>().map_err(|_| ParseError {
+                message: "superscript is not a small integer".into(),
+                span: start..end,
+            })?;
+            tokens.push(Token { kind: Kind::Superscript(k), span: start..end });
+            continue;
+        }
+        let kind = match c {
+            '+' => Kind::Plus,
+            '-' | '−' => Kind::Minus,
+            '*' if input[start + 1..].starts_with('*') => {
+                chars.next();
+                chars.next();
+                tokens.push(Token { kind: Kind::Power, span: start..start + 2 });
+                continue;
+            }
+            '*' | '×' | '·' | '⋅' => Kind::Times,
+            '/' | '÷' => Kind::Divide,
+            '^' => Kind::Power,
+            '(' | '[' | '{' => Kind::Open(c),
+            ')' | ']' | '}' => Kind::Close(c),
+            _ => {
+                return Err(ParseError {
+                    message: format!("unexpected character `{c}`"),
+                    span: start..start + c.len_utf8(),
+                });
+            }
+        };
+        tokens.push(single(kind));
+        chars.next();
+    }
+    Ok(tokens)
+}
+
+/// Reads `19.5`, `1e9`, `2.5e-3`, `1_024` as an exact rational.
+pub fn parse_decimal(text: &str) -> Option<Rational> {
+    let cleaned: String = text.chars().filter(|c| *c != '_').collect();
+    let (mantissa, exponent) = match cleaned.find(['e', 'E']) {
+        Some(i) => (&cleaned[..i], cleaned[i + 1..].parse::<i32>().ok()?),
+        None => (cleaned.as_str(), 0),
+    };
+    let (whole, frac) = match mantissa.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (mantissa, ""),
+    };
+    if whole.is_empty() && frac.is_empty() || frac.contains('.') {
+        return None;
+    }
+    let digits = format!("{whole}{frac}");
+    let n: BigInt = digits.parse().ok()?;
+    let scale = exponent - frac.len() as i32;
+    if scale.unsigned_abs() > 4000 {
+        return None;
+    }
+    let ten = BigInt::from(10);
+    let value = if scale >= 0 {
+        Rational::from_integer(n * num_traits::pow(ten, scale as usize))
+    } else {
+        Rational::new(n, num_traits::pow(ten, (-scale) as usize))
+    };
+    Some(value)
+}
+
+struct Parser<'r, 'a> {
+    tokens: Vec<Token>,
+    pos: usize,
+    resolve: &'r Resolver<'a>,
+    end: usize,
+}
+
+impl Parser<'_, '_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+
+    fn eof_error(&self, what: &str) -> ParseError {
+        ParseError { message: format!("formula ends where {what} was expected"), span: self.end..self.end }
+    }
+
+    fn sum(&mut self) -> Result<Expr, ParseError> {
+        let mut terms = vec![self.product()?];
+        while let Some(t) = self.peek() {
+            match t.kind {
+                Kind::Plus => {
+                    self.next();
+                    terms.push(self.product()?);
+                }
+                Kind::Minus => {
+                    self.next();
+                    terms.push(-self.product()?);
+                }
+                _ => break,
+            }
+        }
+        Ok(Expr::sum(terms))
+    }
+
+    fn starts_factor(kind: &Kind) -> bool {
+        matches!(kind, Kind::Number(_) | Kind::Ident(_) | Kind::Open(_))
+    }
+
+    fn product(&mut self) -> Result<Expr, ParseError> {
+        let mut factors = vec![self.unary()?];
+        while let Some(t) = self.peek() {
+            match &t.kind {
+                Kind::Times => {
+                    self.next();
+                    factors.push(self.unary()?);
+                }
+                Kind::Divide => {
+                    let span = t.span.clone();
+                    self.next();
+                    let d = self.unary()?;
+                    if d.is_zero() {
+                        return Err(ParseError { message: "division by zero".into(), span });
+                    }
+                    factors.push(Expr::one().div(d));
+                }
+                k if Self::starts_factor(k) => factors.push(self.power()?),
+                _ => break,
+            }
+        }
+        Ok(Expr::product(factors))
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        match self.peek().map(|t| &t.kind) {
+            Some(Kind::Minus) => {
+                self.next();
+                Ok(-self.unary()?)
+            }
+            Some(Kind::Plus) => {
+                self.next();
+                self.unary()
+            }
+            _ => self.power(),
+        }
+    }
+
+    fn power(&mut self) -> Result<Expr, ParseError> {
+        let base = self.atom()?;
+        match self.peek().map(|t| (t.kind.clone(), t.span.clone())) {
+            Some((Kind::Power, span)) => {
+                self.next();
+                let start = self.peek().map(|t| t.span.start).unwrap_or(span.end);
+                let exponent = self.unary()?;
+                let end = self.tokens.get(self.pos.saturating_sub(1)).map(|t| t.span.end).unwrap_or(start);
+                Ok(base.pow(integer_exponent(&exponent, start..end)?))
+            }
+            Some((Kind::Superscript(k), _)) => {
+                self.next();
+                Ok(base.pow(k))
+            }
+            _ => Ok(base),
+        }
+    }
+
+    fn atom(&mut self) -> Result<Expr, ParseError> {
+        let Some(t) = self.next() else {
+            return Err(self.eof_error("a number, a name or `(`"));
+        };
+        match t.kind {
+            Kind::Number(n) => Ok(Expr::Num(n)),
+            Kind::Ident(name) => (self.resolve)(&name).map_err(|message| ParseError { message, span: t.span }),
+            Kind::Open(open) => {
+                let inner = self.sum()?;
+                let close = match open {
+                    '(' => ')',
+                    '[' => ']',
+                    _ => '}',
+                };
+                match self.next() {
+                    Some(Token { kind: Kind::Close(c), .. }) if c == close => Ok(inner),
+                    Some(other) => Err(ParseError {
+                        message: format!("expected `{close}` to close the `{open}`"),
+                        span: other.span,
+                    }),
+                    None => Err(ParseError {
+                        message: format!("`{open}` is never closed"),
+                        span: t.span,
+                    }),
+                }
+            }
+            _ => Err(ParseError { message: "expected a number, a name or `(`".into(), span: t.span }),
+        }
+    }
+}
+
+fn integer_exponent(e: &Expr, span: Range<usize>) -> Result<i32, ParseError> {
+    let err = || ParseError { message: "an exponent must be a small integer".into(), span: span.clone() };
+    match e.as_number() {
+        Some(n) if n.is_integer() => {
+            let k: i64 = n.to_integer().try_into().map_err(|_| err())?;
+            if k.abs() > 64 {
+                return Err(err());
+            }
+            Ok(k as i32)
+        }
+        _ => Err(err()),
+    }
+}
+
+/// A resolver that accepts any name as a symbol of the same name.
+pub fn any_symbol(name: &str) -> Result<Expr, String> {
+    Ok(Expr::sym(name))
+}

@@ -1,0 +1,313 @@
+//! Units and dimensions carried by every quantity (param, element, byte, FLOP, token, second), their
+//! products and quotients, and how an exact value is shown to a person: rounded only here, always
+//! with its unit, and with GB (10⁹ bytes) and GiB (2³⁰ bytes) named explicitly.
+
+use crate::algebra::Rational;
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Signed, Zero};
+use std::collections::BTreeMap;
+
+/// A base dimension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Base {
+    /// A trainable parameter.
+    Param,
+    /// A tensor element.
+    Element,
+    /// A byte.
+    Byte,
+    /// A floating-point operation.
+    Flop,
+    /// A token.
+    Token,
+    /// A second of wall time.
+    Second,
+}
+
+impl Base {
+    fn name(self) -> &'static str {
+        match self {
+            Base::Param => "param",
+            Base::Element => "element",
+            Base::Byte => "byte",
+            Base::Flop => "FLOP",
+            Base::Token => "token",
+            Base::Second => "s",
+        }
+    }
+}
+
+/// A product of base dimensions with integer exponents; the empty product is dimensionless.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Unit(BTreeMap<Base, i32>);
+
+impl Unit {
+    /// A dimensionless number.
+    pub fn none() -> Unit {
+        Unit::default()
+    }
+
+    /// A single base dimension.
+    pub fn of(base: Base) -> Unit {
+        Unit(BTreeMap::from([(base, 1)]))
+    }
+
+    /// Parameters.
+    pub fn param() -> Unit {
+        Unit::of(Base::Param)
+    }
+
+    /// Bytes.
+    pub fn byte() -> Unit {
+        Unit::of(Base::Byte)
+    }
+
+    /// FLOPs.
+    pub fn flop() -> Unit {
+        Unit::of(Base::Flop)
+    }
+
+    /// Elements.
+    pub fn element() -> Unit {
+        Unit::of(Base::Element)
+    }
+
+    /// Product of two units.
+    pub fn times(&self, other: &Unit) -> Unit {
+        let mut out = self.0.clone();
+        for (b, k) in &other.0 {
+            *out.entry(*b).or_insert(0) += k;
+        }
+        out.retain(|_, k| *k != 0);
+        Unit(out)
+    }
+
+    /// Quotient of two units.
+    pub fn per(&self, other: &Unit) -> Unit {
+        let inverse = Unit(other.0.iter().map(|(b, k)| (*b, -k)).collect());
+        self.times(&inverse)
+    }
+
+    /// True if this unit is exactly one base dimension.
+    pub fn is(&self, base: Base) -> bool {
+        self.0.len() == 1 && self.0.get(&base) == Some(&1)
+    }
+
+    /// The unit written out: `byte`, `FLOP/s`, `byte/param`.
+    pub fn name(&self) -> String {
+        let part = |positive: bool| -> Vec<String> {
+            self.0
+                .iter()
+                .filter(|(_, k)| (**k > 0) == positive)
+                .map(|(b, k)| match k.abs() {
+                    1 => b.name().to_string(),
+                    n => format!("{}{}", b.name(), crate::algebra::superscript(n)),
+                })
+                .collect()
+        };
+        let (upper, lower) = (part(true), part(false));
+        let upper = if upper.is_empty() { "1".to_string() } else { upper.join("·") };
+        match lower.len() {
+            0 if self.0.is_empty() => String::new(),
+            0 => upper,
+            _ => format!("{upper}/{}", lower.join("·")),
+        }
+    }
+}
+
+/// Exact integer with thousands separators; a non-integer is shown to 4 decimals, marked `≈`.
+pub fn exact(value: &Rational) -> String {
+    if value.is_integer() {
+        group_thousands(&value.numer().to_string())
+    } else {
+        format!("≈ {}", decimal(value, 4))
+    }
+}
+
+/// The exact value followed by its unit name, plural where English wants it:
+/// `2,127,057,600 params`, `8,508,230,400 bytes`, `1 FLOP`.
+pub fn exact_with_unit(value: &Rational, unit: &Unit) -> String {
+    let name = unit.name();
+    if name.is_empty() {
+        return exact(value);
+    }
+    let singular = value.is_integer() && value.numer() == &BigInt::one();
+    let plural_ok = !name.contains('/') && !name.contains('·') && name != "s" && !name.ends_with(|c: char| !c.is_alphabetic());
+    let shown = if plural_ok && !singular { format!("{name}s") } else { name };
+    format!("{} {shown}", exact(value))
+}
+
+/// `value` rounded half away from zero to `places` decimals, integer part grouped by thousands.
+pub fn decimal(value: &Rational, places: usize) -> String {
+    let scale = num_traits::pow(BigInt::from(10), places);
+    let scaled = value * Rational::from_integer(scale.clone());
+    let half = Rational::new(BigInt::one(), BigInt::from(2));
+    let rounded = if scaled.is_negative() { -((-scaled) + half).floor() } else { (scaled + half).floor() };
+    let n = rounded.to_integer();
+    let sign = if n.is_negative() { "-" } else { "" };
+    let (whole, frac) = n.abs().div_rem(&scale);
+    let whole = group_thousands(&whole.to_string());
+    if places == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{:0>places$}", frac.to_string())
+    }
+}
+
+fn group_thousands(digits: &str) -> String {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", digits),
+    };
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
+
+/// Three significant figures with a decimal prefix: (`2.13`, 9) for 2,127,057,600.
+fn scaled(value: &Rational) -> (String, u32) {
+    let thousand = Rational::from_integer(BigInt::from(1000));
+    let mut v = value.abs();
+    let mut power = 0;
+    while v >= thousand && power < 18 {
+        v /= thousand.clone();
+        power += 3;
+    }
+    let places = if v >= Rational::from_integer(BigInt::from(100)) {
+        0
+    } else if v >= Rational::from_integer(BigInt::from(10)) {
+        1
+    } else {
+        2
+    };
+    let sign = if value.is_negative() { "-" } else { "" };
+    (format!("{sign}{}", decimal(&v, places)), power)
+}
+
+/// How a value is shown to a person, with its unit: `2.13B params`, `8.51 GB (7.92 GiB)`,
+/// `4.51 TFLOP`.
+pub fn display(value: &Rational, unit: &Unit) -> String {
+    if unit.is(Base::Byte) {
+        return bytes(value);
+    }
+    if unit.is(Base::Param) {
+        let (mantissa, power) = scaled(value);
+        let suffix = ["", "K", "M", "B", "T", "Q", "Qi"][(power / 3) as usize];
+        return format!("{mantissa}{suffix} params");
+    }
+    if unit.is(Base::Second) {
+        let days = value / Rational::from_integer(BigInt::from(86_400));
+        return format!("{} s ({} days)", decimal(value, 0), decimal(&days, 1));
+    }
+    let (mantissa, power) = scaled(value);
+    let prefix = ["", "k", "M", "G", "T", "P", "E"][(power / 3) as usize];
+    let name = unit.name();
+    if name.is_empty() {
+        return decimal(value, 4);
+    }
+    format!("{mantissa} {prefix}{name}")
+}
+
+/// Bytes in decimal units with the binary equivalent beside them.
+pub fn bytes(value: &Rational) -> String {
+    if value.abs() < Rational::from_integer(BigInt::from(1000)) {
+        return format!("{} bytes", exact(value));
+    }
+    let (mantissa, power) = scaled(value);
+    let prefix = ["", "k", "M", "G", "T", "P", "E"][(power / 3) as usize];
+    let mut binary = value.abs();
+    let kibi = Rational::from_integer(BigInt::from(1024));
+    let mut step = 0;
+    while binary >= kibi && step < 6 {
+        binary /= kibi.clone();
+        step += 1;
+    }
+    let bprefix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][step];
+    let sign = if value.is_negative() { "-" } else { "" };
+    format!("{mantissa} {prefix}B ({sign}{} {bprefix}B)", decimal(&binary, 2))
+}
+
+/// The fraction `part / whole` as percentages that add up to exactly 100.00 when shown
+/// (largest-remainder rounding to hundredths of a percent).
+pub fn percentages(parts: &[Rational]) -> Vec<String> {
+    let total: Rational = parts.iter().cloned().fold(Rational::zero(), |a, b| a + b);
+    if total.is_zero() {
+        return parts.iter().map(|_| "—".to_string()).collect();
+    }
+    let units = Rational::from_integer(BigInt::from(10_000));
+    let exact: Vec<Rational> = parts.iter().map(|p| p / &total * &units).collect();
+    let mut floors: Vec<BigInt> = exact.iter().map(|e| e.floor().to_integer()).collect();
+    let assigned: BigInt = floors.iter().sum();
+    let mut missing: i64 = (BigInt::from(10_000) - assigned).try_into().unwrap_or(0);
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by(|a, b| {
+        let ra = &exact[*a] - exact[*a].floor();
+        let rb = &exact[*b] - exact[*b].floor();
+        rb.cmp(&ra).then(a.cmp(b))
+    });
+    for i in order {
+        if missing <= 0 {
+            break;
+        }
+        floors[i] += 1;
+        missing -= 1;
+    }
+    floors
+        .iter()
+        .map(|f| {
+            let (w, r) = f.div_rem(&BigInt::from(100));
+            format!("{w}.{:0>2}%", r.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(n: i64) -> Rational {
+        Rational::from_integer(BigInt::from(n))
+    }
+
+    #[test]
+    fn byte_display_names_both_decimal_and_binary_units() {
+        assert_eq!(display(&r(8_508_230_400), &Unit::byte()), "8.51 GB (7.92 GiB)");
+    }
+
+    #[test]
+    fn parameter_display_uses_short_scale_suffixes() {
+        assert_eq!(display(&r(2_127_057_600), &Unit::param()), "2.13B params");
+        assert_eq!(display(&r(124_439_808), &Unit::param()), "124M params");
+    }
+
+    #[test]
+    fn flop_display_uses_si_prefixes() {
+        assert_eq!(display(&r(4_513_336_524_800), &Unit::flop()), "4.51 TFLOP");
+    }
+
+    #[test]
+    fn exact_groups_thousands() {
+        assert_eq!(exact(&r(4_513_336_524_800)), "4,513,336,524,800");
+        assert_eq!(exact(&r(-1234)), "-1,234");
+    }
+
+    #[test]
+    fn percentages_always_sum_to_one_hundred() {
+        let shown = percentages(&[r(1), r(1), r(1)]);
+        assert_eq!(shown, vec!["33.34%", "33.33%", "33.33%"]);
+    }
+
+    #[test]
+    fn units_multiply_and_divide() {
+        let per_param = Unit::byte().per(&Unit::param());
+        assert_eq!(per_param.name(), "byte/param");
+        assert_eq!(per_param.times(&Unit::param()), Unit::byte());
+        assert_eq!(Unit::byte().times(&Unit::byte()).name(), "byte²");
+    }
+}

@@ -1,0 +1,55 @@
+//! Everything that can go wrong reading input, as values. Each variant says what was wrong and
+//! where; the binary prints it and exits with status 2. No variant is a bug report: bugs panic.
+
+use thiserror::Error;
+
+/// An input tally could not use.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// `--model` named nothing tally knows.
+    #[error("unknown model `{name}`\n  known models: {}\n  or pass the path of a model file (.toml)", known.join(", "))]
+    UnknownModel {
+        /// What was asked for.
+        name: String,
+        /// What exists.
+        known: Vec<String>,
+    },
+    /// A file could not be read.
+    #[error("cannot read `{path}`: {reason}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// A problem at a known place in a file or argument; `at` is the rendered location snippet.
+    #[error("{message}\n{at}")]
+    Located {
+        /// What is wrong.
+        message: String,
+        /// `file:line:col` with the line and a caret.
+        at: String,
+    },
+    /// A `--set` value that is not `SYMBOL=VALUE` with a known symbol and a usable value.
+    #[error("bad --set `{arg}`: {reason}")]
+    BadSet {
+        /// The argument as given.
+        arg: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A size that must be a positive whole number is not.
+    #[error("{0}")]
+    InvalidSize(String),
+    /// Writing the output failed.
+    #[error("cannot write `{path}`: {reason}")]
+    Output {
+        /// Where.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Result with tally's error.
+pub type Result<T> = std::result::Result<T, Error>;

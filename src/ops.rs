@@ -1,0 +1,231 @@
+//! Per-operation rules: for each kind of op, its trainable parameters, its forward FLOPs (matmul of
+//! m×n by n×p = 2mnp; element-wise work counted separately and only when asked) and its operand
+//! shapes. Every op acts on a batch of B sequences of T tokens. Ops know nothing of models or output.
+
+use crate::algebra::Expr;
+
+/// The element-wise activation functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// x·σ(x).
+    Silu,
+    /// Gaussian error linear unit (tanh approximation).
+    Gelu,
+}
+
+impl Activation {
+    /// Name as written in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Silu => "silu",
+            Activation::Gelu => "gelu",
+        }
+    }
+}
+
+/// What an op computes, with its symbolic sizes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// Table lookup of `rows` vectors of size `width` (a gather: no matmul FLOPs).
+    Embedding { rows: Expr, width: Expr },
+    /// `x W (+ b)` with W of `input × output`.
+    Linear { input: Expr, output: Expr, bias: bool },
+    /// RMSNorm with a learned gain of size `width`.
+    RmsNorm { width: Expr },
+    /// LayerNorm with a learned gain (and bias) of size `width`.
+    LayerNorm { width: Expr, bias: bool },
+    /// Rotary position embedding on a tensor of `width` per token (no parameters).
+    Rope { width: Expr },
+    /// Attention scores QKᵀ per head: (T × d)·(d × T).
+    AttentionScores { heads: Expr, head_dim: Expr },
+    /// Softmax over each row of the T × T score matrix of every head.
+    Softmax { heads: Expr },
+    /// Attention-weighted values per head: (T × T)·(T × d).
+    AttentionValues { heads: Expr, head_dim: Expr },
+    /// An element-wise nonlinearity on `width` per token.
+    Activation { function: Activation, width: Expr },
+    /// Element-wise product of two tensors of `width` per token (SwiGLU's gate).
+    ElementwiseProduct { width: Expr },
+    /// Residual addition of `width` per token.
+    ResidualAdd { width: Expr },
+    /// Softmax cross-entropy over `vocab` logits per token.
+    CrossEntropy { vocab: Expr },
+}
+
+/// One operation of a model, with its own display name and the FLOP component it counts toward.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    /// Display name (`W_Q`, `final RMSNorm`).
+    pub name: String,
+    /// What it computes.
+    pub kind: OpKind,
+    /// Component for FLOP shares (`attention_projections`, `ffn`, `lm_head`, …).
+    pub component: String,
+}
+
+/// Which FLOPs count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlopConvention {
+    /// Also count element-wise work (norms, softmax, activations, adds). Off in CS336.
+    pub elementwise: bool,
+}
+
+fn b() -> Expr {
+    Expr::sym("B")
+}
+fn t() -> Expr {
+    Expr::sym("T")
+}
+fn tokens() -> Expr {
+    b() * t()
+}
+fn prod(v: Vec<Expr>) -> Expr {
+    Expr::product(v)
+}
+fn n(k: i64) -> Expr {
+    Expr::int(k)
+}
+
+/// Element-wise FLOPs per element, by op. These are the named, documented costs used when
+/// element-wise FLOPs are counted; they are conventions, not measurements.
+pub mod elementwise_cost {
+    /// RMSNorm: square, accumulate, scale by the reciprocal root, multiply by the gain.
+    pub const RMSNORM: i64 = 4;
+    /// LayerNorm: mean, subtract, square, accumulate, normalise, gain (+ bias).
+    pub const LAYERNORM: i64 = 6;
+    /// Softmax: max, subtract, exp, accumulate, divide.
+    pub const SOFTMAX: i64 = 5;
+    /// SiLU x·σ(x): negate, exp, add one, divide.
+    pub const SILU: i64 = 4;
+    /// GELU (tanh approximation): cube, multiply-add, scale, tanh, add one, halve, multiply, multiply.
+    pub const GELU: i64 = 8;
+    /// RoPE: two multiplies and one add per element.
+    pub const ROPE: i64 = 3;
+    /// Cross-entropy: log-softmax over the logits (max, subtract, exp, accumulate).
+    pub const CROSS_ENTROPY: i64 = 4;
+}
+
+impl Op {
+    /// Trainable parameters.
+    pub fn params(&self) -> Expr {
+        match &self.kind {
+            OpKind::Embedding { rows, width } => rows.clone() * width.clone(),
+            OpKind::Linear { input, output, bias } => {
+                let weight = input.clone() * output.clone();
+                if *bias { weight + output.clone() } else { weight }
+            }
+            OpKind::RmsNorm { width } => width.clone(),
+            OpKind::LayerNorm { width, bias } => {
+                if *bias { n(2) * width.clone() } else { width.clone() }
+            }
+            _ => Expr::zero(),
+        }
+    }
+
+    /// Forward FLOPs of matrix multiplications: 2mnp for (m×n)·(n×p).
+    pub fn matmul_flops(&self) -> Expr {
+        match &self.kind {
+            OpKind::Linear { input, output, .. } => prod(vec![n(2), tokens(), input.clone(), output.clone()]),
+            OpKind::AttentionScores { heads, head_dim } | OpKind::AttentionValues { heads, head_dim } => {
+                prod(vec![n(2), b(), heads.clone(), t(), t(), head_dim.clone()])
+            }
+            _ => Expr::zero(),
+        }
+    }
+
+    /// Forward FLOPs of element-wise work (bias adds, norms, softmax, activations, products, adds).
+    pub fn elementwise_flops(&self) -> Expr {
+        use elementwise_cost::*;
+        let per_token = |k: i64, width: &Expr| prod(vec![n(k), tokens(), width.clone()]);
+        match &self.kind {
+            OpKind::Linear { output, bias: true, .. } => per_token(1, output),
+            OpKind::RmsNorm { width } => per_token(RMSNORM, width),
+            OpKind::LayerNorm { width, bias } => per_token(LAYERNORM + i64::from(*bias), width),
+            OpKind::Rope { width } => per_token(ROPE, width),
+            OpKind::Softmax { heads } => prod(vec![n(SOFTMAX), b(), heads.clone(), t(), t()]),
+            OpKind::Activation { function, width } => {
+                let cost = match function {
+                    Activation::Silu => SILU,
+                    Activation::Gelu => GELU,
+                };
+                per_token(cost, width)
+            }
+            OpKind::ElementwiseProduct { width } | OpKind::ResidualAdd { width } => per_token(1, width),
+            OpKind::CrossEntropy { vocab } => per_token(CROSS_ENTROPY, vocab),
+            _ => Expr::zero(),
+        }
+    }
+
+    /// Forward FLOPs under a convention.
+    pub fn forward_flops(&self, convention: FlopConvention) -> Expr {
+        if convention.elementwise {
+            self.matmul_flops() + self.elementwise_flops()
+        } else {
+            self.matmul_flops()
+        }
+    }
+
+    /// Operand shapes, each a list of dimensions: `[[B·T, H], [H, H]]` for a linear layer.
+    pub fn operands(&self) -> Vec<Vec<Expr>> {
+        let per_token = |w: &Expr| vec![vec![tokens(), w.clone()]];
+        match &self.kind {
+            OpKind::Embedding { rows, width } => vec![vec![rows.clone(), width.clone()], vec![tokens()]],
+            OpKind::Linear { input, output, .. } => {
+                vec![vec![tokens(), input.clone()], vec![input.clone(), output.clone()]]
+            }
+            OpKind::RmsNorm { width } | OpKind::LayerNorm { width, .. } | OpKind::Rope { width } => per_token(width),
+            OpKind::AttentionScores { heads, head_dim } => vec![
+                vec![b() * heads.clone(), t(), head_dim.clone()],
+                vec![b() * heads.clone(), head_dim.clone(), t()],
+            ],
+            OpKind::Softmax { heads } => vec![vec![b() * heads.clone(), t(), t()]],
+            OpKind::AttentionValues { heads, head_dim } => vec![
+                vec![b() * heads.clone(), t(), t()],
+                vec![b() * heads.clone(), t(), head_dim.clone()],
+            ],
+            OpKind::Activation { width, .. }
+            | OpKind::ElementwiseProduct { width }
+            | OpKind::ResidualAdd { width } => per_token(width),
+            OpKind::CrossEntropy { vocab } => per_token(vocab),
+        }
+    }
+
+    /// The rule used, in words, for the derivation table.
+    pub fn rule(&self) -> String {
+        match &self.kind {
+            OpKind::Embedding { .. } => "gather: V×H table, 0 FLOPs".into(),
+            OpKind::Linear { bias: false, .. } => "matmul 2mnp".into(),
+            OpKind::Linear { bias: true, .. } => "matmul 2mnp + bias".into(),
+            OpKind::RmsNorm { .. } => "RMSNorm, gain only".into(),
+            OpKind::LayerNorm { bias: true, .. } => "LayerNorm, gain + bias".into(),
+            OpKind::LayerNorm { bias: false, .. } => "LayerNorm, gain only".into(),
+            OpKind::Rope { .. } => "rotary, no params".into(),
+            OpKind::AttentionScores { .. } => "QKᵀ per head, 2mnp".into(),
+            OpKind::Softmax { .. } => "row softmax".into(),
+            OpKind::AttentionValues { .. } => "softmax·V per head, 2mnp".into(),
+            OpKind::Activation { function, .. } => format!("{} element-wise", function.name()),
+            OpKind::ElementwiseProduct { .. } => "element-wise product".into(),
+            OpKind::ResidualAdd { .. } => "residual add".into(),
+            OpKind::CrossEntropy { .. } => "softmax cross-entropy".into(),
+        }
+    }
+
+    /// Every size the op is built from, named, for validation (each must be a positive integer).
+    pub fn dimensions(&self) -> Vec<(&'static str, &Expr)> {
+        match &self.kind {
+            OpKind::Embedding { rows, width } => vec![("rows", rows), ("width", width)],
+            OpKind::Linear { input, output, .. } => vec![("in", input), ("out", output)],
+            OpKind::AttentionScores { heads, head_dim } | OpKind::AttentionValues { heads, head_dim } => {
+                vec![("heads", heads), ("head_dim", head_dim)]
+            }
+            OpKind::Softmax { heads } => vec![("heads", heads)],
+            OpKind::CrossEntropy { vocab } => vec![("vocab", vocab)],
+            OpKind::RmsNorm { width }
+            | OpKind::LayerNorm { width, .. }
+            | OpKind::Rope { width }
+            | OpKind::Activation { width, .. }
+            | OpKind::ElementwiseProduct { width }
+            | OpKind::ResidualAdd { width } => vec![("width", width)],
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Output formats over one [`Document`]: each format is a file with one [`Render`] implementation.
+//! Renderers decide how things look, never what is said.
+
+mod json;
+mod latex;
+mod markdown;
+mod text;
+
+use crate::algebra::{Notation, print};
+use crate::derivation::{Cell, Document, Side};
+use crate::dim;
+
+pub use latex::latex_text;
+
+/// The output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned plain-text tables with Unicode math.
+    Text,
+    /// Markdown with pipe tables and `$$…$$` math.
+    Markdown,
+    /// LaTeX (a fragment, or a whole document with `--standalone`).
+    Latex,
+    /// One JSON object: model, bindings, conventions, quantities.
+    Json,
+}
+
+/// One output format.
+pub trait Render {
+    /// The document in this format, ending with a newline.
+    fn render(&self, doc: &Document) -> String;
+}
+
+/// Renders `doc` in `format`; `standalone` makes LaTeX a complete document.
+pub fn render(doc: &Document, format: Format, standalone: bool) -> String {
+    match format {
+        Format::Text => text::Text.render(doc),
+        Format::Markdown => markdown::Markdown.render(doc),
+        Format::Latex => latex::Latex { standalone }.render(doc),
+        Format::Json => json::Json.render(doc),
+    }
+}
+
+/// Operand shapes as `(BT×H)·(H×H)` in a notation.
+fn shape(operands: &[Vec<crate::algebra::Expr>], notation: Notation) -> String {
+    let (times, dot) = match notation {
+        Notation::Latex => (" \\times ", " \\cdot "),
+        _ => ("×", "·"),
+    };
+    operands
+        .iter()
+        .map(|dims| format!("({})", dims.iter().map(|d| print(d, notation)).collect::<Vec<_>>().join(times)))
+        .collect::<Vec<_>>()
+        .join(dot)
+}
+
+/// A cell as plain text (numbers grouped, math in `notation`).
+fn cell_plain(cell: &Cell, notation: Notation) -> String {
+    match cell {
+        Cell::Text(s) => s.clone(),
+        Cell::Math(e) => print(e, notation),
+        Cell::Shape(ops) => shape(ops, notation),
+        Cell::Number(n) => dim::exact(n),
+        Cell::Empty => String::new(),
+    }
+}
+
+/// A value side: exact with unit, then the rounded display.
+fn value_words(value: &crate::algebra::Rational, unit: &dim::Unit) -> (String, String) {
+    (dim::exact_with_unit(value, unit), dim::display(value, unit))
+}
+
+/// A right-hand side in plain notation.
+fn side_plain(side: &Side, notation: Notation) -> String {
+    match side {
+        Side::Expr(e) => print(e, notation),
+        Side::Value(v, u) => {
+            let (exact, shown) = value_words(v, u);
+            format!("{exact} ≈ {shown}")
+        }
+    }
+}
