@@ -85,7 +85,10 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Derive(args) => derive(args),
-        Command::List { what } => Ok(list(what)),
+        Command::List { what } => {
+            list(what);
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,15 +152,21 @@ fn derive(args: DeriveArgs) -> Result<(), Error> {
         let doc = derivation::derive(&selection, &bindings, &symbols, options);
         Ok(render::render(&doc, format, standalone))
     };
-    let output = algebra::session::exclusive(work)
-        .map_err(|e| Error::Io { path: algebra::session::lock_path().display().to_string(), reason: e.to_string() })??;
+    let output = algebra::session::exclusive(work).map_err(|e| Error::Io {
+        path: algebra::session::lock_path().display().to_string(),
+        reason: e.to_string(),
+    })??;
     match &args.output {
         Some(path) => std::fs::write(path, output)
             .map_err(|e| Error::Output { path: path.display().to_string(), reason: e.to_string() }),
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(output.as_bytes()).and_then(|_| stdout.flush()).or_else(|e| {
-                if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(Error::Output { path: "stdout".into(), reason: e.to_string() }) }
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    Ok(())
+                } else {
+                    Err(Error::Output { path: "stdout".into(), reason: e.to_string() })
+                }
             })
         }
     }

@@ -147,11 +147,15 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
         Some(p) => format!(" with the {} preset ({})", p.name, p.summary),
         None => String::new(),
     };
-    blocks.push(Block::Paragraph(vec![text(format!("Architecture {}: {}{}.", model.name, model.summary, preset_words))]));
+    blocks
+        .push(Block::Paragraph(vec![text(format!("Architecture {}: {}{}.", model.name, model.summary, preset_words))]));
     blocks.push(Block::Table(bindings_table(bindings, symbols)));
     blocks.push(Block::Table(Table {
         columns: vec![("convention".into(), false), ("in effect".into(), false)],
-        rows: conventions.iter().map(|(k, v)| Row { cells: vec![Cell::Text(k.clone()), Cell::Text(v.clone())], total: false }).collect(),
+        rows: conventions
+            .iter()
+            .map(|(k, v)| Row { cells: vec![Cell::Text(k.clone()), Cell::Text(v.clone())], total: false })
+            .collect(),
     }));
 
     // Per-op table.
@@ -190,7 +194,11 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
 
     blocks.push(Block::Heading("Parameters".into()));
     let stage_view = Expr::sum(
-        model.stages.iter().map(|s| Expr::product(vec![s.repeat.clone(), ctx.simplify(&quantity::stage_params(s))])).collect(),
+        model
+            .stages
+            .iter()
+            .map(|s| Expr::product(vec![s.repeat.clone(), ctx.simplify(&quantity::stage_params(s))]))
+            .collect(),
     );
     let mut eqs = vec![chain(("P", "P"), &params, Some(stage_view), Some("sum over stages".into()))];
     eqs.extend(relation_variants(("P", "P"), &params, selection, &ctx));
@@ -208,7 +216,12 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
     blocks.push(Block::Equations(eqs));
 
     blocks.push(Block::Heading("Forward FLOPs".into()));
-    let mut eqs = vec![chain(("C_fwd", "C_{\\text{fwd}}"), &flops, None, Some(format!("{flops_convention}, B sequences of T tokens")))];
+    let mut eqs = vec![chain(
+        ("C_fwd", "C_{\\text{fwd}}"),
+        &flops,
+        None,
+        Some(format!("{flops_convention}, B sequences of T tokens")),
+    )];
     eqs.extend(relation_variants(("C_fwd", "C_{\\text{fwd}}"), &flops, selection, &ctx));
     if let Some((pl, fl)) = layer_quantities {
         eqs.push(chain(("C_layer", "C_{\\text{layer}}"), &fl, None, Some("one Transformer block".into())));
@@ -222,18 +235,25 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
     let components: Vec<Quantity> = model
         .components
         .iter()
-        .map(|(id, title)| ctx.quantity(&format!("flops.forward.{id}"), title, Unit::flop(), quantity::component_flops(model, conv, id)))
+        .map(|(id, title)| {
+            ctx.quantity(
+                &format!("flops.forward.{id}"),
+                title,
+                Unit::flop(),
+                quantity::component_flops(model, conv, id),
+            )
+        })
         .filter(|q| !q.closed.is_zero())
         .collect();
     blocks.push(Block::Heading("Where the forward FLOPs go".into()));
     blocks.push(Block::Table(shares_table(&components)));
-    if let Some(q) = components.iter().max_by(|a, b| a.value.cmp(&b.value)) {
-        if q.value.is_some() {
-            blocks.push(Block::Paragraph(vec![text(format!(
-                "The largest share is {} at these sizes; component formulas show how shares move with T, H and V.",
-                q.title
-            ))]));
-        }
+    if let Some(q) = components.iter().max_by(|a, b| a.value.cmp(&b.value))
+        && q.value.is_some()
+    {
+        blocks.push(Block::Paragraph(vec![text(format!(
+            "The largest share is {} at these sizes; component formulas show how shares move with T, H and V.",
+            q.title
+        ))]));
     }
     quantities.extend(components);
 
@@ -275,7 +295,9 @@ fn bindings_table(bindings: &Bindings, symbols: &SymbolTable) -> Table {
                 Origin::Default => "architecture default".to_string(),
                 Origin::Preset(p) => format!("preset {p}"),
                 Origin::Set => "--set".to_string(),
-                Origin::Relation(e) => format!("{} = {}", b.symbol, crate::algebra::print(e, crate::algebra::Notation::Unicode)),
+                Origin::Relation(e) => {
+                    format!("{} = {}", b.symbol, crate::algebra::print(e, crate::algebra::Notation::Unicode))
+                }
             };
             Row {
                 cells: vec![
@@ -343,7 +365,11 @@ fn op_table(selection: &Selection, ctx: &Context, conv: FlopConvention) -> Table
             let (rp, rf) = (stage.repeat.clone() * p, stage.repeat.clone() * f);
             rows.push(Row {
                 cells: vec![
-                    Cell::Text(format!("{} × {}", stage.name, crate::algebra::print(&stage.repeat, crate::algebra::Notation::Unicode))),
+                    Cell::Text(format!(
+                        "{} × {}",
+                        stage.name,
+                        crate::algebra::print(&stage.repeat, crate::algebra::Notation::Unicode)
+                    )),
                     Cell::Empty,
                     Cell::Empty,
                     Cell::Empty,

@@ -118,11 +118,7 @@ impl Unit {
 
 /// Exact integer with thousands separators; a non-integer is shown to 4 decimals, marked `≈`.
 pub fn exact(value: &Rational) -> String {
-    if value.is_integer() {
-        group_thousands(&value.numer().to_string())
-    } else {
-        format!("≈ {}", decimal(value, 4))
-    }
+    if value.is_integer() { group_thousands(&value.numer().to_string()) } else { format!("≈ {}", decimal(value, 4)) }
 }
 
 /// The exact value followed by its unit name, plural where English wants it:
@@ -133,7 +129,8 @@ pub fn exact_with_unit(value: &Rational, unit: &Unit) -> String {
         return exact(value);
     }
     let singular = value.is_integer() && value.numer() == &BigInt::one();
-    let plural_ok = !name.contains('/') && !name.contains('·') && name != "s" && !name.ends_with(|c: char| !c.is_alphabetic());
+    let plural_ok =
+        !name.contains('/') && !name.contains('·') && name != "s" && !name.ends_with(|c: char| !c.is_alphabetic());
     let shown = if plural_ok && !singular { format!("{name}s") } else { name };
     format!("{} {shown}", exact(value))
 }
@@ -148,11 +145,7 @@ pub fn decimal(value: &Rational, places: usize) -> String {
     let sign = if n.is_negative() { "-" } else { "" };
     let (whole, frac) = n.abs().div_rem(&scale);
     let whole = group_thousands(&whole.to_string());
-    if places == 0 {
-        format!("{sign}{whole}")
-    } else {
-        format!("{sign}{whole}.{:0>places$}", frac.to_string())
-    }
+    if places == 0 { format!("{sign}{whole}") } else { format!("{sign}{whole}.{:0>places$}", frac.to_string()) }
 }
 
 fn group_thousands(digits: &str) -> String {

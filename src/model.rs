@@ -188,10 +188,7 @@ impl Reader<'_> {
     fn symbol(&self, name: &Spanned<String>) -> Result<String> {
         match self.symbols.get(name.get_ref()) {
             Some(def) => Ok(def.short.clone()),
-            None => Err(self.located(
-                self.symbols.resolve(name.get_ref()).err().unwrap_or_default(),
-                name.span(),
-            )),
+            None => Err(self.located(self.symbols.resolve(name.get_ref()).err().unwrap_or_default(), name.span())),
         }
     }
 
@@ -217,10 +214,9 @@ impl Reader<'_> {
         let field = |name: &'static str, value: &Option<Spanned<String>>| -> Result<Expr> {
             match value {
                 Some(v) => self.expr(v),
-                None => Err(self.located(
-                    format!("op `{}` of kind `{kind_name}` needs `{name}`", file.name),
-                    span.clone(),
-                )),
+                None => {
+                    Err(self.located(format!("op `{}` of kind `{kind_name}` needs `{name}`", file.name), span.clone()))
+                }
             }
         };
         let kind = match kind_name {
@@ -297,10 +293,7 @@ impl Reader<'_> {
             ("function", file.function.is_some()),
         ];
         if let Some((extra, _)) = given.iter().find(|(name, present)| *present && !used.contains(name)) {
-            return Err(self.located(
-                format!("op `{}` of kind `{kind_name}` does not take `{extra}`", file.name),
-                span,
-            ));
+            return Err(self.located(format!("op `{}` of kind `{kind_name}` does not take `{extra}`", file.name), span));
         }
         let component = file.component.clone().unwrap_or_else(|| default_component.to_string());
         Ok(Op { name: file.name.clone(), kind, component })
@@ -335,7 +328,8 @@ impl Model {
         let mut components: Vec<(String, String)> = Vec::new();
         for op in stages.iter().flat_map(|s| &s.ops) {
             if !components.iter().any(|(id, _)| *id == op.component) {
-                let title = file.components.get(&op.component).cloned().unwrap_or_else(|| op.component.replace('_', " "));
+                let title =
+                    file.components.get(&op.component).cloned().unwrap_or_else(|| op.component.replace('_', " "));
                 components.push((op.component.clone(), title));
             }
         }
@@ -358,7 +352,12 @@ impl Model {
 
     /// Binds every symbol: defaults, then the preset, then `--set` values, then relations for
     /// whatever is still unbound. Sizes the ops use are checked to be positive whole numbers.
-    pub fn bind(&self, preset: Option<&Preset>, sets: &[(String, Rational)], symbols: &SymbolTable) -> Result<Bindings> {
+    pub fn bind(
+        &self,
+        preset: Option<&Preset>,
+        sets: &[(String, Rational)],
+        symbols: &SymbolTable,
+    ) -> Result<Bindings> {
         let mut values: BTreeMap<String, (Rational, Origin)> = BTreeMap::new();
         for (s, v) in &self.defaults {
             values.insert(s.clone(), (Rational::from_integer(v.clone()), Origin::Default));
@@ -384,7 +383,11 @@ impl Model {
             .all()
             .iter()
             .filter_map(|def| {
-                values.get(&def.short).map(|(v, o)| Binding { symbol: def.short.clone(), value: v.clone(), origin: o.clone() })
+                values.get(&def.short).map(|(v, o)| Binding {
+                    symbol: def.short.clone(),
+                    value: v.clone(),
+                    origin: o.clone(),
+                })
             })
             .collect();
         let bindings = Bindings { entries };
@@ -431,12 +434,11 @@ fn divisibility_hint(size: &Expr, symbols: &SymbolTable) -> String {
             _ => None,
         }
     };
-    if let Expr::Mul(factors) = size {
-        if let [top, Expr::Pow(bottom, -1)] = factors.as_slice() {
-            if let (Some(t), Some(b)) = (names(top), names(bottom)) {
-                return format!(": {b} must divide {t}");
-            }
-        }
+    if let Expr::Mul(factors) = size
+        && let [top, Expr::Pow(bottom, -1)] = factors.as_slice()
+        && let (Some(t), Some(b)) = (names(top), names(bottom))
+    {
+        return format!(": {b} must divide {t}");
     }
     String::new()
 }

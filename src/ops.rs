@@ -116,7 +116,11 @@ impl Op {
             }
             OpKind::RmsNorm { width } => width.clone(),
             OpKind::LayerNorm { width, bias } => {
-                if *bias { n(2) * width.clone() } else { width.clone() }
+                if *bias {
+                    n(2) * width.clone()
+                } else {
+                    width.clone()
+                }
             }
             _ => Expr::zero(),
         }
@@ -158,11 +162,7 @@ impl Op {
 
     /// Forward FLOPs under a convention.
     pub fn forward_flops(&self, convention: FlopConvention) -> Expr {
-        if convention.elementwise {
-            self.matmul_flops() + self.elementwise_flops()
-        } else {
-            self.matmul_flops()
-        }
+        if convention.elementwise { self.matmul_flops() + self.elementwise_flops() } else { self.matmul_flops() }
     }
 
     /// Operand shapes, each a list of dimensions: `[[B·T, H], [H, H]]` for a linear layer.
@@ -174,18 +174,16 @@ impl Op {
                 vec![vec![tokens(), input.clone()], vec![input.clone(), output.clone()]]
             }
             OpKind::RmsNorm { width } | OpKind::LayerNorm { width, .. } | OpKind::Rope { width } => per_token(width),
-            OpKind::AttentionScores { heads, head_dim } => vec![
-                vec![b() * heads.clone(), t(), head_dim.clone()],
-                vec![b() * heads.clone(), head_dim.clone(), t()],
-            ],
+            OpKind::AttentionScores { heads, head_dim } => {
+                vec![vec![b() * heads.clone(), t(), head_dim.clone()], vec![b() * heads.clone(), head_dim.clone(), t()]]
+            }
             OpKind::Softmax { heads } => vec![vec![b() * heads.clone(), t(), t()]],
-            OpKind::AttentionValues { heads, head_dim } => vec![
-                vec![b() * heads.clone(), t(), t()],
-                vec![b() * heads.clone(), t(), head_dim.clone()],
-            ],
-            OpKind::Activation { width, .. }
-            | OpKind::ElementwiseProduct { width }
-            | OpKind::ResidualAdd { width } => per_token(width),
+            OpKind::AttentionValues { heads, head_dim } => {
+                vec![vec![b() * heads.clone(), t(), t()], vec![b() * heads.clone(), t(), head_dim.clone()]]
+            }
+            OpKind::Activation { width, .. } | OpKind::ElementwiseProduct { width } | OpKind::ResidualAdd { width } => {
+                per_token(width)
+            }
             OpKind::CrossEntropy { vocab } => per_token(vocab),
         }
     }

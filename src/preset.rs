@@ -58,10 +58,10 @@ impl Registry {
         };
         for m in &self.models {
             if let (Some(a), Some(p)) = (arch, preset) {
-                if m.name == a {
-                    if let Some(found) = m.preset(p) {
-                        return Ok(Selection { model: m.clone(), preset: Some(found.clone()), id: name.to_string() });
-                    }
+                if m.name == a
+                    && let Some(found) = m.preset(p)
+                {
+                    return Ok(Selection { model: m.clone(), preset: Some(found.clone()), id: name.to_string() });
                 }
             } else if m.name == name {
                 let preset = m.default_preset.as_deref().and_then(|p| m.preset(p)).cloned();
@@ -79,7 +79,8 @@ impl Registry {
 
 /// Reads a model file from disk; its `default_preset` (if any) is selected.
 pub fn from_file(path: &str, symbols: &SymbolTable) -> Result<Selection> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.to_string(), reason: e.to_string() })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.to_string(), reason: e.to_string() })?;
     let source = Source { name: path.to_string(), text };
     let model = Model::from_toml(&source, symbols)?;
     let preset = model.default_preset.as_deref().and_then(|p| model.preset(p)).cloned();

@@ -33,9 +33,7 @@ fn from_atom(a: &Atom) -> Expr {
     let text = a.to_string();
     let resolve = |name: &str| -> Result<Expr, String> {
         let bare = name.rsplit("::").next().unwrap_or(name);
-        bare.strip_prefix(PREFIX)
-            .map(Expr::sym)
-            .ok_or_else(|| format!("symbolica returned an unknown name `{name}`"))
+        bare.strip_prefix(PREFIX).map(Expr::sym).ok_or_else(|| format!("symbolica returned an unknown name `{name}`"))
     };
     // The text is symbolica's own rendering of what tally sent: failing to read it back is a bug.
     parse(&text, &resolve).unwrap_or_else(|err| panic!("cannot read back `{text}`: {}", err.message))
@@ -100,7 +98,6 @@ pub fn evaluate(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rationa
         other => panic!("substitution left a non-number: {other:?}"),
     }
 }
-
 
 /// The first symbolica call of a process; the session module routes its banner to stderr.
 pub fn warm_up() {

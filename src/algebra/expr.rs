@@ -107,7 +107,7 @@ impl Expr {
     }
 
     /// `self / other`.
-    pub fn div(self, other: Expr) -> Expr {
+    pub fn divide(self, other: Expr) -> Expr {
         match other {
             Expr::Num(n) if !n.is_zero() => Expr::product(vec![Expr::Num(n.recip()), self]),
             other => Expr::product(vec![self, other.pow(-1)]),

@@ -38,9 +38,6 @@ pub fn equal(a: &Expr, b: &Expr) -> bool {
 }
 
 /// Exact value of `e` with every symbol bound; the unbound symbols otherwise.
-pub fn evaluate(
-    e: &Expr,
-    values: &std::collections::BTreeMap<String, Rational>,
-) -> Result<Rational, Vec<String>> {
+pub fn evaluate(e: &Expr, values: &std::collections::BTreeMap<String, Rational>) -> Result<Rational, Vec<String>> {
     engine::evaluate(e, values)
 }

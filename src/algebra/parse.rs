@@ -25,10 +25,7 @@ pub fn parse(input: &str, resolve: &Resolver) -> Result<Expr, ParseError> {
     let e = p.sum()?;
     match p.peek() {
         None => Ok(e),
-        Some(t) => Err(ParseError {
-            message: format!("unexpected `{}`", t.text(input)),
-            span: t.span.clone(),
-        }),
+        Some(t) => Err(ParseError { message: format!("unexpected `{}`", t.text(input)), span: t.span.clone() }),
     }
 }
 
@@ -84,11 +81,11 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
                 } else if exponent_start {
                     seen_exponent = true;
                     chars.next();
-                    if let Some(&(j, s)) = chars.peek() {
-                        if s == '-' || s == '+' {
-                            chars.next();
-                            end = j + 1;
-                        }
+                    if let Some(&(j, s)) = chars.peek()
+                        && (s == '-' || s == '+')
+                    {
+                        chars.next();
+                        end = j + 1;
                     }
                     end = end.max(i + 1);
                 } else {
@@ -96,10 +93,8 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
                 }
             }
             let text = &input[start..end];
-            let value = parse_decimal(text).ok_or_else(|| ParseError {
-                message: format!("`{text}` is not a number"),
-                span: start..end,
-            })?;
+            let value = parse_decimal(text)
+                .ok_or_else(|| ParseError { message: format!("`{text}` is not a number"), span: start..end })?;
             tokens.push(Token { kind: Kind::Number(value), span: start..end });
             continue;
         }
@@ -130,10 +125,9 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
                 end = i + d.len_utf8();
                 chars.next();
             }
-            let k = text.parse::<i32>().map_err(|_| ParseError {
-                message: "superscript is not a small integer".into(),
-                span: start..end,
-            })?;
+            let k = text
+                .parse::<i32>()
+                .map_err(|_| ParseError { message: "superscript is not a small integer".into(), span: start..end })?;
             tokens.push(Token { kind: Kind::Superscript(k), span: start..end });
             continue;
         }
@@ -252,7 +246,7 @@ impl Parser<'_, '_> {
                     if d.is_zero() {
                         return Err(ParseError { message: "division by zero".into(), span });
                     }
-                    factors.push(Expr::one().div(d));
+                    factors.push(Expr::one().divide(d));
                 }
                 k if Self::starts_factor(k) => factors.push(self.power()?),
                 _ => break,
@@ -313,10 +307,7 @@ impl Parser<'_, '_> {
                         message: format!("expected `{close}` to close the `{open}`"),
                         span: other.span,
                     }),
-                    None => Err(ParseError {
-                        message: format!("`{open}` is never closed"),
-                        span: t.span,
-                    }),
+                    None => Err(ParseError { message: format!("`{open}` is never closed"), span: t.span }),
                 }
             }
             _ => Err(ParseError { message: "expected a number, a name or `(`".into(), span: t.span }),

@@ -125,11 +125,7 @@ impl Printer {
         let text = match self.notation {
             Notation::Latex => format!("{prefix}\\frac{{{}}}{{{}}}", top.text, bottom.text),
             _ => {
-                let bottom_text = if lower.len() > 1 {
-                    self.bracket(&bottom).text
-                } else {
-                    bottom.text
-                };
+                let bottom_text = if lower.len() > 1 { self.bracket(&bottom).text } else { bottom.text };
                 format!("{prefix}{}/{}", top.text, bottom_text)
             }
         };

@@ -17,10 +17,10 @@ fn exact_string(v: &Rational) -> String {
 }
 
 fn number(v: &Rational) -> Value {
-    if v.is_integer() {
-        if let Ok(n) = i64::try_from(v.numer()) {
-            return json!(n);
-        }
+    if v.is_integer()
+        && let Ok(n) = i64::try_from(v.numer())
+    {
+        return json!(n);
     }
     json!(exact_string(v))
 }

@@ -51,11 +51,7 @@ fn math_value(side: &Side) -> String {
         Side::Expr(e) => print(e, Notation::Latex),
         Side::Value(v, u) => {
             let (exact, shown) = value_words(v, u);
-            format!(
-                "\\text{{{}}} \\approx \\text{{{}}}",
-                latex_text(&exact),
-                latex_text(&shown)
-            )
+            format!("\\text{{{}}} \\approx \\text{{{}}}", latex_text(&exact), latex_text(&shown))
         }
     }
 }

@@ -12,7 +12,8 @@ fn width(s: &str) -> usize {
 }
 
 fn table(t: &Table) -> String {
-    let cells: Vec<Vec<String>> = t.rows.iter().map(|r| r.cells.iter().map(|c| cell_plain(c, Notation::Unicode)).collect()).collect();
+    let cells: Vec<Vec<String>> =
+        t.rows.iter().map(|r| r.cells.iter().map(|c| cell_plain(c, Notation::Unicode)).collect()).collect();
     let mut widths: Vec<usize> = t.columns.iter().map(|(h, _)| width(h)).collect();
     for row in &cells {
         for (i, c) in row.iter().enumerate() {
