@@ -165,12 +165,19 @@ fn group_thousands(digits: &str) -> String {
 
 /// Three significant figures with a decimal prefix: (`2.13`, 9) for 2,127,057,600.
 fn scaled(value: &Rational) -> (String, u32) {
-    let thousand = Rational::from_integer(BigInt::from(1000));
+    let (mantissa, steps) = scaled_by(value, 1000);
+    (mantissa, steps * 3)
+}
+
+/// Three significant figures after dividing by `base` as often as it goes (at most six times);
+/// returns the mantissa and how many times it divided.
+fn scaled_by(value: &Rational, base: u32) -> (String, u32) {
+    let step = Rational::from_integer(BigInt::from(base));
     let mut v = value.abs();
     let mut power = 0;
-    while v >= thousand && power < 18 {
-        v /= thousand.clone();
-        power += 3;
+    while v >= step && power < 6 {
+        v /= step.clone();
+        power += 1;
     }
     let places = if v >= Rational::from_integer(BigInt::from(100)) {
         0
@@ -214,16 +221,9 @@ pub fn bytes(value: &Rational) -> String {
     }
     let (mantissa, power) = scaled(value);
     let prefix = ["", "k", "M", "G", "T", "P", "E"][(power / 3) as usize];
-    let mut binary = value.abs();
-    let kibi = Rational::from_integer(BigInt::from(1024));
-    let mut step = 0;
-    while binary >= kibi && step < 6 {
-        binary /= kibi.clone();
-        step += 1;
-    }
-    let bprefix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][step];
-    let sign = if value.is_negative() { "-" } else { "" };
-    format!("{mantissa} {prefix}B ({sign}{} {bprefix}B)", decimal(&binary, 2))
+    let (binary, steps) = scaled_by(value, 1024);
+    let bprefix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][steps as usize];
+    format!("{mantissa} {prefix}B ({binary} {bprefix}B)")
 }
 
 /// The fraction `part / whole` as percentages that add up to exactly 100.00 when shown

@@ -227,3 +227,106 @@ impl Op {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algebra::{self, session};
+
+    fn s(name: &str) -> Expr {
+        Expr::sym(name)
+    }
+
+    fn op(kind: OpKind) -> Op {
+        Op { name: "op".into(), kind, component: "c".into() }
+    }
+
+    /// Asserts params and matmul FLOPs equal the expected formulas, symbolically.
+    fn check(kind: OpKind, params: &str, matmul: &str, elementwise: &str) {
+        let o = op(kind);
+        let (params, matmul, elementwise) = (params.to_string(), matmul.to_string(), elementwise.to_string());
+        session::exclusive(move || {
+            let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
+            assert!(algebra::equal(&o.params(), &read(&params)), "params of {:?}", o.kind);
+            assert!(algebra::equal(&o.matmul_flops(), &read(&matmul)), "matmul FLOPs of {:?}", o.kind);
+            assert!(algebra::equal(&o.elementwise_flops(), &read(&elementwise)), "element-wise FLOPs of {:?}", o.kind);
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn embedding_is_a_gather_with_a_table_of_parameters() {
+        check(OpKind::Embedding { rows: s("V"), width: s("H") }, "V*H", "0", "0");
+    }
+
+    #[test]
+    fn linear_without_bias_costs_2mnp() {
+        check(OpKind::Linear { input: s("H"), output: s("F"), bias: false }, "H*F", "2*B*T*H*F", "0");
+    }
+
+    #[test]
+    fn linear_with_bias_adds_out_parameters_and_one_add_per_output() {
+        check(OpKind::Linear { input: s("H"), output: s("F"), bias: true }, "H*F + F", "2*B*T*H*F", "B*T*F");
+    }
+
+    #[test]
+    fn rmsnorm_has_a_gain_and_no_matmul() {
+        check(OpKind::RmsNorm { width: s("H") }, "H", "0", "4*B*T*H");
+    }
+
+    #[test]
+    fn layernorm_has_gain_and_bias() {
+        check(OpKind::LayerNorm { width: s("H"), bias: true }, "2*H", "0", "7*B*T*H");
+        check(OpKind::LayerNorm { width: s("H"), bias: false }, "H", "0", "6*B*T*H");
+    }
+
+    #[test]
+    fn rope_has_no_parameters() {
+        check(OpKind::Rope { width: s("H") }, "0", "0", "3*B*T*H");
+    }
+
+    #[test]
+    fn attention_scores_cost_2_b_t_squared_h_over_all_heads() {
+        check(OpKind::AttentionScores { heads: s("A"), head_dim: s("H") * s("A").pow(-1) }, "0", "2*B*T^2*H", "0");
+    }
+
+    #[test]
+    fn softmax_is_element_wise_over_every_score() {
+        check(OpKind::Softmax { heads: s("A") }, "0", "0", "5*B*A*T^2");
+    }
+
+    #[test]
+    fn attention_values_cost_2_b_t_squared_h_over_all_heads() {
+        check(OpKind::AttentionValues { heads: s("A"), head_dim: s("H") * s("A").pow(-1) }, "0", "2*B*T^2*H", "0");
+    }
+
+    #[test]
+    fn activations_are_element_wise() {
+        check(OpKind::Activation { function: Activation::Silu, width: s("F") }, "0", "0", "4*B*T*F");
+        check(OpKind::Activation { function: Activation::Gelu, width: s("F") }, "0", "0", "8*B*T*F");
+    }
+
+    #[test]
+    fn products_and_residuals_cost_one_flop_per_element() {
+        check(OpKind::ElementwiseProduct { width: s("F") }, "0", "0", "B*T*F");
+        check(OpKind::ResidualAdd { width: s("H") }, "0", "0", "B*T*H");
+    }
+
+    #[test]
+    fn cross_entropy_is_a_log_softmax_over_the_vocabulary() {
+        check(OpKind::CrossEntropy { vocab: s("V") }, "0", "0", "4*B*T*V");
+    }
+
+    #[test]
+    fn forward_flops_follow_the_convention() {
+        let o = op(OpKind::Linear { input: s("H"), output: s("H"), bias: true });
+        session::exclusive(move || {
+            let matmul_only = o.forward_flops(FlopConvention { elementwise: false });
+            let all = o.forward_flops(FlopConvention { elementwise: true });
+            let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
+            assert!(algebra::equal(&matmul_only, &read("2*B*T*H^2")));
+            assert!(algebra::equal(&all, &read("2*B*T*H^2 + B*T*H")));
+        })
+        .unwrap();
+    }
+}

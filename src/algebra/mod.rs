@@ -41,3 +41,116 @@ pub fn equal(a: &Expr, b: &Expr) -> bool {
 pub fn evaluate(e: &Expr, values: &std::collections::BTreeMap<String, Rational>) -> Result<Rational, Vec<String>> {
     engine::evaluate(e, values)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn read(t: &str) -> Expr {
+        parse(t, &any_symbol).unwrap()
+    }
+
+    fn rules() -> LayoutRules {
+        LayoutRules {
+            rank: ["B", "A", "K", "T", "V", "L", "H", "F"].iter().map(|s| s.to_string()).collect(),
+            factor_axes: vec!["B".into(), "T".into()],
+            collect: vec!["L".into()],
+            split_by: None,
+        }
+    }
+
+    fn in_engine<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+        session::exclusive(f).unwrap()
+    }
+
+    /// Every letter is its own symbol, as with single-letter vocabularies.
+    fn letters(name: &str) -> Result<Expr, String> {
+        Ok(Expr::product(name.chars().map(|c| Expr::sym(&c.to_string())).collect()))
+    }
+
+    #[test]
+    fn people_notation_parses_to_the_same_expression() {
+        for text in ["2*V*H + L*(16*H^2 + 2*H) + H", "2VH + L(16H² + 2H) + H", "2·V·H + L[16H**2 + 2H] + H"] {
+            let unicode = print(&parse(text, &letters).unwrap(), Notation::Unicode);
+            assert_eq!(unicode, "2VH + L(16H² + 2H) + H", "{text}");
+        }
+    }
+
+    #[test]
+    fn printing_alternates_bracket_shapes_by_depth() {
+        let e = read("16*(2*V*H + L*(16*H^2 + 2*H) + H)");
+        assert_eq!(print(&e, Notation::Unicode), "16[2VH + L(16H² + 2H) + H]");
+        assert_eq!(print(&e, Notation::Ascii), "16*(2*V*H + L*(16*H^2 + 2*H) + H)");
+        assert_eq!(print(&e, Notation::Latex), "16\\left[2VH + L\\left(16H^{2} + 2H\\right) + H\\right]");
+    }
+
+    #[test]
+    fn negative_powers_print_as_division() {
+        assert_eq!(print(&read("2*B*T*H/A"), Notation::Unicode), "2BTH/A");
+        assert_eq!(print(&read("H/(2*A)"), Notation::Ascii), "H/(2*A)");
+        assert_eq!(print(&read("H/A"), Notation::Latex), "\\frac{H}{A}");
+    }
+
+    #[test]
+    fn parse_errors_point_at_the_culprit() {
+        let err = parse("2*H + )", &any_symbol).unwrap_err();
+        assert_eq!(err.span, 6..7);
+        let err = parse("2*(H + 1", &any_symbol).unwrap_err();
+        assert!(err.message.contains("never closed"), "{}", err.message);
+        let err = parse("H^V", &any_symbol).unwrap_err();
+        assert!(err.message.contains("exponent"), "{}", err.message);
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(parse_decimal("19.5e12").unwrap(), Rational::from_integer(19_500_000_000_000u64.into()));
+        assert_eq!(parse_decimal("0.5").unwrap(), Rational::new(1.into(), 2.into()));
+        assert!(parse_decimal("1.2.3").is_none());
+    }
+
+    #[test]
+    fn layout_collects_by_layer_count_and_pulls_the_token_axes() {
+        in_engine(|| {
+            let flops = read("L*(8*B*T*H^2 + 4*B*T^2*H) + 2*B*T*V*H");
+            assert_eq!(print(&simplify(&flops, &rules()), Notation::Unicode), "2BT[L(2TH + 4H²) + VH]");
+            let params = read("V*H + L*(4*H^2 + 2*H) + H + V*H");
+            assert_eq!(print(&simplify(&params, &rules()), Notation::Unicode), "L(4H² + 2H) + 2VH + H");
+        });
+    }
+
+    #[test]
+    fn layout_splits_memory_into_static_and_per_batch_parts() {
+        in_engine(|| {
+            let memory = read("16*(2*V*H + L*(16*H^2 + 2*H) + H) + 4*B*T*(L*(16*H + 2*A*T) + H + 2*V)");
+            let split = LayoutRules { split_by: Some("B".into()), ..rules() };
+            assert_eq!(
+                print(&simplify(&memory, &split), Notation::Unicode),
+                "16[L(16H² + 2H) + 2VH + H] + 4BT[L(2AT + 16H) + 2V + H]"
+            );
+        });
+    }
+
+    #[test]
+    fn heads_cancel_in_attention_flops() {
+        in_engine(|| {
+            assert!(equal(&read("2*B*A*T*T*(H/A)"), &read("2*B*T^2*H")));
+            assert!(!equal(&read("2*B*T^2*H"), &read("4*B*T^2*H")));
+        });
+    }
+
+    #[test]
+    fn evaluation_is_exact_and_reports_unbound_symbols() {
+        in_engine(|| {
+            let values: BTreeMap<String, Rational> = [("H", 1600), ("A", 25), ("V", 50257)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), Rational::from_integer((*v).into())))
+                .collect();
+            let v = evaluate(&read("2*V*H^3 + H/A"), &values).unwrap();
+            assert_eq!(v.to_string(), "411705344000064");
+            let third = evaluate(&read("H/3"), &values).unwrap();
+            assert_eq!(third, Rational::new(1600.into(), 3.into()));
+            assert_eq!(evaluate(&read("L*H"), &values).unwrap_err(), vec!["L".to_string()]);
+        });
+    }
+}

@@ -1,0 +1,165 @@
+//! The binary as users run it: exit codes, messages naming the bad input, clean JSON on stdout,
+//! and the per-user symbolica lock under concurrent runs.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn tally() -> Command {
+    let mut cmd = Command::cargo_bin("tally").unwrap();
+    cmd.env_remove("SYMBOLICA_HIDE_BANNER");
+    cmd
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = tally().args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+fn quantity<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["quantities"].as_array().unwrap().iter().find(|q| q["name"] == name).unwrap_or_else(|| panic!("{name}"))
+}
+
+#[test]
+fn json_output_follows_the_contract() {
+    let doc = json(&["derive", "--model", "gpt2-xl", "--format", "json"]);
+    assert_eq!(doc["model"], "gpt2-xl");
+    assert_eq!(doc["bindings"]["H"], 1600);
+    assert_eq!(doc["bindings"]["B"], 1);
+    for (name, unit, value) in [
+        ("params", "param", "2127057600"),
+        ("bytes.params.fp32", "byte", "8508230400"),
+        ("flops.forward", "FLOP", "4513336524800"),
+        ("flops.forward_per_layer", "FLOP", "90596966400"),
+        ("flops.forward.lm_head", "FLOP", "164682137600"),
+    ] {
+        let q = quantity(&doc, name);
+        assert_eq!(q["unit"], unit, "{name}");
+        assert_eq!(q["value"], value, "{name}");
+        assert!(q["expr"].as_str().unwrap().contains('*'), "{name}: expr is ASCII with *");
+        assert!(!q["latex"].as_str().unwrap().is_empty());
+        assert!(!q["display"].as_str().unwrap().is_empty());
+    }
+    for component in ["attention_projections", "attention_scores", "attention_values", "ffn", "lm_head"] {
+        quantity(&doc, &format!("flops.forward.{component}"));
+    }
+    assert_eq!(quantity(&doc, "params")["expr"], "L*(4*H^2 + 3*H*F + 2*H) + 2*V*H + H");
+}
+
+#[test]
+fn set_accepts_short_and_long_names() {
+    for set in ["T=16384", "context_length=16384", "T=16,384"] {
+        let doc = json(&["derive", "--model", "gpt2-xl", "--format", "json", "--set", set]);
+        assert_eq!(quantity(&doc, "flops.forward")["value"], "149522795724800", "{set}");
+    }
+}
+
+#[test]
+fn an_unknown_model_exits_2_and_lists_the_known_ones() {
+    tally()
+        .args(["derive", "--model", "nope"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("unknown model `nope`").and(predicate::str::contains("gpt2-xl")));
+}
+
+#[test]
+fn a_bad_set_value_exits_2_naming_it() {
+    tally()
+        .args(["derive", "--model", "gpt2-xl", "--set", "X=abc"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("X=abc").and(predicate::str::contains("unknown symbol `X`")));
+    tally()
+        .args(["derive", "--set", "T=abc"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`abc` is not a number"));
+}
+
+#[test]
+fn sizes_must_be_positive_whole_numbers() {
+    for set in ["H=0", "H=-5", "T=1.5", "L=", "H"] {
+        tally().args(["derive", "--set", set]).assert().code(2).stderr(predicate::str::contains("error:"));
+    }
+}
+
+#[test]
+fn heads_that_do_not_divide_the_width_are_rejected() {
+    tally()
+        .args(["derive", "--set", "H=1601"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("num_heads (A) must divide d_model (H)"));
+}
+
+#[test]
+fn odd_command_lines_never_panic() {
+    let cases: &[&[&str]] = &[
+        &[],
+        &["derive", "--format", "pdf"],
+        &["derive", "--model"],
+        &["derive", "--set", "=", "--model", "gpt2-xl"],
+        &["derive", "--set", "T=99999999999999999999999999"],
+        &["derive", "--set", "B=1e400"],
+        &["derive", "--model", "/nonexistent/model.toml"],
+        &["derive", "gpt2-xl", "--model", "gpt2-xl"],
+        &["list", "nothing"],
+        &["frobnicate"],
+    ];
+    for args in cases {
+        let out = tally().args(*args).output().unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        assert!(code == 0 || code == 2, "{args:?} exited {code}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{args:?}");
+    }
+}
+
+#[test]
+fn list_models_names_architectures_and_presets() {
+    tally()
+        .args(["list", "models"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cs336-2025").and(predicate::str::contains("gpt2-small")));
+}
+
+#[test]
+fn output_goes_to_a_file_when_asked() {
+    let dir = std::env::temp_dir().join(format!("tally-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("xl.json");
+    tally()
+        .args(["derive", "--format", "json", "--output"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout("");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc["model"], "gpt2-xl");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn eight_concurrent_runs_all_succeed_with_identical_clean_json() {
+    let bin = assert_cmd::cargo::cargo_bin("tally");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            std::process::Command::new(&bin)
+                .args(["derive", "--model", "gpt2-xl", "--format", "json"])
+                .env_remove("SYMBOLICA_HIDE_BANNER")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    for out in &outputs {
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let _: Value = serde_json::from_slice(&out.stdout).expect("parseable, banner-free stdout");
+        assert_eq!(out.stdout, outputs[0].stdout);
+    }
+}

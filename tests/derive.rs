@@ -1,0 +1,114 @@
+//! Derivations computed in-process: the numbers DESIGN.md requires, from the rules.
+
+use num_bigint::BigInt;
+use tally::algebra::{self, Rational, session};
+use tally::derivation::{self, DeriveOptions, Document};
+use tally::preset::Registry;
+use tally::symbol::SymbolTable;
+
+fn derive(model: &str, sets: &[(&str, i64)]) -> Document {
+    let model = model.to_string();
+    let sets: Vec<(String, Rational)> =
+        sets.iter().map(|(s, v)| (s.to_string(), Rational::from_integer(BigInt::from(*v)))).collect();
+    session::exclusive(move || {
+        let symbols = SymbolTable::builtin();
+        let selection = Registry::builtin(&symbols).select(&model, &symbols).unwrap();
+        let bindings = selection.model.bind(selection.preset.as_ref(), &sets, &symbols).unwrap();
+        derivation::derive(&selection, &bindings, &symbols, DeriveOptions::default())
+    })
+    .unwrap()
+}
+
+fn value(doc: &Document, name: &str) -> String {
+    let q = doc.quantities.iter().find(|q| q.name == name).unwrap_or_else(|| panic!("no quantity {name}"));
+    q.value.as_ref().expect("bound").to_string()
+}
+
+#[test]
+fn gpt2_xl_reproduces_the_cs336_numbers() {
+    let doc = derive("gpt2-xl", &[]);
+    assert_eq!(value(&doc, "params"), "2127057600");
+    assert_eq!(value(&doc, "bytes.params.fp32"), "8508230400");
+    assert_eq!(value(&doc, "flops.forward"), "4513336524800");
+    assert_eq!(value(&doc, "flops.forward_per_layer"), "90596966400");
+    assert_eq!(value(&doc, "flops.forward.lm_head"), "164682137600");
+}
+
+#[test]
+fn a_longer_context_changes_only_what_depends_on_t() {
+    let doc = derive("gpt2-xl", &[("T", 16384)]);
+    assert_eq!(value(&doc, "flops.forward"), "149522795724800");
+    assert_eq!(value(&doc, "params"), "2127057600");
+}
+
+#[test]
+fn the_parameter_closed_form_is_the_textbook_one_when_f_is_4h() {
+    let doc = derive("gpt2-xl", &[]);
+    let params = doc.quantities.iter().find(|q| q.name == "params").unwrap().closed.clone();
+    session::exclusive(move || {
+        let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
+        let with_f = params.substitute(&|s| (s == "F").then(|| read("4*H")));
+        assert!(algebra::equal(&with_f, &read("2*V*H + L*(16*H^2 + 2*H) + H")));
+        assert!(algebra::equal(&params, &read("2*V*H + L*(4*H^2 + 3*H*F + 2*H) + H")));
+    })
+    .unwrap();
+}
+
+/// Forward FLOPs by component, computed by hand from the textbook formulas (not from tally's rules):
+/// attention projections 8TH², QKᵀ and AV 2T²H each, SwiGLU 6THF per layer; LM head 2THV.
+fn hand_check(l: i64, h: i64) -> [i64; 5] {
+    let (t, v, f) = (1024i64, 50257i64, 4 * h);
+    [l * 8 * t * h * h, l * 2 * t * t * h, l * 2 * t * t * h, l * 6 * t * h * f, 2 * t * h * v]
+}
+
+#[test]
+fn gpt2_small_medium_large_shares_match_a_hand_check_and_sum_to_one() {
+    let components = ["attention_projections", "attention_scores", "attention_values", "ffn", "lm_head"];
+    for (model, l, h) in [("gpt2-small", 12, 768), ("gpt2-medium", 24, 1024), ("gpt2-large", 36, 1280)] {
+        let doc = derive(model, &[]);
+        let expected = hand_check(l, h);
+        let total: i64 = expected.iter().sum();
+        assert_eq!(value(&doc, "flops.forward"), total.to_string(), "{model}");
+        let mut share_sum = Rational::from_integer(0.into());
+        for (component, want) in components.iter().zip(expected) {
+            let got = value(&doc, &format!("flops.forward.{component}"));
+            assert_eq!(got, want.to_string(), "{model} {component}");
+            share_sum += Rational::new(want.into(), total.into());
+        }
+        assert_eq!(share_sum, Rational::from_integer(1.into()), "{model}");
+    }
+}
+
+#[test]
+fn displayed_shares_add_up_to_exactly_one_hundred_percent() {
+    for model in ["gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl"] {
+        let doc = derive(model, &[]);
+        let table = doc
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                derivation::Block::Table(t) if t.columns.iter().any(|(c, _)| c == "share") => Some(t),
+                _ => None,
+            })
+            .next()
+            .expect("a shares table");
+        let hundredths: i64 = table
+            .rows
+            .iter()
+            .map(|r| match r.cells.last() {
+                Some(derivation::Cell::Text(s)) => s.trim_end_matches('%').replace('.', "").parse::<i64>().unwrap(),
+                other => panic!("share cell {other:?}"),
+            })
+            .sum();
+        assert_eq!(hundredths, 10_000, "{model}");
+    }
+}
+
+#[test]
+fn closed_forms_keep_b_while_values_use_one_sequence() {
+    let doc = derive("gpt2-xl", &[]);
+    let flops = doc.quantities.iter().find(|q| q.name == "flops.forward").unwrap();
+    assert!(flops.closed.symbols().contains(&"B".to_string()));
+    let doubled = derive("gpt2-xl", &[("B", 2)]);
+    assert_eq!(value(&doubled, "flops.forward"), "9026673049600");
+}

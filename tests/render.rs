@@ -1,0 +1,61 @@
+//! Every output format for GPT-2 XL, snapshotted under snapshots/. A snapshot is a claim that the
+//! output is right: review changes with `cargo insta review`, never accept them blindly.
+
+use assert_cmd::Command;
+
+fn run(args: &[&str]) -> String {
+    let out = Command::cargo_bin("tally").unwrap().args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn snapshot(name: &str, output: &str) {
+    insta::with_settings!({
+        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"),
+        prepend_module_to_snapshot => false,
+    }, {
+        insta::assert_snapshot!(name, output);
+    });
+}
+
+#[test]
+fn text_output_for_gpt2_xl() {
+    snapshot("derive_gpt2_xl_text", &run(&["derive", "--model", "gpt2-xl"]));
+}
+
+#[test]
+fn markdown_output_for_gpt2_xl() {
+    snapshot("derive_gpt2_xl_markdown", &run(&["derive", "--model", "gpt2-xl", "--format", "markdown"]));
+}
+
+#[test]
+fn latex_output_for_gpt2_xl() {
+    snapshot("derive_gpt2_xl_latex", &run(&["derive", "--model", "gpt2-xl", "--format", "latex"]));
+}
+
+#[test]
+fn standalone_latex_is_a_whole_document() {
+    let out = run(&["derive", "--model", "gpt2-xl", "--format", "latex", "--standalone"]);
+    assert!(out.starts_with("\\documentclass"));
+    assert!(out.trim_end().ends_with("\\end{document}"));
+    snapshot("derive_gpt2_xl_latex_standalone", &out);
+}
+
+#[test]
+fn json_output_for_gpt2_xl() {
+    snapshot("derive_gpt2_xl_json", &run(&["derive", "--model", "gpt2-xl", "--format", "json"]));
+}
+
+#[test]
+fn element_wise_flops_are_an_option() {
+    snapshot("derive_gpt2_xl_all_flops_json", &run(&["derive", "--model", "gpt2-xl", "--flops", "all", "--format", "json"]));
+}
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    for format in ["text", "markdown", "latex", "json"] {
+        let a = run(&["derive", "--format", format]);
+        let b = run(&["derive", "--format", format]);
+        assert_eq!(a, b, "{format}");
+    }
+}
