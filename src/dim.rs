@@ -116,6 +116,68 @@ impl Unit {
     }
 }
 
+/// Number formats for stored tensors; selects bytes per element and the hardware peak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// IEEE single precision, 4 bytes.
+    #[default]
+    Fp32,
+    /// TensorFloat-32 matmuls on fp32 storage, 4 bytes.
+    Tf32,
+    /// bfloat16, 2 bytes.
+    Bf16,
+    /// IEEE half precision, 2 bytes.
+    Fp16,
+}
+
+impl Precision {
+    /// Name as used on the command line and in hardware data.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Tf32 => "tf32",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+        }
+    }
+
+    /// Bytes per stored element.
+    pub fn bytes(self) -> i64 {
+        match self {
+            Precision::Fp32 | Precision::Tf32 => 4,
+            Precision::Bf16 | Precision::Fp16 => 2,
+        }
+    }
+}
+
+/// Reads a memory size: `80GB` (10⁹ bytes), `80GiB` (2³⁰ bytes), `512MB`, `1.5TB`, `8e10` (bytes).
+/// Zero and negative sizes are refused.
+pub fn parse_bytes(text: &str) -> Result<Rational, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_alphabetic() && c != 'e' && c != 'E').unwrap_or(t.len());
+    let (number, unit) = (t[..split].trim(), t[split..].trim());
+    let value = crate::algebra::parse_decimal(number.trim_start_matches('+'))
+        .or_else(|| crate::algebra::parse_decimal(number.trim_start_matches('-')).map(|v| -v))
+        .ok_or_else(|| format!("`{text}` is not a memory size (write e.g. 80GB or 80GiB)"))?;
+    let factor: u64 = match unit {
+        "" | "B" | "bytes" => 1,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        other => return Err(format!("unknown memory unit `{other}` in `{text}`; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB")),
+    };
+    let bytes = value * Rational::from_integer(BigInt::from(factor));
+    if !bytes.is_positive() {
+        return Err(format!("a memory size must be positive, not `{text}`"));
+    }
+    Ok(bytes)
+}
+
 /// Exact integer with thousands separators; a non-integer is shown to 4 decimals, marked `≈`.
 pub fn exact(value: &Rational) -> String {
     if value.is_integer() { group_thousands(&value.numer().to_string()) } else { format!("≈ {}", decimal(value, 4)) }
@@ -294,6 +356,17 @@ mod tests {
     fn percentages_always_sum_to_one_hundred() {
         let shown = percentages(&[r(1), r(1), r(1)]);
         assert_eq!(shown, vec!["33.34%", "33.33%", "33.33%"]);
+    }
+
+    #[test]
+    fn memory_sizes_name_decimal_and_binary_units_apart() {
+        assert_eq!(parse_bytes("80GB").unwrap(), r(80_000_000_000));
+        assert_eq!(parse_bytes("80 GiB").unwrap(), r(85_899_345_920));
+        assert_eq!(parse_bytes("8e10").unwrap(), r(80_000_000_000));
+        assert!(parse_bytes("-5GB").unwrap_err().contains("positive"));
+        assert!(parse_bytes("0GB").is_err());
+        assert!(parse_bytes("80 parsecs").unwrap_err().contains("unknown memory unit"));
+        assert!(parse_bytes("GB").is_err());
     }
 
     #[test]

@@ -14,6 +14,26 @@ pub enum Error {
         /// What exists.
         known: Vec<String>,
     },
+    /// A named thing (hardware, precision) that tally does not know.
+    #[error("unknown {what} `{name}`; known: {}", known.join(", "))]
+    Unknown {
+        /// What kind of thing.
+        what: String,
+        /// What was asked for.
+        name: String,
+        /// What exists.
+        known: Vec<String>,
+    },
+    /// A command-line option with an unusable value.
+    #[error("bad {option} `{value}`: {reason}")]
+    BadOption {
+        /// The option (`--memory`).
+        option: String,
+        /// The value as given.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// A file could not be read.
     #[error("cannot read `{path}`: {reason}")]
     Io {

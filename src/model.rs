@@ -5,7 +5,7 @@
 use crate::algebra::{self, Expr, Rational};
 use crate::diagnostic::{Source, snippet};
 use crate::error::{Error, Result};
-use crate::ops::{Activation, Op, OpKind};
+use crate::ops::{Activation, Op, OpKind, Saved};
 use crate::symbol::SymbolTable;
 use num_bigint::BigInt;
 use num_traits::Signed;
@@ -74,6 +74,10 @@ struct OpFile {
     bias: Option<bool>,
     #[serde(default)]
     function: Option<Spanned<String>>,
+    #[serde(default)]
+    tied: Option<bool>,
+    #[serde(default)]
+    saved: Option<Spanned<String>>,
 }
 
 /// A run of ops repeated `repeat` times (the L Transformer blocks).
@@ -225,6 +229,7 @@ impl Reader<'_> {
                 input: field("in", &file.input)?,
                 output: field("out", &file.output)?,
                 bias: file.bias.unwrap_or(false),
+                tied: file.tied.unwrap_or(false),
             },
             "rmsnorm" => OpKind::RmsNorm { width: field("width", &file.width)? },
             "layernorm" => OpKind::LayerNorm { width: field("width", &file.width)?, bias: file.bias.unwrap_or(true) },
@@ -270,7 +275,7 @@ impl Reader<'_> {
         };
         let used: &[&str] = match kind {
             OpKind::Embedding { .. } => &["rows", "width"],
-            OpKind::Linear { .. } => &["in", "out", "bias"],
+            OpKind::Linear { .. } => &["in", "out", "bias", "tied"],
             OpKind::LayerNorm { .. } => &["width", "bias"],
             OpKind::AttentionScores { .. } | OpKind::AttentionValues { .. } => &["heads", "head_dim"],
             OpKind::Softmax { .. } => &["heads"],
@@ -281,7 +286,8 @@ impl Reader<'_> {
             | OpKind::ElementwiseProduct { .. }
             | OpKind::ResidualAdd { .. } => &["width"],
         };
-        let given: [(&str, bool); 9] = [
+        let given: [(&str, bool); 10] = [
+            ("tied", file.tied.is_some()),
             ("rows", file.rows.is_some()),
             ("width", file.width.is_some()),
             ("in", file.input.is_some()),
@@ -296,7 +302,18 @@ impl Reader<'_> {
             return Err(self.located(format!("op `{}` of kind `{kind_name}` does not take `{extra}`", file.name), span));
         }
         let component = file.component.clone().unwrap_or_else(|| default_component.to_string());
-        Ok(Op { name: file.name.clone(), kind, component })
+        let saved = match file.saved.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+            None | Some(("never", _)) => Saved::Never,
+            Some(("cs336", _)) => Saved::Cs336,
+            Some(("all", _)) => Saved::All,
+            Some((other, span)) => {
+                return Err(self.located(
+                    format!("unknown `saved` value `{other}`; use cs336 (on CS336's list), all (only when every intermediate counts) or never"),
+                    span,
+                ));
+            }
+        };
+        Ok(Op { name: file.name.clone(), kind, component, saved })
     }
 }
 
@@ -398,12 +415,12 @@ impl Model {
     /// Every bound symbol and every op size must be a positive whole number.
     fn check_sizes(&self, bindings: &Bindings, symbols: &SymbolTable) -> Result<()> {
         for b in &bindings.entries {
-            if !b.value.is_integer() || !b.value.is_positive() {
-                let long = symbols.get(&b.symbol).map(|d| d.long.as_str()).unwrap_or("");
-                return Err(Error::InvalidSize(format!(
-                    "{} ({long}) = {} is not a positive whole number",
-                    b.symbol, b.value
-                )));
+            let def = symbols.get(&b.symbol);
+            let whole = def.is_none_or(|d| d.whole);
+            if (whole && !b.value.is_integer()) || !b.value.is_positive() {
+                let long = def.map(|d| d.long.as_str()).unwrap_or("");
+                let kind = if whole { "a positive whole number" } else { "a positive number" };
+                return Err(Error::InvalidSize(format!("{} ({long}) = {} is not {kind}", b.symbol, b.value)));
             }
         }
         let values = bindings.values();

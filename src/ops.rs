@@ -28,8 +28,8 @@ impl Activation {
 pub enum OpKind {
     /// Table lookup of `rows` vectors of size `width` (a gather: no matmul FLOPs).
     Embedding { rows: Expr, width: Expr },
-    /// `x W (+ b)` with W of `input × output`.
-    Linear { input: Expr, output: Expr, bias: bool },
+    /// `x W (+ b)` with W of `input × output`; a `tied` weight is another op's (no parameters).
+    Linear { input: Expr, output: Expr, bias: bool, tied: bool },
     /// RMSNorm with a learned gain of size `width`.
     RmsNorm { width: Expr },
     /// LayerNorm with a learned gain (and bias) of size `width`.
@@ -61,6 +61,42 @@ pub struct Op {
     pub kind: OpKind,
     /// Component for FLOP shares (`attention_projections`, `ffn`, `lm_head`, …).
     pub component: String,
+    /// Under which activation conventions its output is kept for the backward pass.
+    pub saved: Saved,
+}
+
+/// Which activation-memory conventions keep an op's output for the backward pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Saved {
+    /// Not kept under any convention.
+    #[default]
+    Never,
+    /// On CS336's list (and therefore also under `all`).
+    Cs336,
+    /// Kept only when every intermediate counts (`all`).
+    All,
+}
+
+/// Which activations count toward activation memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActivationConvention {
+    /// The CS336 assignment's list: per block the two norm outputs, Q, K, V, QKᵀ, softmax, weighted
+    /// sum, output projection, W1 output, activation output, W2 output; then the final norm, the
+    /// logits and the cross-entropy probabilities.
+    #[default]
+    Cs336,
+    /// Every intermediate the architecture's ops save (adds e.g. SwiGLU's W3 output and product).
+    All,
+}
+
+impl ActivationConvention {
+    /// Name as used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActivationConvention::Cs336 => "cs336",
+            ActivationConvention::All => "all",
+        }
+    }
 }
 
 /// Which FLOPs count.
@@ -110,7 +146,10 @@ impl Op {
     pub fn params(&self) -> Expr {
         match &self.kind {
             OpKind::Embedding { rows, width } => rows.clone() * width.clone(),
-            OpKind::Linear { input, output, bias } => {
+            OpKind::Linear { tied: true, bias, output, .. } => {
+                if *bias { output.clone() } else { Expr::zero() }
+            }
+            OpKind::Linear { input, output, bias, .. } => {
                 let weight = input.clone() * output.clone();
                 if *bias { weight + output.clone() } else { weight }
             }
@@ -165,6 +204,35 @@ impl Op {
         if convention.elementwise { self.matmul_flops() + self.elementwise_flops() } else { self.matmul_flops() }
     }
 
+    /// Elements of the op's output tensor (what it would keep for the backward pass).
+    pub fn output_elements(&self) -> Expr {
+        let per_token = |w: &Expr| tokens() * w.clone();
+        match &self.kind {
+            OpKind::Embedding { width, .. } => per_token(width),
+            OpKind::Linear { output, .. } => per_token(output),
+            OpKind::AttentionScores { heads, .. } | OpKind::Softmax { heads } => {
+                prod(vec![b(), heads.clone(), t(), t()])
+            }
+            OpKind::AttentionValues { heads, head_dim } => per_token(&(heads.clone() * head_dim.clone())),
+            OpKind::CrossEntropy { vocab } => per_token(vocab),
+            OpKind::RmsNorm { width }
+            | OpKind::LayerNorm { width, .. }
+            | OpKind::Rope { width }
+            | OpKind::Activation { width, .. }
+            | OpKind::ElementwiseProduct { width }
+            | OpKind::ResidualAdd { width } => per_token(width),
+        }
+    }
+
+    /// Activation elements kept for the backward pass under a convention.
+    pub fn saved_elements(&self, convention: ActivationConvention) -> Expr {
+        let kept = match (self.saved, convention) {
+            (Saved::Cs336, _) | (Saved::All, ActivationConvention::All) => true,
+            (Saved::Never, _) | (Saved::All, ActivationConvention::Cs336) => false,
+        };
+        if kept { self.output_elements() } else { Expr::zero() }
+    }
+
     /// Operand shapes, each a list of dimensions: `[[B·T, H], [H, H]]` for a linear layer.
     pub fn operands(&self) -> Vec<Vec<Expr>> {
         let per_token = |w: &Expr| vec![vec![tokens(), w.clone()]];
@@ -192,6 +260,7 @@ impl Op {
     pub fn rule(&self) -> String {
         match &self.kind {
             OpKind::Embedding { .. } => "gather: V×H table, 0 FLOPs".into(),
+            OpKind::Linear { tied: true, .. } => "matmul 2mnp, weight tied".into(),
             OpKind::Linear { bias: false, .. } => "matmul 2mnp".into(),
             OpKind::Linear { bias: true, .. } => "matmul 2mnp + bias".into(),
             OpKind::RmsNorm { .. } => "RMSNorm, gain only".into(),
@@ -238,7 +307,7 @@ mod tests {
     }
 
     fn op(kind: OpKind) -> Op {
-        Op { name: "op".into(), kind, component: "c".into() }
+        Op { name: "op".into(), kind, component: "c".into(), saved: Saved::Cs336 }
     }
 
     /// Asserts params and matmul FLOPs equal the expected formulas, symbolically.
@@ -261,12 +330,12 @@ mod tests {
 
     #[test]
     fn linear_without_bias_costs_2mnp() {
-        check(OpKind::Linear { input: s("H"), output: s("F"), bias: false }, "H*F", "2*B*T*H*F", "0");
+        check(OpKind::Linear { input: s("H"), output: s("F"), bias: false, tied: false }, "H*F", "2*B*T*H*F", "0");
     }
 
     #[test]
     fn linear_with_bias_adds_out_parameters_and_one_add_per_output() {
-        check(OpKind::Linear { input: s("H"), output: s("F"), bias: true }, "H*F + F", "2*B*T*H*F", "B*T*F");
+        check(OpKind::Linear { input: s("H"), output: s("F"), bias: true, tied: false }, "H*F + F", "2*B*T*H*F", "B*T*F");
     }
 
     #[test]
@@ -318,8 +387,28 @@ mod tests {
     }
 
     #[test]
+    fn tied_linear_layers_own_no_parameters_but_still_cost_flops() {
+        check(OpKind::Linear { input: s("H"), output: s("V"), bias: false, tied: true }, "0", "2*B*T*H*V", "0");
+    }
+
+    #[test]
+    fn saved_activations_follow_the_convention() {
+        let mut o = op(OpKind::Softmax { heads: s("A") });
+        session::exclusive(move || {
+            let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
+            assert!(algebra::equal(&o.saved_elements(ActivationConvention::Cs336), &read("B*A*T^2")));
+            o.saved = Saved::All;
+            assert!(o.saved_elements(ActivationConvention::Cs336).is_zero());
+            assert!(algebra::equal(&o.saved_elements(ActivationConvention::All), &read("B*A*T^2")));
+            o.saved = Saved::Never;
+            assert!(o.saved_elements(ActivationConvention::All).is_zero());
+        })
+        .unwrap();
+    }
+
+    #[test]
     fn forward_flops_follow_the_convention() {
-        let o = op(OpKind::Linear { input: s("H"), output: s("H"), bias: true });
+        let o = op(OpKind::Linear { input: s("H"), output: s("H"), bias: true, tied: false });
         session::exclusive(move || {
             let matmul_only = o.forward_flops(FlopConvention { elementwise: false });
             let all = o.forward_flops(FlopConvention { elementwise: true });

@@ -6,8 +6,10 @@ use crate::error::{Error, Result};
 use crate::model::{Model, Preset};
 use crate::symbol::SymbolTable;
 
-const BUILTIN: &[(&str, &str)] =
-    &[("derivations/models/cs336-2025.toml", include_str!("../derivations/models/cs336-2025.toml"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("derivations/models/cs336-2025.toml", include_str!("../derivations/models/cs336-2025.toml")),
+    ("derivations/models/cs336-2024.toml", include_str!("../derivations/models/cs336-2024.toml")),
+];
 
 /// A model chosen for a run: the architecture, maybe a preset, and the name to show.
 #[derive(Clone, Debug)]
@@ -40,11 +42,14 @@ impl Registry {
 
     /// Every selectable name with a one-line summary: architectures, then their presets.
     pub fn listing(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
+        let mut out: Vec<(String, String)> = Vec::new();
         for m in &self.models {
             out.push((m.name.clone(), m.summary.clone()));
             for p in &m.presets {
-                out.push((p.name.clone(), format!("{} ({})", p.summary, m.name)));
+                // A preset name already taken by an earlier architecture is reachable qualified only.
+                let taken = out.iter().any(|(n, _)| *n == p.name);
+                let name = if taken { format!("{}/{}", m.name, p.name) } else { p.name.clone() };
+                out.push((name, format!("{} ({})", p.summary, m.name)));
             }
         }
         out

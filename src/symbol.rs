@@ -21,6 +21,13 @@ pub struct SymbolDef {
     /// Closed forms are collected by this symbol (L).
     #[serde(default)]
     pub collect: bool,
+    /// Values must be whole numbers (sizes); `false` for fractions such as MFU.
+    #[serde(default = "yes")]
+    pub whole: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]

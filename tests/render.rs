@@ -42,6 +42,21 @@ fn standalone_latex_is_a_whole_document() {
 }
 
 #[test]
+fn html_output_for_gpt2_xl() {
+    snapshot("derive_gpt2_xl_html", &run(&["derive", "--model", "gpt2-xl", "--format", "html"]));
+}
+
+#[test]
+fn html_output_is_well_formed_xml_with_mathml() {
+    let out = run(&["derive", "--model", "gpt2-xl", "--format", "html"]);
+    // roxmltree refuses any DOCTYPE by default, and the HTML5 one says nothing XML needs.
+    let body = out.strip_prefix("<!DOCTYPE html>\n").expect("the page starts with the HTML5 doctype");
+    let xml = roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("not well-formed XML: {e}"));
+    assert_eq!(xml.root_element().tag_name().name(), "html");
+    assert!(xml.descendants().any(|n| n.tag_name().name() == "math"), "no MathML in the page");
+}
+
+#[test]
 fn json_output_for_gpt2_xl() {
     snapshot("derive_gpt2_xl_json", &run(&["derive", "--model", "gpt2-xl", "--format", "json"]));
 }
@@ -53,7 +68,7 @@ fn element_wise_flops_are_an_option() {
 
 #[test]
 fn output_is_byte_identical_across_runs() {
-    for format in ["text", "markdown", "latex", "json"] {
+    for format in ["text", "markdown", "latex", "json", "html"] {
         let a = run(&["derive", "--format", format]);
         let b = run(&["derive", "--format", format]);
         assert_eq!(a, b, "{format}");

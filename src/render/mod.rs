@@ -1,6 +1,7 @@
 //! Output formats over one [`Document`]: each format is a file with one [`Render`] implementation.
 //! Renderers decide how things look, never what is said.
 
+mod html;
 mod json;
 mod latex;
 mod markdown;
@@ -23,6 +24,8 @@ pub enum Format {
     Latex,
     /// One JSON object: model, bindings, conventions, quantities.
     Json,
+    /// A standalone HTML page with MathML (no network resources).
+    Html,
 }
 
 /// One output format.
@@ -38,6 +41,7 @@ pub fn render(doc: &Document, format: Format, standalone: bool) -> String {
         Format::Markdown => markdown::Markdown.render(doc),
         Format::Latex => latex::Latex { standalone }.render(doc),
         Format::Json => json::Json.render(doc),
+        Format::Html => html::Html.render(doc),
     }
 }
 
