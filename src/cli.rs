@@ -6,9 +6,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tally::algebra::{self, Rational};
-use tally::derivation::{self, DeriveOptions};
+use tally::derivation::{self, DeriveOptions, TrainingOptions};
+use tally::dim::{self, Precision};
 use tally::error::Error;
-use tally::ops::FlopConvention;
+use tally::hardware::Hardware;
+use tally::model::Origin;
+use tally::ops::{ActivationConvention, FlopConvention};
 use tally::preset::Registry;
 use tally::render::{self, Format};
 use tally::symbol::SymbolTable;
@@ -38,6 +41,8 @@ enum ListWhat {
     Models,
     /// Symbols with their long names.
     Symbols,
+    /// Accelerators with memory and peak FLOP/s.
+    Hardware,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -71,6 +76,49 @@ struct DeriveArgs {
     /// Which FLOPs count.
     #[arg(long, value_enum, default_value_t = FlopsArg::Matmul)]
     flops: FlopsArg,
+    /// Bytes per element of parameters, gradients, optimizer state and activations; also picks the
+    /// hardware peak.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Fp32)]
+    precision: PrecisionArg,
+    /// Which activations count toward memory: CS336's list, or every intermediate.
+    #[arg(long, value_enum, default_value_t = ActivationsArg::Cs336)]
+    activations: ActivationsArg,
+    /// Accelerator for memory and peak FLOP/s (see `tally list hardware`).
+    #[arg(long, value_name = "NAME", default_value = derivation::DEFAULT_HARDWARE)]
+    hardware: String,
+    /// Memory budget for the largest batch: 80GB (10⁹ bytes) or 80GiB (2³⁰ bytes).
+    /// [default: the hardware's memory, tried as both GB and GiB]
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
+    /// Model FLOPs utilisation, a fraction of peak in (0, 1] (0.5 or 50%); binds U.
+    #[arg(long, value_name = "FRACTION", default_value = "0.5")]
+    mfu: String,
+    /// Optimizer steps of the training run; binds S.
+    #[arg(long, value_name = "N", default_value = "400000")]
+    steps: String,
+    /// A measured training throughput to turn into MFU.
+    #[arg(long, value_name = "RATE")]
+    tokens_per_second: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PrecisionArg {
+    /// 4 bytes per element; fp32 peak.
+    Fp32,
+    /// 4 bytes per element (fp32 storage); TF32 tensor-core peak.
+    Tf32,
+    /// 2 bytes per element; bf16 peak.
+    Bf16,
+    /// 2 bytes per element; fp16 peak.
+    Fp16,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ActivationsArg {
+    /// The CS336 assignment's list of saved activations.
+    Cs336,
+    /// Every intermediate the architecture's ops save.
+    All,
 }
 
 /// Runs the command line and returns the process exit status.
@@ -103,6 +151,22 @@ fn list(what: ListWhat) {
     let symbols = SymbolTable::builtin();
     let rows: Vec<(String, String)> = match what {
         ListWhat::Models => Registry::builtin(&symbols).listing(),
+        ListWhat::Hardware => Hardware::builtin()
+            .into_iter()
+            .map(|h| {
+                let peaks: Vec<String> = h
+                    .peak
+                    .iter()
+                    .map(|(p, v)| {
+                        format!(
+                            "{p} {} TFLOP/s",
+                            dim::decimal(&(v / Rational::from_integer(1_000_000_000_000u64.into())), 1)
+                        )
+                    })
+                    .collect();
+                (h.name.clone(), format!("{}, {}: {}", h.summary, h.memory_nominal, peaks.join(", ")))
+            })
+            .collect(),
         ListWhat::Symbols => {
             symbols.all().iter().map(|s| (format!("{} {}", s.short, s.long), s.meaning.clone())).collect()
         }
@@ -131,6 +195,53 @@ fn parse_set(arg: &str, symbols: &SymbolTable) -> Result<(String, Rational), Err
     Ok((def.short.clone(), number))
 }
 
+fn bad(option: &str, value: &str, reason: impl Into<String>) -> Error {
+    Error::BadOption { option: option.into(), value: value.into(), reason: reason.into() }
+}
+
+fn training_options(args: &DeriveArgs) -> Result<TrainingOptions, Error> {
+    let precision = match args.precision {
+        PrecisionArg::Fp32 => Precision::Fp32,
+        PrecisionArg::Tf32 => Precision::Tf32,
+        PrecisionArg::Bf16 => Precision::Bf16,
+        PrecisionArg::Fp16 => Precision::Fp16,
+    };
+    let activations = match args.activations {
+        ActivationsArg::Cs336 => ActivationConvention::Cs336,
+        ActivationsArg::All => ActivationConvention::All,
+    };
+    let hardware = Hardware::find(&args.hardware)?;
+    let budget = match &args.memory {
+        Some(text) => Some((text.clone(), dim::parse_bytes(text).map_err(|e| bad("--memory", text, e))?)),
+        None => None,
+    };
+    let tokens_per_second = match &args.tokens_per_second {
+        Some(text) => {
+            let v = algebra::parse_decimal(&text.replace(',', ""))
+                .ok_or_else(|| bad("--tokens-per-second", text, "not a number"))?;
+            if v <= Rational::from_integer(0.into()) {
+                return Err(bad("--tokens-per-second", text, "a throughput must be positive"));
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    let steps = algebra::parse_decimal(&args.steps.replace(',', ""))
+        .filter(|v| v.is_integer() && *v > Rational::from_integer(0.into()))
+        .ok_or_else(|| bad("--steps", &args.steps, "the number of steps must be a positive whole number"))?;
+    let (mfu_text, scale) = match args.mfu.trim().strip_suffix('%') {
+        Some(p) => (p.trim(), Rational::new(1.into(), 100.into())),
+        None => (args.mfu.trim(), Rational::from_integer(1.into())),
+    };
+    let mfu = algebra::parse_decimal(mfu_text)
+        .map(|v| v * scale)
+        .ok_or_else(|| bad("--mfu", &args.mfu, "not a number (write 0.5 or 50%)"))?;
+    if mfu <= Rational::from_integer(0.into()) || mfu > Rational::from_integer(1.into()) {
+        return Err(bad("--mfu", &args.mfu, "MFU is a fraction of peak and must lie in (0, 1] (0.5 or 50%)"));
+    }
+    Ok(TrainingOptions { precision, activations, hardware, budget, tokens_per_second, steps, mfu })
+}
+
 fn derive(args: DeriveArgs) -> Result<(), Error> {
     let symbols = SymbolTable::builtin();
     let name = match (&args.positional, &args.model) {
@@ -144,12 +255,19 @@ fn derive(args: DeriveArgs) -> Result<(), Error> {
         (None, None) => "gpt2-xl".to_string(),
     };
     let selection = Registry::builtin(&symbols).select(&name, &symbols)?;
-    let sets = args.sets.iter().map(|s| parse_set(s, &symbols)).collect::<Result<Vec<_>, _>>()?;
-    let options = DeriveOptions { flops: FlopConvention { elementwise: matches!(args.flops, FlopsArg::All) } };
+    let training = training_options(&args)?;
+    // Training symbols first, so that an explicit --set of S, U or R wins.
+    let mut sets = training.bindings()?;
+    for s in &args.sets {
+        let (symbol, value) = parse_set(s, &symbols)?;
+        sets.push((symbol, value, Origin::Set));
+    }
+    let options =
+        DeriveOptions { flops: FlopConvention { elementwise: matches!(args.flops, FlopsArg::All) }, training };
     let (format, standalone) = (args.format, args.standalone);
     let work = move || -> Result<String, Error> {
         let bindings = selection.model.bind(selection.preset.as_ref(), &sets, &symbols)?;
-        let doc = derivation::derive(&selection, &bindings, &symbols, options);
+        let doc = derivation::derive(&selection, &bindings, &symbols, &options);
         Ok(render::render(&doc, format, standalone))
     };
     let output = algebra::session::exclusive(work).map_err(|e| Error::Io {

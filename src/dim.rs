@@ -23,6 +23,8 @@ pub enum Base {
     Token,
     /// A second of wall time.
     Second,
+    /// A sequence of T tokens (one element of a batch).
+    Sequence,
 }
 
 impl Base {
@@ -34,6 +36,7 @@ impl Base {
             Base::Flop => "FLOP",
             Base::Token => "token",
             Base::Second => "s",
+            Base::Sequence => "sequence",
         }
     }
 }
@@ -169,7 +172,11 @@ pub fn parse_bytes(text: &str) -> Result<Rational, String> {
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
         "TiB" => 1 << 40,
-        other => return Err(format!("unknown memory unit `{other}` in `{text}`; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB")),
+        other => {
+            return Err(format!(
+                "unknown memory unit `{other}` in `{text}`; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+            ));
+        }
     };
     let bytes = value * Rational::from_integer(BigInt::from(factor));
     if !bytes.is_positive() {
@@ -262,6 +269,9 @@ pub fn display(value: &Rational, unit: &Unit) -> String {
         let (mantissa, power) = scaled(value);
         let suffix = ["", "K", "M", "B", "T", "Q", "Qi"][(power / 3) as usize];
         return format!("{mantissa}{suffix} params");
+    }
+    if unit.is(Base::Sequence) {
+        return exact_with_unit(value, unit);
     }
     if unit.is(Base::Second) {
         let days = value / Rational::from_integer(BigInt::from(86_400));

@@ -49,7 +49,8 @@ impl Hardware {
                     .peak
                     .iter()
                     .map(|(k, v)| {
-                        let value = parse_decimal(v).unwrap_or_else(|| panic!("{}: peak {k} = {v} is not a number", h.name));
+                        let value =
+                            parse_decimal(v).unwrap_or_else(|| panic!("{}: peak {k} = {v} is not a number", h.name));
                         (k.clone(), value)
                     })
                     .collect(),

@@ -132,6 +132,8 @@ pub enum Origin {
     Preset(String),
     /// `--set` on the command line.
     Set,
+    /// A command-line option or its default (`--steps`, `--mfu`, the hardware's peak).
+    Option(String),
     /// A relation such as F = 4H.
     Relation(Expr),
 }
@@ -372,7 +374,7 @@ impl Model {
     pub fn bind(
         &self,
         preset: Option<&Preset>,
-        sets: &[(String, Rational)],
+        sets: &[(String, Rational, Origin)],
         symbols: &SymbolTable,
     ) -> Result<Bindings> {
         let mut values: BTreeMap<String, (Rational, Origin)> = BTreeMap::new();
@@ -384,8 +386,8 @@ impl Model {
                 values.insert(s.clone(), (Rational::from_integer(v.clone()), Origin::Preset(p.name.clone())));
             }
         }
-        for (s, v) in sets {
-            values.insert(s.clone(), (v.clone(), Origin::Set));
+        for (s, v, origin) in sets {
+            values.insert(s.clone(), (v.clone(), origin.clone()));
         }
         for (s, formula) in &self.relations {
             if values.contains_key(s) {

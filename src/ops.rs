@@ -147,7 +147,11 @@ impl Op {
         match &self.kind {
             OpKind::Embedding { rows, width } => rows.clone() * width.clone(),
             OpKind::Linear { tied: true, bias, output, .. } => {
-                if *bias { output.clone() } else { Expr::zero() }
+                if *bias {
+                    output.clone()
+                } else {
+                    Expr::zero()
+                }
             }
             OpKind::Linear { input, output, bias, .. } => {
                 let weight = input.clone() * output.clone();
@@ -335,7 +339,12 @@ mod tests {
 
     #[test]
     fn linear_with_bias_adds_out_parameters_and_one_add_per_output() {
-        check(OpKind::Linear { input: s("H"), output: s("F"), bias: true, tied: false }, "H*F + F", "2*B*T*H*F", "B*T*F");
+        check(
+            OpKind::Linear { input: s("H"), output: s("F"), bias: true, tied: false },
+            "H*F + F",
+            "2*B*T*H*F",
+            "B*T*F",
+        );
     }
 
     #[test]

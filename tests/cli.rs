@@ -131,12 +131,7 @@ fn output_goes_to_a_file_when_asked() {
     let dir = std::env::temp_dir().join(format!("tally-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("xl.json");
-    tally()
-        .args(["derive", "--format", "json", "--output"])
-        .arg(&path)
-        .assert()
-        .success()
-        .stdout("");
+    tally().args(["derive", "--format", "json", "--output"]).arg(&path).assert().success().stdout("");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(doc["model"], "gpt2-xl");
     std::fs::remove_dir_all(&dir).unwrap();

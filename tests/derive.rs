@@ -3,18 +3,20 @@
 use num_bigint::BigInt;
 use tally::algebra::{self, Rational, session};
 use tally::derivation::{self, DeriveOptions, Document};
+use tally::model::Origin;
 use tally::preset::Registry;
 use tally::symbol::SymbolTable;
 
 fn derive(model: &str, sets: &[(&str, i64)]) -> Document {
     let model = model.to_string();
-    let sets: Vec<(String, Rational)> =
-        sets.iter().map(|(s, v)| (s.to_string(), Rational::from_integer(BigInt::from(*v)))).collect();
+    let options = DeriveOptions::default();
+    let mut bindings = options.training.bindings().unwrap();
+    bindings.extend(sets.iter().map(|(s, v)| (s.to_string(), Rational::from_integer(BigInt::from(*v)), Origin::Set)));
     session::exclusive(move || {
         let symbols = SymbolTable::builtin();
         let selection = Registry::builtin(&symbols).select(&model, &symbols).unwrap();
-        let bindings = selection.model.bind(selection.preset.as_ref(), &sets, &symbols).unwrap();
-        derivation::derive(&selection, &bindings, &symbols, DeriveOptions::default())
+        let bindings = selection.model.bind(selection.preset.as_ref(), &bindings, &symbols).unwrap();
+        derivation::derive(&selection, &bindings, &symbols, &options)
     })
     .unwrap()
 }

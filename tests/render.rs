@@ -63,7 +63,10 @@ fn json_output_for_gpt2_xl() {
 
 #[test]
 fn element_wise_flops_are_an_option() {
-    snapshot("derive_gpt2_xl_all_flops_json", &run(&["derive", "--model", "gpt2-xl", "--flops", "all", "--format", "json"]));
+    snapshot(
+        "derive_gpt2_xl_all_flops_json",
+        &run(&["derive", "--model", "gpt2-xl", "--flops", "all", "--format", "json"]),
+    );
 }
 
 #[test]

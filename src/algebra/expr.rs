@@ -97,12 +97,16 @@ impl Expr {
         }
     }
 
-    /// `self^exponent`.
+    /// `self^exponent`; powers of products and of powers are distributed, so a denominator such as
+    /// `(U·R)⁻¹` becomes `U⁻¹·R⁻¹` and every power in the tree sits on a symbol or a sum.
     pub fn pow(self, exponent: i32) -> Expr {
-        match exponent {
-            0 => Expr::one(),
-            1 => self,
-            _ => Expr::Pow(Box::new(self), exponent),
+        match (exponent, self) {
+            (0, _) => Expr::one(),
+            (1, e) => e,
+            (k, Expr::Num(n)) if !n.is_zero() || k > 0 => Expr::Num(num_traits::Pow::pow(n, k)),
+            (k, Expr::Mul(factors)) => Expr::product(factors.into_iter().map(|f| f.pow(k)).collect()),
+            (k, Expr::Pow(base, j)) => base.pow(j * k),
+            (k, e) => Expr::Pow(Box::new(e), k),
         }
     }
 

@@ -104,12 +104,23 @@ fn factored(terms: &[Term], rules: &LayoutRules) -> Expr {
     if terms.len() == 1 {
         return monomial(&terms[0], rules);
     }
-    let numeric = numeric_content(terms);
+    // A constant term keeps the numbers inside visible: 14P + 10, not 2(7P + 5).
+    let numeric = if terms.iter().any(|t| t.powers.is_empty()) { Rational::one() } else { numeric_content(terms) };
     let mut common = Term { coeff: numeric, powers: BTreeMap::new() };
     for axis in &rules.factor_axes {
         let k = terms.iter().map(|t| t.power(axis)).min().unwrap_or(0);
         if k > 0 {
             common.powers.insert(axis.clone(), k);
+        }
+    }
+    // A denominator shared by every term goes outside too: S(…)/(RU), not a sum of fractions.
+    let mut symbols: Vec<&String> = terms.iter().flat_map(|t| t.powers.keys()).collect();
+    symbols.sort();
+    symbols.dedup();
+    for s in symbols {
+        let k = terms.iter().map(|t| t.power(s)).max().unwrap_or(0);
+        if k < 0 {
+            common.powers.insert(s.clone(), k);
         }
     }
     let reduced: Vec<Term> = terms

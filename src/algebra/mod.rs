@@ -32,6 +32,19 @@ pub fn terms(e: &Expr) -> Option<Vec<Term>> {
     engine::terms(e)
 }
 
+/// The expanded `e` as a polynomial in `symbol`: power → coefficient (an expression free of it).
+/// `None` if `e` is not a polynomial in its symbols.
+pub fn coefficients(e: &Expr, symbol: &str) -> Option<std::collections::BTreeMap<i32, Expr>> {
+    let mut out: std::collections::BTreeMap<i32, Vec<Expr>> = std::collections::BTreeMap::new();
+    for mut term in engine::terms(e)? {
+        let k = term.powers.remove(symbol).unwrap_or(0);
+        let mut factors = vec![Expr::Num(term.coeff.clone())];
+        factors.extend(term.powers.iter().map(|(s, p)| Expr::sym(s).pow(*p)));
+        out.entry(k).or_default().push(Expr::product(factors));
+    }
+    Some(out.into_iter().map(|(k, v)| (k, Expr::sum(v))).collect())
+}
+
 /// Symbolic equality: `a − b` expands to 0.
 pub fn equal(a: &Expr, b: &Expr) -> bool {
     engine::equal(a, b)

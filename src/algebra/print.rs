@@ -59,9 +59,14 @@ impl Printer {
 
     fn symbol(&self, s: &str) -> String {
         match self.notation {
-            Notation::Latex if s.chars().count() > 1 => {
-                format!("\\mathit{{{}}}", s.replace('_', "\\_"))
-            }
+            // `C_step` reads as C with a text subscript; other long names are set upright-italic.
+            Notation::Latex => match s.split_once('_') {
+                Some((head, tail)) if head.chars().count() == 1 && !tail.is_empty() => {
+                    format!("{head}_{{\\text{{{}}}}}", tail.replace('_', "\\_"))
+                }
+                _ if s.chars().count() > 1 => format!("\\mathit{{{}}}", s.replace('_', "\\_")),
+                _ => s.to_string(),
+            },
             _ => s.to_string(),
         }
     }
@@ -116,11 +121,13 @@ impl Printer {
         if !denom.is_one() {
             lower.insert(0, Expr::Num(denom));
         }
-        let top = self.juxtapose(&upper);
+        // A fraction bar groups by itself: \frac{a + b}{c} needs no brackets around a + b.
+        let bare = |v: &[Expr]| self.notation == Notation::Latex && !lower.is_empty() && v.len() == 1;
+        let top = if bare(&upper) { self.expr(&upper[0]) } else { self.juxtapose(&upper) };
         if lower.is_empty() {
             return Printed { text: format!("{prefix}{}", top.text), depth: top.depth };
         }
-        let bottom = self.juxtapose(&lower);
+        let bottom = if bare(&lower) { self.expr(&lower[0]) } else { self.juxtapose(&lower) };
         let depth = top.depth.max(bottom.depth);
         let text = match self.notation {
             Notation::Latex => format!("{prefix}\\frac{{{}}}{{{}}}", top.text, bottom.text),

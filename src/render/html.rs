@@ -167,7 +167,8 @@ fn chain(eq: &Equation) -> String {
         out.push_str(&format!("<figcaption>{}</figcaption>\n", escape(n)));
     }
     for (i, side) in eq.rhs.iter().enumerate() {
-        let head = if i == 0 { format!("{} = ", eq.lhs.1) } else { "= ".to_string() };
+        let rel = if side.relation() == "=" { "=" } else { "\\approx" };
+        let head = if i == 0 { format!("{} {rel} ", eq.lhs.1) } else { format!("{rel} ") };
         match side {
             Side::Expr(e) => {
                 out.push_str(&math(&format!("{head}{}", print(e, Notation::Latex)), DisplayStyle::Block));
@@ -175,11 +176,11 @@ fn chain(eq: &Equation) -> String {
             }
             Side::Value(v, u) => {
                 let (exact, shown) = value_words(v, u);
+                let words = if v.is_integer() { format!("{exact} ≈ {shown}") } else { shown };
                 out.push_str(&format!(
-                    "<div class=\"value\">{} <span>{} ≈ {}</span></div>\n",
+                    "<div class=\"value\">{} <span>{}</span></div>\n",
                     inline(head.trim_end()),
-                    escape(&exact),
-                    escape(&shown)
+                    escape(&words)
                 ));
             }
         }

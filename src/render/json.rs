@@ -46,7 +46,7 @@ impl Render for Json {
                     "expr": print(&q.closed, Notation::Ascii),
                     "latex": print(&q.closed, Notation::Latex),
                     "value": q.value.as_ref().map(exact_string),
-                    "display": q.value.as_ref().map(|v| dim::display(v, &q.unit)),
+                    "display": q.verdict.clone().or_else(|| q.value.as_ref().map(|v| dim::display(v, &q.unit))),
                 })
             })
             .collect();

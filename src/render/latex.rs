@@ -51,6 +51,9 @@ fn math_value(side: &Side) -> String {
         Side::Expr(e) => print(e, Notation::Latex),
         Side::Value(v, u) => {
             let (exact, shown) = value_words(v, u);
+            if !v.is_integer() {
+                return format!("\\text{{{}}}", latex_text(&shown));
+            }
             format!("\\text{{{}}} \\approx \\text{{{}}}", latex_text(&exact), latex_text(&shown))
         }
     }
@@ -115,7 +118,8 @@ impl Render for Latex {
                             let mut s = String::new();
                             for (i, side) in eq.rhs.iter().enumerate() {
                                 let head = if i == 0 { eq.lhs.1.clone() } else { "\\\\\n ".to_string() };
-                                s.push_str(&format!("{head} &= {}", math_value(side)));
+                                let rel = if side.relation() == "=" { "=" } else { "\\approx" };
+                                s.push_str(&format!("{head} &{rel} {}", math_value(side)));
                                 if let (0, Some(n)) = (i, &eq.note) {
                                     s.push_str(&format!(" && \\text{{{}}}", latex_text(n)));
                                 }

@@ -45,6 +45,9 @@ fn side(s: &Side) -> String {
         Side::Expr(e) => print(e, Notation::Latex),
         Side::Value(v, u) => {
             let (exact, shown) = value_words(v, u);
+            if !v.is_integer() {
+                return format!("\\text{{{shown}}}");
+            }
             format!("\\text{{{}}} \\approx \\text{{{}}}", exact.replace(',', "{,}"), shown)
         }
     }
@@ -84,7 +87,8 @@ impl Render for Markdown {
                             .enumerate()
                             .map(|(i, s)| {
                                 let head = if i == 0 { eq.lhs.1.as_str() } else { "" };
-                                format!("{head} &= {}", side(s))
+                                let rel = if s.relation() == "=" { "=" } else { "\\approx" };
+                                format!("{head} &{rel} {}", side(s))
                             })
                             .collect();
                         out.push_str(&lines.join(" \\\\\n"));

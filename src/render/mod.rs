@@ -80,7 +80,7 @@ fn side_plain(side: &Side, notation: Notation) -> String {
         Side::Expr(e) => print(e, notation),
         Side::Value(v, u) => {
             let (exact, shown) = value_words(v, u);
-            format!("{exact} ≈ {shown}")
+            if v.is_integer() { format!("{exact} ≈ {shown}") } else { shown }
         }
     }
 }

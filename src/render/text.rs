@@ -71,7 +71,8 @@ impl Render for Text {
                         let lhs = &eq.lhs.0;
                         let indent = " ".repeat(width(lhs) + 3);
                         for (i, side) in eq.rhs.iter().enumerate() {
-                            let head = if i == 0 { format!("  {lhs} = ") } else { format!("{indent}= ") };
+                            let rel = side.relation();
+                            let head = if i == 0 { format!("  {lhs} {rel} ") } else { format!("{indent}{rel} ") };
                             let note = match (&eq.note, i) {
                                 (Some(n), 0) => format!("    [{n}]"),
                                 _ => String::new(),

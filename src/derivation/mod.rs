@@ -2,9 +2,14 @@
 //! expressions, plus the named quantities it computed. Built once, rendered in any format by
 //! [`crate::render`]. This module decides *what* is said, never how it is printed.
 
+mod training;
+
 use crate::algebra::{Expr, Rational};
+use crate::dim::Precision;
 use crate::dim::{self, Unit};
+use crate::hardware::Hardware;
 use crate::model::{Bindings, Origin};
+use crate::ops::ActivationConvention;
 use crate::ops::FlopConvention;
 use crate::preset::Selection;
 use crate::quantity::{self, Context, Quantity};
@@ -102,12 +107,76 @@ pub enum Side {
     Value(Rational, Unit),
 }
 
+impl Side {
+    /// `≈` rather than `=` before it: a value that is not a whole number is shown rounded.
+    pub fn relation(&self) -> &'static str {
+        match self {
+            Side::Value(v, _) if !v.is_integer() => "≈",
+            _ => "=",
+        }
+    }
+}
+
 /// Options of `tally derive`.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct DeriveOptions {
     /// Which FLOPs count.
     pub flops: FlopConvention,
+    /// How training is accounted.
+    pub training: TrainingOptions,
 }
+
+/// How training memory, batch and time are accounted. Steps (S), utilisation (U) and peak (R) are
+/// symbols with bindings; these are the conventions around them.
+#[derive(Clone, Debug)]
+pub struct TrainingOptions {
+    /// Bytes per element of parameters, gradients, optimizer state and activations.
+    pub precision: Precision,
+    /// Which activations are kept for the backward pass.
+    pub activations: ActivationConvention,
+    /// The accelerator (memory budget and peak FLOP/s).
+    pub hardware: Hardware,
+    /// An explicit memory budget: as written, and in bytes. Without one, the hardware's nominal
+    /// memory is tried both as decimal GB and as binary GiB.
+    pub budget: Option<(String, Rational)>,
+    /// A measured throughput to turn into MFU.
+    pub tokens_per_second: Option<Rational>,
+    /// Optimizer steps of the run (binds S).
+    pub steps: Rational,
+    /// Model FLOPs utilisation in (0, 1] (binds U).
+    pub mfu: Rational,
+}
+
+impl TrainingOptions {
+    /// S, U and R (the hardware's peak at the precision) as bindings, to be applied before any
+    /// `--set` so that an explicit value wins.
+    pub fn bindings(&self) -> crate::error::Result<Vec<(String, Rational, Origin)>> {
+        let peak = self.hardware.peak_at(self.precision)?;
+        let peak_origin = format!("{} {} peak", self.hardware.name, self.precision.name());
+        Ok(vec![
+            ("S".into(), self.steps.clone(), Origin::Option("--steps".into())),
+            ("U".into(), self.mfu.clone(), Origin::Option("--mfu".into())),
+            ("R".into(), peak, Origin::Option(peak_origin)),
+        ])
+    }
+}
+
+impl Default for TrainingOptions {
+    fn default() -> Self {
+        TrainingOptions {
+            precision: Precision::Fp32,
+            activations: ActivationConvention::Cs336,
+            hardware: Hardware::find(DEFAULT_HARDWARE).unwrap_or_else(|e| panic!("built-in hardware: {e}")),
+            budget: None,
+            tokens_per_second: None,
+            steps: Rational::from_integer(400_000.into()),
+            mfu: Rational::new(1.into(), 2.into()),
+        }
+    }
+}
+
+/// The accelerator assumed when none is named.
+pub const DEFAULT_HARDWARE: &str = "a100-80gb";
 
 fn text(s: impl Into<String>) -> Inline {
     Inline::Text(s.into())
@@ -127,16 +196,32 @@ fn chain(lhs: (&str, &str), q: &Quantity, raw_view: Option<Expr>, note: Option<S
     Equation { lhs: (lhs.0.to_string(), lhs.1.to_string()), rhs, note }
 }
 
-/// The forward-pass derivation: op table, parameter and FLOP closed forms, values and shares.
-pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable, options: DeriveOptions) -> Document {
+/// The derivation: op table, parameter and FLOP closed forms, values and shares, then training
+/// FLOPs, memory, the largest batch and training time.
+pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable, options: &DeriveOptions) -> Document {
     let model = &selection.model;
     let ctx = Context { layout: symbols.layout(), values: bindings.values() };
     let conv = options.flops;
+    let training = &options.training;
     let flops_convention = if conv.elementwise { "matmul + element-wise" } else { "matmul only" };
     let conventions = vec![
         ("flops".to_string(), flops_convention.to_string()),
         ("attention".to_string(), "full QKᵀ and AV (no causal halving)".to_string()),
-        ("bytes_per_param".to_string(), "fp32: 4".to_string()),
+        ("backward".to_string(), "2 × forward".to_string()),
+        ("optimizer".to_string(), "adamw".to_string()),
+        (
+            "precision".to_string(),
+            format!("{}: {} bytes per element", training.precision.name(), training.precision.bytes()),
+        ),
+        ("activations".to_string(), training.activations.name().to_string()),
+        ("hardware".to_string(), format!("{} ({})", training.hardware.name, training.hardware.summary)),
+        (
+            "memory".to_string(),
+            match &training.budget {
+                Some((text, _)) => text.clone(),
+                None => format!("{} nominal, tried as GB (10⁹ B) and GiB (2³⁰ B)", training.hardware.memory_nominal),
+            },
+        ),
         ("values".to_string(), "closed forms keep B; values use the bound B".to_string()),
     ];
     let mut blocks = Vec::new();
@@ -256,6 +341,7 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
         ))]));
     }
     quantities.extend(components);
+    training::append(selection, &ctx, options, &mut blocks, &mut quantities);
 
     Document {
         title: format!("tally derive: {} ({})", selection.id, model.name),
@@ -295,6 +381,7 @@ fn bindings_table(bindings: &Bindings, symbols: &SymbolTable) -> Table {
                 Origin::Default => "architecture default".to_string(),
                 Origin::Preset(p) => format!("preset {p}"),
                 Origin::Set => "--set".to_string(),
+                Origin::Option(o) => o.clone(),
                 Origin::Relation(e) => {
                     format!("{} = {}", b.symbol, crate::algebra::print(e, crate::algebra::Notation::Unicode))
                 }

@@ -1,0 +1,397 @@
+//! The training part of a derivation: backward and optimizer FLOPs, the memory of training with
+//! AdamW (each saved activation listed), the largest batch that fits a memory budget, and the
+//! training time at a given MFU.
+
+use super::{Block, Cell, DeriveOptions, Equation, Inline, Row, Side, Table, relation_variants, text};
+use crate::algebra::{self, Expr, Notation, Rational, print};
+use crate::dim::{self, Unit, parse_bytes};
+use crate::ops::Saved;
+use crate::optimizer::{Optimizer, Per};
+use crate::preset::Selection;
+use crate::quantity::{self, BatchFit, Context, MemoryTerms, Quantity};
+use num_bigint::BigInt;
+
+fn lhs(text: &str, latex: &str) -> (String, String) {
+    (text.to_string(), latex.to_string())
+}
+
+fn with_value(mut rhs: Vec<Side>, q: &Quantity) -> Vec<Side> {
+    rhs.push(Side::Expr(q.closed.clone()));
+    if let Some(v) = &q.value {
+        rhs.push(Side::Value(v.clone(), q.unit.clone()));
+    }
+    rhs
+}
+
+fn eq(lhs: (String, String), rhs: Vec<Side>, note: &str) -> Equation {
+    Equation { lhs, rhs, note: (!note.is_empty()).then(|| note.to_string()) }
+}
+
+/// Appends the training sections and their quantities.
+pub(super) fn append(
+    selection: &Selection,
+    ctx: &Context,
+    options: &DeriveOptions,
+    blocks: &mut Vec<Block>,
+    quantities: &mut Vec<Quantity>,
+) {
+    let model = &selection.model;
+    let training = &options.training;
+    let adamw = Optimizer::adamw();
+    let forward = quantity::forward_flops(model, options.flops);
+
+    // FLOPs of one training step.
+    blocks.push(Block::Heading("Training step FLOPs".into()));
+    let backward =
+        ctx.quantity("flops.backward", "backward FLOPs (2× forward)", Unit::flop(), Expr::int(2) * forward.clone());
+    let optimizer =
+        ctx.quantity("flops.optimizer", "AdamW FLOPs per step", Unit::flop(), quantity::optimizer_flops(model, &adamw));
+    let step_raw = Expr::sum(vec![forward.clone(), backward.raw.clone(), optimizer.raw.clone()]);
+    let split = Context {
+        layout: algebra::LayoutRules { split_by: Some("B".into()), ..ctx.layout.clone() },
+        values: ctx.values.clone(),
+    };
+    let step = split.quantity("flops.step", "FLOPs of one training step", Unit::flop(), step_raw);
+    blocks.push(Block::Paragraph(vec![text(format!(
+        "The {} update written as element-wise operations; every listed operation is one FLOP, per parameter \
+         or once per step. {} per parameter and {} per step come out of the list.",
+        adamw.name,
+        adamw.flops_per_param(),
+        adamw.flops_per_step()
+    ))]));
+    blocks.push(Block::Table(update_table(&adamw)));
+    blocks.push(Block::Equations(vec![
+        eq(
+            lhs("C_bwd", "C_{\\text{bwd}}"),
+            with_value(vec![Side::Expr(Expr::int(2) * Expr::sym("C_fwd"))], &backward),
+            "backward = 2 × forward",
+        ),
+        eq(
+            lhs("C_opt", "C_{\\text{opt}}"),
+            with_value(
+                vec![Side::Expr(
+                    Expr::int(adamw.flops_per_param()) * Expr::sym("P") + Expr::int(adamw.flops_per_step()),
+                )],
+                &optimizer,
+            ),
+            "AdamW, from the update lines",
+        ),
+        eq(
+            lhs("C_step", "C_{\\text{step}}"),
+            with_value(vec![Side::Expr(Expr::int(3) * Expr::sym("C_fwd") + Expr::sym("C_opt"))], &step),
+            "forward + backward + optimizer, batch of B sequences",
+        ),
+    ]));
+
+    // Memory.
+    let precision = training.precision;
+    let terms = MemoryTerms::new(model, precision, &adamw, training.activations);
+    let title = format!("Training memory ({}, {} bytes per element)", precision.name(), precision.bytes());
+    blocks.push(Block::Heading(title));
+    blocks.push(Block::Paragraph(vec![text(format!(
+        "Parameters, gradients and the {} AdamW state tensors ({}) take {} bytes per parameter each; \
+         activations are what the forward pass keeps for the backward pass, under the `{}` convention:",
+        adamw.state.len(),
+        adamw.state.join(", "),
+        precision.bytes(),
+        training.activations.name()
+    ))]));
+    blocks.push(Block::Table(activation_table(selection, ctx, training.activations)));
+    let m_params = ctx.quantity("memory.params", "parameter memory", Unit::byte(), terms.params.clone());
+    let m_grads = ctx.quantity("memory.gradients", "gradient memory", Unit::byte(), terms.gradients.clone());
+    let m_opt = ctx.quantity("memory.optimizer", "AdamW state memory (m and v)", Unit::byte(), terms.optimizer.clone());
+    let m_act = ctx.quantity("memory.activations", "saved activation memory", Unit::byte(), terms.activations.clone());
+    let m_total = split.quantity("memory.total", "training memory", Unit::byte(), terms.total());
+    let bytes = Expr::int(precision.bytes());
+    let mut eqs = vec![
+        eq(
+            lhs("M_params", "M_{\\text{params}}"),
+            with_value(vec![Side::Expr(bytes.clone() * Expr::sym("P"))], &m_params),
+            "",
+        ),
+        eq(
+            lhs("M_grads", "M_{\\text{grads}}"),
+            with_value(vec![Side::Expr(bytes.clone() * Expr::sym("P"))], &m_grads),
+            "",
+        ),
+        eq(
+            lhs("M_opt", "M_{\\text{opt}}"),
+            with_value(vec![Side::Expr(Expr::product(vec![Expr::int(2), bytes, Expr::sym("P")]))], &m_opt),
+            "m and v",
+        ),
+        eq(
+            lhs("M_act", "M_{\\text{act}}"),
+            with_value(vec![], &m_act),
+            &format!("{} activation list", training.activations.name()),
+        ),
+        eq(lhs("M_total", "M_{\\text{total}}"), with_value(vec![], &m_total), "all four"),
+    ];
+    eqs.extend(relation_variants(("M_total", "M_{\\text{total}}"), &m_total, selection, &split));
+    blocks.push(Block::Equations(eqs));
+    let linear = linear_in_batch(&m_total.raw, ctx);
+    let coefficients = batch_coefficients(&m_total.raw, ctx);
+    if let Some((a, b)) = &linear {
+        blocks.push(Block::Paragraph(vec![
+            text("At these sizes, as a function of the batch size: "),
+            Inline::Math(Expr::num(a.clone()) * Expr::sym("B") + Expr::num(b.clone())),
+            text(format!(" bytes, i.e. {} bytes per sequence on top of {} bytes.", dim::exact(a), dim::exact(b))),
+        ]));
+    }
+    quantities.extend([backward, optimizer, step, m_params, m_grads, m_opt, m_act, m_total]);
+
+    // Largest batch.
+    if let (Some((a, b)), Some((a_expr, b_expr))) = (&linear, &coefficients) {
+        batch_section(training, (a, b), (a_expr, b_expr), blocks, quantities);
+    }
+
+    // Time and MFU.
+    time_section(options, &split, &forward, blocks, quantities);
+}
+
+/// The closed forms a and b of memory = a·B + b.
+fn batch_coefficients(total: &Expr, ctx: &Context) -> Option<(Expr, Expr)> {
+    let by_power = algebra::coefficients(total, "B")?;
+    let get = |k: i32| by_power.get(&k).map(|e| ctx.simplify(e)).unwrap_or_else(Expr::zero);
+    Some((get(1), get(0)))
+}
+
+/// (a, b) with memory = a·B + b at the bound sizes, if memory is linear in B.
+fn linear_in_batch(total: &Expr, ctx: &Context) -> Option<(Rational, Rational)> {
+    let by_power = algebra::coefficients(total, "B")?;
+    if by_power.keys().any(|k| *k != 0 && *k != 1) {
+        return None;
+    }
+    let value = |k: i32| by_power.get(&k).map(|e| ctx.value(e)).unwrap_or(Some(Rational::from_integer(0.into())));
+    Some((value(1)?, value(0)?))
+}
+
+fn update_table(optimizer: &Optimizer) -> Table {
+    let mut rows: Vec<Row> = optimizer
+        .line
+        .iter()
+        .map(|l| Row {
+            cells: vec![
+                Cell::Text(l.text.clone()),
+                Cell::Text(match l.per {
+                    Per::Param => "parameter".into(),
+                    Per::Step => "step".into(),
+                }),
+                Cell::Text(l.ops.join(", ")),
+                Cell::Number(Rational::from_integer(BigInt::from(l.ops.len()))),
+            ],
+            total: false,
+        })
+        .collect();
+    for (label, n) in [("per parameter", optimizer.flops_per_param()), ("per step", optimizer.flops_per_step())] {
+        rows.push(Row {
+            cells: vec![
+                Cell::Text(format!("total {label}")),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Number(Rational::from_integer(n.into())),
+            ],
+            total: true,
+        });
+    }
+    Table {
+        columns: vec![
+            ("update".into(), false),
+            ("once per".into(), false),
+            ("operations".into(), false),
+            ("FLOPs".into(), true),
+        ],
+        rows,
+    }
+}
+
+fn activation_table(selection: &Selection, ctx: &Context, convention: crate::ops::ActivationConvention) -> Table {
+    let mut rows = Vec::new();
+    for stage in &selection.model.stages {
+        let mut first = true;
+        for op in &stage.ops {
+            let kept = op.saved_elements(convention);
+            if kept.is_zero() {
+                continue;
+            }
+            let stage_cell = if first { Cell::Text(stage.name.clone()) } else { Cell::Empty };
+            first = false;
+            let why = match op.saved {
+                Saved::Cs336 => "CS336 list",
+                Saved::All => "all intermediates",
+                Saved::Never => "",
+            };
+            let repeat = print(&stage.repeat, Notation::Unicode);
+            rows.push(Row {
+                cells: vec![
+                    stage_cell,
+                    Cell::Text(op.name.clone()),
+                    Cell::Text(why.into()),
+                    Cell::Math(ctx.simplify(&kept)),
+                    Cell::Text(if repeat == "1" { String::new() } else { format!("× {repeat}") }),
+                    ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
+                ],
+                total: false,
+            });
+        }
+    }
+    let all = quantity::activation_elements(&selection.model, convention);
+    rows.push(Row {
+        cells: vec![
+            Cell::Text("total elements".into()),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Math(ctx.simplify(&all)),
+            Cell::Empty,
+            ctx.value(&all).map(Cell::Number).unwrap_or(Cell::Empty),
+        ],
+        total: true,
+    });
+    Table {
+        columns: vec![
+            ("stage".into(), false),
+            ("saved output of".into(), false),
+            ("counted by".into(), false),
+            ("elements".into(), false),
+            ("repeat".into(), false),
+            ("elements in all".into(), true),
+        ],
+        rows,
+    }
+}
+
+/// One memory budget to try: how it was written, and its bytes.
+fn budgets(training: &super::TrainingOptions) -> Vec<(String, Rational)> {
+    if let Some(b) = &training.budget {
+        return vec![b.clone()];
+    }
+    let nominal = &training.hardware.memory_nominal;
+    let mut out = vec![(format!("{nominal} (decimal, 10⁹ bytes per GB)"), training.hardware.memory_bytes())];
+    if let Some(number) = nominal.strip_suffix("GB")
+        && let Ok(bytes) = parse_bytes(&format!("{number}GiB"))
+    {
+        out.push((format!("{number}GiB (binary, 2³⁰ bytes per GiB)"), bytes));
+    }
+    out
+}
+
+fn batch_section(
+    training: &super::TrainingOptions,
+    (a, b): (&Rational, &Rational),
+    (a_expr, b_expr): (&Expr, &Expr),
+    blocks: &mut Vec<Block>,
+    quantities: &mut Vec<Quantity>,
+) {
+    blocks.push(Block::Heading("Largest batch that fits".into()));
+    let mut rows = Vec::new();
+    let mut sentences = Vec::new();
+    for (i, (label, budget)) in budgets(training).iter().enumerate() {
+        let fit = quantity::largest_batch(a, b, budget);
+        let bound = (budget - b) / a;
+        let (answer, value, verdict) = match &fit {
+            BatchFit::Largest(n) => (dim::exact(n), Some(n.clone()), None),
+            BatchFit::DoesNotFit(missing) => {
+                let sentence = format!(
+                    "With {label} even B = 1 does not fit: one sequence needs {} bytes, {} more than the budget. \
+                     {}Use less memory per sequence (shorter T, recomputation, lower precision) or more memory.",
+                    dim::exact(&(a + b)),
+                    dim::bytes(missing),
+                    if b > budget {
+                        format!("Parameters, gradients and optimizer state alone need {}. ", dim::bytes(b))
+                    } else {
+                        String::new()
+                    }
+                );
+                sentences.push(sentence);
+                let verdict = format!("does not fit: one sequence needs {} more", dim::bytes(missing));
+                ("does not fit".to_string(), None, Some(verdict))
+            }
+        };
+        rows.push(Row {
+            cells: vec![
+                Cell::Text(label.clone()),
+                Cell::Number(budget.clone()),
+                Cell::Text(match fit {
+                    BatchFit::Largest(_) => format!("B ≤ {}", dim::decimal(&bound, 3)),
+                    BatchFit::DoesNotFit(_) => format!("B ≤ {}: no B ≥ 1", dim::decimal(&bound, 3)),
+                }),
+                Cell::Text(answer),
+            ],
+            total: false,
+        });
+        let name = if i == 0 { "batch.max".to_string() } else { "batch.max.binary".to_string() };
+        // The bound before taking the floor: (budget − b)/a with a, b the closed-form coefficients.
+        let bound_expr = (Expr::num(budget.clone()) - b_expr.clone()) * a_expr.clone().pow(-1);
+        quantities.push(Quantity {
+            name,
+            title: format!("largest whole batch B ≤ (budget − b)/a in {label}"),
+            unit: Unit::of(crate::dim::Base::Sequence),
+            raw: bound_expr.clone(),
+            closed: bound_expr,
+            value,
+            verdict,
+        });
+    }
+    blocks.push(Block::Paragraph(vec![
+        text("Solve "),
+        Inline::Math(Expr::num(a.clone()) * Expr::sym("B") + Expr::num(b.clone())),
+        text(" ≤ budget for the largest whole B:"),
+    ]));
+    blocks.push(Block::Table(Table {
+        columns: vec![
+            ("budget".into(), false),
+            ("bytes".into(), true),
+            ("solution".into(), false),
+            ("largest B".into(), true),
+        ],
+        rows,
+    }));
+    for s in sentences {
+        blocks.push(Block::Paragraph(vec![text(s)]));
+    }
+}
+
+fn time_section(
+    options: &DeriveOptions,
+    ctx: &Context,
+    forward: &Expr,
+    blocks: &mut Vec<Block>,
+    quantities: &mut Vec<Quantity>,
+) {
+    let training = &options.training;
+    let model_step = Expr::int(3) * forward.clone();
+    blocks.push(Block::Heading("Training time".into()));
+    blocks.push(Block::Paragraph(vec![text(format!(
+        "S steps of C_step FLOPs on one {} at {} with peak R and utilisation U:",
+        training.hardware.summary,
+        training.precision.name()
+    ))]));
+    let step_flops =
+        quantities.iter().find(|q| q.name == "flops.step").map(|q| q.raw.clone()).unwrap_or(model_step.clone());
+    let time_raw = Expr::sym("S") * step_flops * (Expr::sym("U") * Expr::sym("R")).pow(-1);
+    let time = ctx.quantity("time.training", "training time", Unit::of(crate::dim::Base::Second), time_raw);
+    let symbolic = Expr::sym("S") * Expr::sym("C_step") * (Expr::sym("U") * Expr::sym("R")).pow(-1);
+    blocks.push(Block::Equations(vec![eq(lhs("t", "t"), with_value(vec![Side::Expr(symbolic)], &time), "")]));
+    quantities.push(time);
+
+    if let Some(rate) = &training.tokens_per_second {
+        let per_token = model_step * (Expr::sym("B") * Expr::sym("T")).pow(-1);
+        let raw = Expr::num(rate.clone()) * per_token * Expr::sym("R").pow(-1);
+        let mfu = ctx.quantity("mfu", "model FLOPs utilisation from the measured throughput", Unit::none(), raw);
+        blocks.push(Block::Paragraph(vec![text(format!(
+            "MFU from a measured {} tokens/s: model FLOPs per token (forward + backward, 3·C_fwd/(BT)) × tokens/s ÷ peak.",
+            dim::decimal(rate, 0)
+        ))]));
+        if let Some(v) = &mfu.value {
+            let percent = dim::decimal(&(v * Rational::from_integer(100.into())), 1);
+            let verdict = if v > &Rational::from_integer(1.into()) {
+                format!(
+                    "MFU = {percent}%: above 100%, so this throughput is impossible on this hardware at this precision — check the measurement or the FLOP count."
+                )
+            } else {
+                format!("MFU = {percent}% of peak.")
+            };
+            blocks.push(Block::Paragraph(vec![text(verdict)]));
+        }
+        quantities.push(mfu);
+    }
+}
