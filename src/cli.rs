@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Derive parameters and forward FLOPs of a model, step by step.
-    Derive(DeriveArgs),
+    Derive(Box<DeriveArgs>),
     /// List what tally knows.
     List {
         /// What to list.
@@ -132,7 +132,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Derive(args) => derive(args),
+        Command::Derive(args) => derive(*args),
         Command::List { what } => {
             list(what);
             Ok(())
