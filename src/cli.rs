@@ -39,6 +39,8 @@ enum Command {
 enum ListWhat {
     /// Architectures and size presets.
     Models,
+    /// Answer sheets (`tally derive cs336-2025`).
+    Sheets,
     /// Symbols with their long names.
     Symbols,
     /// Accelerators with memory and peak FLOP/s.
@@ -55,8 +57,8 @@ enum FlopsArg {
 
 #[derive(clap::Args)]
 struct DeriveArgs {
-    /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (.toml).
-    #[arg(value_name = "MODEL")]
+    /// An answer sheet (cs336-2025, cs336-2024, or a sheet file), or a model as for --model.
+    #[arg(value_name = "SHEET|MODEL")]
     positional: Option<String>,
     /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (.toml).
     #[arg(long, value_name = "NAME|FILE")]
@@ -88,16 +90,16 @@ struct DeriveArgs {
     hardware: String,
     /// Memory budget for the largest batch: 80GB (10⁹ bytes) or 80GiB (2³⁰ bytes).
     /// [default: the hardware's memory, tried as both GB and GiB]
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     memory: Option<String>,
     /// Model FLOPs utilisation, a fraction of peak in (0, 1] (0.5 or 50%); binds U.
-    #[arg(long, value_name = "FRACTION", default_value = "0.5")]
+    #[arg(long, value_name = "FRACTION", default_value = "0.5", allow_hyphen_values = true)]
     mfu: String,
     /// Optimizer steps of the training run; binds S.
-    #[arg(long, value_name = "N", default_value = "400000")]
+    #[arg(long, value_name = "N", default_value = "400000", allow_hyphen_values = true)]
     steps: String,
     /// A measured training throughput to turn into MFU.
-    #[arg(long, value_name = "RATE")]
+    #[arg(long, value_name = "RATE", allow_hyphen_values = true)]
     tokens_per_second: Option<String>,
 }
 
@@ -151,6 +153,7 @@ fn list(what: ListWhat) {
     let symbols = SymbolTable::builtin();
     let rows: Vec<(String, String)> = match what {
         ListWhat::Models => Registry::builtin(&symbols).listing(),
+        ListWhat::Sheets => derivation::Sheet::listing(),
         ListWhat::Hardware => Hardware::builtin()
             .into_iter()
             .map(|h| {
@@ -254,27 +257,65 @@ fn derive(args: DeriveArgs) -> Result<(), Error> {
         (Some(n), None) | (None, Some(n)) => n.clone(),
         (None, None) => "gpt2-xl".to_string(),
     };
-    let selection = Registry::builtin(&symbols).select(&name, &symbols)?;
     let training = training_options(&args)?;
+    let flops = FlopConvention { elementwise: matches!(args.flops, FlopsArg::All) };
+    let (format, standalone) = (args.format, args.standalone);
+    if args.model.is_none()
+        && let Some(sheet) = find_sheet(&name)?
+    {
+        if !args.sets.is_empty() {
+            return Err(Error::BadSet {
+                arg: args.sets.join(" "),
+                reason: format!(
+                    "the answer sheet `{name}` fixes its own sizes per part; use --model for a free derivation"
+                ),
+            });
+        }
+        let options = DeriveOptions { flops, training };
+        let work = move || -> Result<String, Error> {
+            let doc = derivation::answer(&sheet, &options, &symbols)?;
+            Ok(render::render(&doc, format, standalone))
+        };
+        return emit(run_exclusive(work)?, &args.output);
+    }
+    let selection = Registry::builtin(&symbols).select(&name, &symbols)?;
     // Training symbols first, so that an explicit --set of S, U or R wins.
     let mut sets = training.bindings()?;
     for s in &args.sets {
         let (symbol, value) = parse_set(s, &symbols)?;
         sets.push((symbol, value, Origin::Set));
     }
-    let options =
-        DeriveOptions { flops: FlopConvention { elementwise: matches!(args.flops, FlopsArg::All) }, training };
-    let (format, standalone) = (args.format, args.standalone);
+    let options = DeriveOptions { flops, training };
     let work = move || -> Result<String, Error> {
         let bindings = selection.model.bind(selection.preset.as_ref(), &sets, &symbols)?;
         let doc = derivation::derive(&selection, &bindings, &symbols, &options);
         Ok(render::render(&doc, format, standalone))
     };
-    let output = algebra::session::exclusive(work).map_err(|e| Error::Io {
-        path: algebra::session::lock_path().display().to_string(),
-        reason: e.to_string(),
-    })??;
-    match &args.output {
+    emit(run_exclusive(work)?, &args.output)
+}
+
+/// A built-in answer sheet by name, or a file that is one (a TOML file with `[[part]]`s).
+fn find_sheet(name: &str) -> Result<Option<derivation::Sheet>, Error> {
+    if let Some(sheet) = derivation::Sheet::builtin(name) {
+        return Ok(Some(sheet));
+    }
+    if !name.ends_with(".toml") {
+        return Ok(None);
+    }
+    let Ok(text) = std::fs::read_to_string(name) else { return Ok(None) };
+    let source = tally::diagnostic::Source { name: name.to_string(), text };
+    derivation::Sheet::from_toml(&source).transpose()
+}
+
+/// Runs the algebra under the per-user symbolica lock (see `tally::algebra::session`).
+fn run_exclusive(work: impl FnOnce() -> Result<String, Error> + Send + 'static) -> Result<String, Error> {
+    algebra::session::exclusive(work)
+        .map_err(|e| Error::Io { path: algebra::session::lock_path().display().to_string(), reason: e.to_string() })?
+}
+
+/// Writes the rendered output to the file or to stdout (a closed pipe is not an error).
+fn emit(output: String, path: &Option<PathBuf>) -> Result<(), Error> {
+    match path {
         Some(path) => std::fs::write(path, output)
             .map_err(|e| Error::Output { path: path.display().to_string(), reason: e.to_string() }),
         None => {

@@ -185,9 +185,24 @@ pub fn parse_bytes(text: &str) -> Result<Rational, String> {
     Ok(bytes)
 }
 
-/// Exact integer with thousands separators; a non-integer is shown to 4 decimals, marked `≈`.
+/// Exact integer with thousands separators; a terminating decimal exactly (`0.5`); any other
+/// fraction to 4 decimals, marked `≈`.
 pub fn exact(value: &Rational) -> String {
-    if value.is_integer() { group_thousands(&value.numer().to_string()) } else { format!("≈ {}", decimal(value, 4)) }
+    if value.is_integer() {
+        return group_thousands(&value.numer().to_string());
+    }
+    let mut d = value.denom().clone();
+    let mut places = 0;
+    for p in [2u32, 5] {
+        while (&d % p).is_zero() {
+            d /= p;
+            places += 1;
+        }
+    }
+    if d.is_one() && places <= 12 {
+        return decimal(value, places).trim_end_matches('0').to_string();
+    }
+    format!("≈ {}", decimal(value, 4))
 }
 
 /// The exact value followed by its unit name, plural where English wants it:

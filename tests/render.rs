@@ -77,3 +77,26 @@ fn output_is_byte_identical_across_runs() {
         assert_eq!(a, b, "{format}");
     }
 }
+
+#[test]
+fn answer_sheets_in_every_format() {
+    for sheet in ["cs336-2025", "cs336-2024"] {
+        for (format, extra) in
+            [("text", None), ("markdown", None), ("latex", Some("--standalone")), ("html", None), ("json", None)]
+        {
+            let mut args = vec!["derive", sheet, "--format", format];
+            args.extend(extra);
+            snapshot(&format!("sheet_{}_{format}", sheet.replace('-', "_")), &run(&args));
+        }
+    }
+}
+
+#[test]
+fn answer_sheet_html_is_well_formed() {
+    for sheet in ["cs336-2025", "cs336-2024"] {
+        let page = run(&["derive", sheet, "--format", "html"]);
+        let body = page.trim_start_matches("<!DOCTYPE html>\n");
+        let doc = roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("{sheet}: {e}"));
+        assert!(doc.descendants().any(|n| n.tag_name().name() == "math"));
+    }
+}

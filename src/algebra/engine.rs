@@ -21,6 +21,8 @@ fn engine_text(e: &Expr) -> String {
         Expr::Add(v) => format!("({})", v.iter().map(engine_text).collect::<Vec<_>>().join("+")),
         Expr::Mul(v) => format!("({})", v.iter().map(engine_text).collect::<Vec<_>>().join("*")),
         Expr::Pow(b, k) => format!("({}^({k}))", engine_text(b)),
+        // symbolica keeps an unknown function as it is: floor stays unevaluated, never expanded.
+        Expr::Floor(b) => format!("floor({})", engine_text(b)),
     }
 }
 

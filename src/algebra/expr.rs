@@ -22,6 +22,8 @@ pub enum Expr {
     Mul(Vec<Expr>),
     /// A power with an integer exponent (negative exponents print as division).
     Pow(Box<Expr>, i32),
+    /// The largest integer not above the argument (the largest whole batch); shown, never expanded.
+    Floor(Box<Expr>),
 }
 
 impl Expr {
@@ -145,7 +147,7 @@ impl Expr {
             Expr::Num(_) => {}
             Expr::Sym(s) => out.push(s.clone()),
             Expr::Add(v) | Expr::Mul(v) => v.iter().for_each(|e| e.collect_symbols(out)),
-            Expr::Pow(b, _) => b.collect_symbols(out),
+            Expr::Pow(b, _) | Expr::Floor(b) => b.collect_symbols(out),
         }
     }
 
@@ -157,6 +159,7 @@ impl Expr {
             Expr::Add(v) => Expr::sum(v.iter().map(|e| e.substitute(lookup)).collect()),
             Expr::Mul(v) => Expr::product(v.iter().map(|e| e.substitute(lookup)).collect()),
             Expr::Pow(b, k) => b.substitute(lookup).pow(*k),
+            Expr::Floor(b) => Expr::Floor(Box::new(b.substitute(lookup))),
         }
     }
 

@@ -41,6 +41,15 @@ impl Printer {
             Expr::Add(terms) => self.sum(terms),
             Expr::Mul(factors) => self.product(factors),
             Expr::Pow(_, _) => self.product(std::slice::from_ref(e)),
+            Expr::Floor(inner) => {
+                let p = self.expr(inner);
+                let text = match self.notation {
+                    Notation::Ascii => format!("floor({})", p.text),
+                    Notation::Unicode => format!("⌊{}⌋", p.text),
+                    Notation::Latex => format!("\\left\\lfloor {} \\right\\rfloor", p.text),
+                };
+                Printed { text, depth: p.depth }
+            }
         }
     }
 

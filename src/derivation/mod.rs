@@ -2,7 +2,10 @@
 //! expressions, plus the named quantities it computed. Built once, rendered in any format by
 //! [`crate::render`]. This module decides *what* is said, never how it is printed.
 
+mod sheet;
 mod training;
+
+pub use sheet::{Sheet, answer};
 
 use crate::algebra::{Expr, Rational};
 use crate::dim::Precision;
@@ -252,7 +255,7 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
         Inline::Math(Expr::sym("T")),
         text(" tokens (a matmul of m×n by n×p costs 2mnp). Values are at the bindings above."),
     ]));
-    blocks.push(Block::Table(op_table(selection, &ctx, conv)));
+    blocks.push(Block::Table(op_table(selection, &ctx, conv, &|_| true)));
 
     // Quantities.
     let params = ctx.quantity("params", "trainable parameters", Unit::param(), quantity::params(model));
@@ -410,11 +413,21 @@ fn bindings_table(bindings: &Bindings, symbols: &SymbolTable) -> Table {
     }
 }
 
-fn op_table(selection: &Selection, ctx: &Context, conv: FlopConvention) -> Table {
+/// The per-op table; `keep` chooses the ops listed (stage subtotals always cover every op).
+fn op_table(
+    selection: &Selection,
+    ctx: &Context,
+    conv: FlopConvention,
+    keep: &dyn Fn(&crate::ops::Op) -> bool,
+) -> Table {
     let mut rows = Vec::new();
     let number = |e: &Expr| ctx.value(e).map(Cell::Number).unwrap_or(Cell::Empty);
     for stage in &selection.model.stages {
-        for (i, op) in stage.ops.iter().enumerate() {
+        let listed: Vec<_> = stage.ops.iter().filter(|op| keep(op)).collect();
+        if listed.is_empty() {
+            continue;
+        }
+        for (i, op) in listed.into_iter().enumerate() {
             let p = op.params();
             let f = op.forward_flops(conv);
             rows.push(Row {

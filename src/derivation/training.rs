@@ -137,7 +137,9 @@ pub(super) fn append(
             text(format!(" bytes, i.e. {} bytes per sequence on top of {} bytes.", dim::exact(a), dim::exact(b))),
         ]));
     }
-    quantities.extend([backward, optimizer, step, m_params, m_grads, m_opt, m_act, m_total]);
+    let static_raw = Expr::sum(vec![terms.params.clone(), terms.gradients.clone(), terms.optimizer.clone()]);
+    let m_static = ctx.quantity("memory.static", "parameters, gradients and optimizer state", Unit::byte(), static_raw);
+    quantities.extend([backward, optimizer, step, m_params, m_grads, m_opt, m_act, m_static, m_total]);
 
     // Largest batch.
     if let (Some((a, b)), Some((a_expr, b_expr))) = (&linear, &coefficients) {
@@ -320,10 +322,10 @@ fn batch_section(
         });
         let name = if i == 0 { "batch.max".to_string() } else { "batch.max.binary".to_string() };
         // The bound before taking the floor: (budget − b)/a with a, b the closed-form coefficients.
-        let bound_expr = (Expr::num(budget.clone()) - b_expr.clone()) * a_expr.clone().pow(-1);
+        let bound_expr = Expr::Floor(Box::new((Expr::num(budget.clone()) - b_expr.clone()) * a_expr.clone().pow(-1)));
         quantities.push(Quantity {
             name,
-            title: format!("largest whole batch B ≤ (budget − b)/a in {label}"),
+            title: format!("largest whole batch, ⌊(budget − b)/a⌋ for {label}"),
             unit: Unit::of(crate::dim::Base::Sequence),
             raw: bound_expr.clone(),
             closed: bound_expr,

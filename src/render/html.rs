@@ -2,7 +2,7 @@
 //! a small embedded stylesheet and no network resources. Equation chains are one block of math per
 //! line, because `latex2mathml` has no `aligned` environment.
 
-use super::{Render, shape, value_words};
+use super::{Render, shape, value_phrase};
 use crate::algebra::{Notation, print};
 use crate::derivation::{Block, Cell, Document, Equation, Inline, Side, Table};
 use crate::dim;
@@ -175,8 +175,7 @@ fn chain(eq: &Equation) -> String {
                 out.push('\n');
             }
             Side::Value(v, u) => {
-                let (exact, shown) = value_words(v, u);
-                let words = if v.is_integer() { format!("{exact} ≈ {shown}") } else { shown };
+                let words = value_phrase(v, u);
                 out.push_str(&format!(
                     "<div class=\"value\">{} <span>{}</span></div>\n",
                     inline(head.trim_end()),

@@ -1,7 +1,7 @@
 //! LaTeX: `\section*`, `tabular` tables and `align*` chains. With `--standalone` a complete document
 //! that compiles with pdflatex and only standard packages (amsmath, geometry).
 
-use super::{Render, shape, value_words};
+use super::{Render, shape, value_phrase};
 use crate::algebra::{Notation, print};
 use crate::derivation::{Block, Cell, Document, Inline, Side, Table};
 use crate::dim;
@@ -35,27 +35,39 @@ pub fn latex_text(s: &str) -> String {
             '−' => out.push_str("$-$"),
             '²' => out.push_str("$^{2}$"),
             '³' => out.push_str("$^{3}$"),
+            '⁹' => out.push_str("$^{9}$"),
+            '⁰' => out.push_str("$^{0}$"),
+            'ᵗ' => out.push_str("$^{t}$"),
+            '₁' => out.push_str("$_{1}$"),
+            '₂' => out.push_str("$_{2}$"),
+            'α' => out.push_str("$\\alpha$"),
+            'β' => out.push_str("$\\beta$"),
+            'ε' => out.push_str("$\\epsilon$"),
+            'θ' => out.push_str("$\\theta$"),
+            'λ' => out.push_str("$\\lambda$"),
+            '√' => out.push_str("$\\sqrt{\\;}$"),
+            '←' => out.push_str("$\\leftarrow$"),
+            '≤' => out.push_str("$\\le$"),
+            '⌊' => out.push_str("$\\lfloor$"),
+            '⌋' => out.push_str("$\\rfloor$"),
+            '÷' => out.push_str("$\\div$"),
+            '…' => out.push_str("\\ldots{}"),
+            '⁻' => out.push_str("$^{-}$"),
             other => out.push(other),
         }
     }
     out
 }
 
-/// A number with thin-space-free grouping that LaTeX prints as `2,127,057,600`.
+/// A number with grouping that LaTeX prints as `2,127,057,600` (and `≈` as `\approx`).
 fn latex_number(s: &str) -> String {
-    s.replace(',', "{,}")
+    s.replace(',', "{,}").replace('≈', "\\approx")
 }
 
 fn math_value(side: &Side) -> String {
     match side {
         Side::Expr(e) => print(e, Notation::Latex),
-        Side::Value(v, u) => {
-            let (exact, shown) = value_words(v, u);
-            if !v.is_integer() {
-                return format!("\\text{{{}}}", latex_text(&shown));
-            }
-            format!("\\text{{{}}} \\approx \\text{{{}}}", latex_text(&exact), latex_text(&shown))
-        }
+        Side::Value(v, u) => format!("\\text{{{}}}", latex_text(&value_phrase(v, u))),
     }
 }
 

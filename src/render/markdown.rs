@@ -1,6 +1,6 @@
 //! Markdown: headings, pipe tables (math as `$…$`), `$$…$$` display math with `aligned`.
 
-use super::{Render, shape, value_words};
+use super::{Render, shape, value_phrase};
 use crate::algebra::{Notation, print};
 use crate::derivation::{Block, Cell, Document, Inline, Side, Table};
 use crate::dim;
@@ -43,13 +43,7 @@ fn table(t: &Table) -> String {
 fn side(s: &Side) -> String {
     match s {
         Side::Expr(e) => print(e, Notation::Latex),
-        Side::Value(v, u) => {
-            let (exact, shown) = value_words(v, u);
-            if !v.is_integer() {
-                return format!("\\text{{{shown}}}");
-            }
-            format!("\\text{{{}}} \\approx \\text{{{}}}", exact.replace(',', "{,}"), shown)
-        }
+        Side::Value(v, u) => format!("\\text{{{}}}", value_phrase(v, u).replace(',', "{,}")),
     }
 }
 

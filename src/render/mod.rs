@@ -69,18 +69,26 @@ fn cell_plain(cell: &Cell, notation: Notation) -> String {
     }
 }
 
-/// A value side: exact with unit, then the rounded display.
+/// A value side: exact with unit, then the rounded display (empty when it would say the same).
 fn value_words(value: &crate::algebra::Rational, unit: &dim::Unit) -> (String, String) {
-    (dim::exact_with_unit(value, unit), dim::display(value, unit))
+    let (exact, shown) = (dim::exact_with_unit(value, unit), dim::display(value, unit));
+    if exact == shown { (exact, String::new()) } else { (exact, shown) }
+}
+
+/// `exact ≈ shown`, or just one of them when the other adds nothing.
+fn value_phrase(value: &crate::algebra::Rational, unit: &dim::Unit) -> String {
+    let (exact, shown) = value_words(value, unit);
+    match (value.is_integer(), shown.is_empty()) {
+        (_, true) => exact,
+        (true, false) => format!("{exact} ≈ {shown}"),
+        (false, false) => shown,
+    }
 }
 
 /// A right-hand side in plain notation.
 fn side_plain(side: &Side, notation: Notation) -> String {
     match side {
         Side::Expr(e) => print(e, notation),
-        Side::Value(v, u) => {
-            let (exact, shown) = value_words(v, u);
-            if v.is_integer() { format!("{exact} ≈ {shown}") } else { shown }
-        }
+        Side::Value(v, u) => value_phrase(v, u),
     }
 }

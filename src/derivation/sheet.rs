@@ -1,0 +1,399 @@
+//! Answer sheets: a document in `derivations/*.toml` that asks questions (the parts of an
+//! assignment) and answers each from a derivation at the part's own settings. The wording of an
+//! answer is a template filled with derived values; the judgement sentences (what dominates, how
+//! shares move) are generated from the numbers, never written in.
+
+use super::{
+    Block, Cell, DeriveOptions, Document, Equation, Inline, Row, Side, Table, derive, op_table, shares_table, text,
+};
+use crate::algebra::Rational;
+use crate::diagnostic::{Source, snippet};
+use crate::dim::{self, Precision};
+use crate::error::{Error, Result};
+use crate::hardware::Hardware;
+use crate::model::Origin;
+use crate::optimizer::Optimizer;
+use crate::preset::Registry;
+use crate::preset::Selection;
+use crate::quantity::Context;
+use crate::quantity::Quantity;
+use crate::symbol::SymbolTable;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SheetFile {
+    name: String,
+    title: String,
+    model: String,
+    intro: String,
+    part: Vec<PartFile>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartFile {
+    heading: String,
+    question: String,
+    kind: String,
+    #[serde(default)]
+    show: Vec<String>,
+    #[serde(default)]
+    answer: String,
+    #[serde(default)]
+    set: BTreeMap<String, i64>,
+    #[serde(default)]
+    presets: Vec<String>,
+    #[serde(default)]
+    training: Option<TrainingFile>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainingFile {
+    steps: Option<i64>,
+    mfu: Option<String>,
+    hardware: Option<String>,
+    precision: Option<String>,
+}
+
+/// An answer sheet, read and checked.
+#[derive(Clone, Debug)]
+pub struct Sheet {
+    file: SheetFile,
+    source: Source,
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    ("derivations/cs336-2025.toml", include_str!("../../derivations/cs336-2025.toml")),
+    ("derivations/cs336-2024.toml", include_str!("../../derivations/cs336-2024.toml")),
+];
+
+impl Sheet {
+    /// Reads a sheet from TOML; `None` if the text is not a sheet at all (no `[[part]]`).
+    pub fn from_toml(source: &Source) -> Option<Result<Sheet>> {
+        let value: toml::Table = toml::from_str(&source.text).ok()?;
+        if !value.contains_key("part") {
+            return None;
+        }
+        Some(toml::from_str::<SheetFile>(&source.text).map(|file| Sheet { file, source: source.clone() }).map_err(
+            |e| Error::Located {
+                message: e.message().to_string(),
+                at: e.span().map(|s| snippet(source, s)).unwrap_or_else(|| format!("  --> {}", source.name)),
+            },
+        ))
+    }
+
+    /// A built-in sheet by name.
+    pub fn builtin(name: &str) -> Option<Sheet> {
+        BUILTIN.iter().find_map(|(path, text)| {
+            let source = Source { name: path.to_string(), text: text.to_string() };
+            let sheet = Sheet::from_toml(&source)?.unwrap_or_else(|e| panic!("built-in {path}: {e}"));
+            (sheet.file.name == name).then_some(sheet)
+        })
+    }
+
+    /// Names of the built-in sheets with their titles.
+    pub fn listing() -> Vec<(String, String)> {
+        BUILTIN
+            .iter()
+            .filter_map(|(path, text)| {
+                let source = Source { name: path.to_string(), text: text.to_string() };
+                Sheet::from_toml(&source)?.ok().map(|s| (s.file.name.clone(), s.file.title.clone()))
+            })
+            .collect()
+    }
+
+    /// The model the sheet is about.
+    pub fn model(&self) -> &str {
+        &self.file.model
+    }
+}
+
+/// One setting a part is derived at: extra bindings and training options.
+struct Setting {
+    sets: Vec<(String, Rational, Origin)>,
+    options: DeriveOptions,
+    label: String,
+}
+
+fn setting(part: &PartFile, base: &DeriveOptions, symbols: &SymbolTable, sheet: &Sheet) -> Result<Setting> {
+    let mut options = base.clone();
+    let mut label = Vec::new();
+    if let Some(t) = &part.training {
+        let training = &mut options.training;
+        if let Some(steps) = t.steps {
+            training.steps = Rational::from_integer(steps.into());
+        }
+        if let Some(mfu) = &t.mfu {
+            training.mfu = crate::algebra::parse_decimal(mfu).ok_or_else(|| Error::BadOption {
+                option: format!("{}: mfu", sheet.source.name),
+                value: mfu.clone(),
+                reason: "not a number".into(),
+            })?;
+        }
+        if let Some(h) = &t.hardware {
+            training.hardware = Hardware::find(h)?;
+        }
+        if let Some(p) = &t.precision {
+            training.precision = match p.as_str() {
+                "fp32" => Precision::Fp32,
+                "tf32" => Precision::Tf32,
+                "bf16" => Precision::Bf16,
+                "fp16" => Precision::Fp16,
+                other => {
+                    return Err(Error::Unknown {
+                        what: "precision".into(),
+                        name: other.into(),
+                        known: vec!["fp32".into(), "tf32".into(), "bf16".into(), "fp16".into()],
+                    });
+                }
+            };
+        }
+    }
+    let mut sets = options.training.bindings()?;
+    for (name, value) in &part.set {
+        let def = symbols.get(name).ok_or_else(|| Error::BadOption {
+            option: format!("{}: set", sheet.source.name),
+            value: name.clone(),
+            reason: symbols.resolve(name).err().unwrap_or_default(),
+        })?;
+        sets.push((def.short.clone(), Rational::from_integer((*value).into()), Origin::Set));
+        label.push(format!("{}={}", def.short, value));
+    }
+    Ok(Setting { sets, options, label: label.join(",") })
+}
+
+/// Derives the whole document for one setting of one preset.
+fn derive_at(preset: &str, setting: &Setting, symbols: &SymbolTable) -> Result<Document> {
+    Ok(derive_with_model(preset, setting, symbols)?.0)
+}
+
+/// The document together with the model and evaluation context it was derived with.
+fn derive_with_model(preset: &str, setting: &Setting, symbols: &SymbolTable) -> Result<(Document, Selection, Context)> {
+    let selection = Registry::builtin(symbols).select(preset, symbols)?;
+    let bindings = selection.model.bind(selection.preset.as_ref(), &setting.sets, symbols)?;
+    let doc = derive(&selection, &bindings, symbols, &setting.options);
+    let ctx = Context { layout: symbols.layout(), values: bindings.values() };
+    Ok((doc, selection, ctx))
+}
+
+fn find<'a>(doc: &'a Document, name: &str) -> Option<&'a Quantity> {
+    doc.quantities.iter().find(|q| q.name == name)
+}
+
+/// Fills `{value:q}`, `{display:q}`, `{expr:q}` from the derived quantities.
+fn fill(template: &str, doc: &Document) -> Vec<Inline> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push(text(&rest[..start]));
+        let Some(end) = rest[start..].find('}') else { break };
+        let field = &rest[start + 1..start + end];
+        let (kind, name) = field.split_once(':').unwrap_or(("value", field));
+        let piece = match (kind, find(doc, name)) {
+            ("expr", Some(q)) => Inline::Math(q.closed.clone()),
+            ("display", Some(q)) => text(
+                q.verdict.clone().or_else(|| q.value.as_ref().map(|v| dim::display(v, &q.unit))).unwrap_or_default(),
+            ),
+            ("linear", Some(q)) => text(linear_words(q, doc)),
+            ("value", Some(q)) => text(match &q.value {
+                Some(v) if v.is_integer() => dim::exact_with_unit(v, &q.unit),
+                Some(v) => dim::display(v, &q.unit),
+                None => q.verdict.clone().unwrap_or_else(|| "(unbound)".into()),
+            }),
+            _ => text(format!("{{{field}?}}")),
+        };
+        out.push(piece);
+        rest = &rest[start + end + 1..];
+    }
+    out.push(text(rest));
+    out
+}
+
+/// `15,517,753,344·B + 34,032,921,600 bytes`: the quantity as a·B + b at the document's sizes.
+fn linear_words(q: &Quantity, doc: &Document) -> String {
+    let values: BTreeMap<String, Rational> =
+        doc.bindings.iter().filter(|(s, _)| s != "B").map(|(s, v)| (s.clone(), v.clone())).collect();
+    let Some(by_power) = crate::algebra::coefficients(&q.raw, "B") else { return "(not linear in B)".into() };
+    let value = |k: i32| by_power.get(&k).and_then(|e| crate::algebra::evaluate(e, &values).ok());
+    match (by_power.keys().all(|k| *k == 0 || *k == 1), value(1), value(0)) {
+        (true, Some(a), Some(b)) => {
+            format!("{}·B + {} {}s", dim::exact(&a), dim::exact(&b), q.unit.name())
+        }
+        _ => "(not linear in B)".into(),
+    }
+}
+
+fn show(doc: &Document, names: &[String], suffix: &str, out: &mut Vec<Quantity>) -> Block {
+    let mut eqs = Vec::new();
+    for name in names {
+        let Some(q) = find(doc, name) else { continue };
+        let mut rhs = vec![Side::Expr(q.closed.clone())];
+        if let Some(v) = &q.value {
+            rhs.push(Side::Value(v.clone(), q.unit.clone()));
+        }
+        let note = q.verdict.clone().map(|v| format!("{}: {v}", q.title)).unwrap_or_else(|| q.title.clone());
+        let latex = format!("\\text{{{}}}", name.replace('_', "\\_"));
+        eqs.push(Equation { lhs: (name.clone(), latex), rhs, note: Some(note) });
+        // A quantity shown again at other settings keeps its name with the settings appended.
+        let mut named = q.clone();
+        if !suffix.is_empty() && out.iter().any(|o| o.name == q.name) {
+            named.name = format!("{}[{suffix}]", q.name);
+        }
+        if !out.iter().any(|o| o.name == named.name) {
+            out.push(named);
+        }
+    }
+    Block::Equations(eqs)
+}
+
+fn components(doc: &Document) -> Vec<Quantity> {
+    doc.quantities.iter().filter(|q| q.name.starts_with("flops.forward.") && q.value.is_some()).cloned().collect()
+}
+
+fn share(part: &Quantity, all: &[Quantity]) -> Rational {
+    let total: Rational = all.iter().filter_map(|q| q.value.clone()).sum();
+    part.value.clone().unwrap_or_default() / total
+}
+
+fn percent(r: &Rational) -> String {
+    format!("{}%", dim::decimal(&(r * Rational::from_integer(100.into())), 1))
+}
+
+/// "X dominates with a% of forward FLOPs, then Y with b%."
+fn dominance_sentence(doc: &Document) -> String {
+    let mut parts = components(doc);
+    parts.sort_by(|a, b| b.value.cmp(&a.value));
+    let all = components(doc);
+    match parts.as_slice() {
+        [first, second, ..] => format!(
+            "From the rules: {} takes {} of the forward FLOPs, then {} with {}; together {}.",
+            first.title,
+            percent(&share(first, &all)),
+            second.title,
+            percent(&share(second, &all)),
+            percent(&(share(first, &all) + share(second, &all)))
+        ),
+        _ => String::new(),
+    }
+}
+
+/// A component × preset table of shares and a sentence on which shares grow and which shrink.
+fn scaling(presets: &[String], setting: &Setting, symbols: &SymbolTable) -> Result<(Table, String)> {
+    let docs = presets.iter().map(|p| derive_at(p, setting, symbols)).collect::<Result<Vec<_>>>()?;
+    let titles: Vec<(String, String)> =
+        components(&docs[0]).iter().map(|q| (q.name.clone(), q.title.clone())).collect();
+    let mut rows = Vec::new();
+    let mut moves = Vec::new();
+    for (name, title) in &titles {
+        let shares: Vec<Rational> =
+            docs.iter().map(|d| find(d, name).map(|q| share(q, &components(d))).unwrap_or_default()).collect();
+        let mut cells = vec![Cell::Text(title.clone())];
+        cells.extend(shares.iter().map(|s| Cell::Text(percent(s))));
+        rows.push(Row { cells, total: false });
+        if let (Some(first), Some(last)) = (shares.first(), shares.last()) {
+            let direction = if last > first { "grows" } else { "shrinks" };
+            moves.push(format!("{title} {direction} from {} to {}", percent(first), percent(last)));
+        }
+    }
+    let mut columns = vec![("component".to_string(), false)];
+    columns.extend(presets.iter().map(|p| (p.clone(), true)));
+    let sentence = format!(
+        "From {} to {}: {}. Per-layer work grows with H² (projections, feed-forward) while the LM head grows only with H, so it loses share as models widen; attention's T²H terms gain relative to H² terms only when T is large compared with H.",
+        presets.first().cloned().unwrap_or_default(),
+        presets.last().cloned().unwrap_or_default(),
+        moves.join("; ")
+    );
+    Ok((Table { columns, rows }, sentence))
+}
+
+fn update_summary(optimizer: &Optimizer) -> String {
+    let lines: Vec<String> = optimizer
+        .line
+        .iter()
+        .filter(|l| l.per == crate::optimizer::Per::Param)
+        .map(|l| format!("{} ({} FLOPs)", l.text, l.ops.len()))
+        .collect();
+    format!(
+        "Per parameter the update performs {}: {} FLOPs per parameter, plus {} scalar FLOPs once per step.",
+        lines.join(", "),
+        optimizer.flops_per_param(),
+        optimizer.flops_per_step()
+    )
+}
+
+/// Builds the answer sheet's document.
+pub fn answer(sheet: &Sheet, base: &DeriveOptions, symbols: &SymbolTable) -> Result<Document> {
+    let model = &sheet.file.model;
+    let base_setting = Setting { sets: base.training.bindings()?, options: base.clone(), label: String::new() };
+    let base_doc = derive_at(model, &base_setting, symbols)?;
+    let mut blocks = vec![Block::Paragraph(vec![text(sheet.file.intro.clone())])];
+    let mut quantities = Vec::new();
+    for part in &sheet.file.part {
+        let s = setting(part, base, symbols, sheet)?;
+        let (doc, selection, ctx) = derive_with_model(model, &s, symbols)?;
+        blocks.push(Block::Heading(part.heading.clone()));
+        blocks.push(Block::Paragraph(vec![text(format!("Question: {}", part.question))]));
+        match part.kind.as_str() {
+            "quantities" => {}
+            "matmuls" => {
+                let matmuls = |op: &crate::ops::Op| !op.matmul_flops().is_zero();
+                blocks.push(Block::Table(op_table(&selection, &ctx, s.options.flops, &matmuls)));
+            }
+            "dominant" => {
+                blocks.push(Block::Table(shares_table(&components(&doc))));
+                blocks.push(Block::Paragraph(vec![text(dominance_sentence(&doc))]));
+            }
+            "scaling" => {
+                let (table, sentence) = scaling(&part.presets, &s, symbols)?;
+                blocks.push(Block::Table(table));
+                blocks.push(Block::Paragraph(vec![text(sentence)]));
+            }
+            "context" => {
+                blocks.push(Block::Table(shares_table(&components(&doc))));
+                let (before, after) = (find(&base_doc, "flops.forward"), find(&doc, "flops.forward"));
+                if let (Some(Some(b)), Some(Some(a))) =
+                    (before.map(|q| q.value.clone()), after.map(|q| q.value.clone()))
+                {
+                    blocks.push(Block::Paragraph(vec![text(format!(
+                        "Forward FLOPs grow {}× (from {} to {}): the T² attention terms grow quadratically with the context while everything else grows linearly. {}",
+                        dim::decimal(&(a / b), 1),
+                        dim::display(&base_doc_value(&base_doc, "flops.forward"), &crate::dim::Unit::flop()),
+                        dim::display(&base_doc_value(&doc, "flops.forward"), &crate::dim::Unit::flop()),
+                        dominance_sentence(&doc)
+                    ))]));
+                }
+            }
+            "optimizer" => blocks.push(Block::Paragraph(vec![text(update_summary(&Optimizer::adamw()))])),
+            other => {
+                return Err(Error::BadOption {
+                    option: format!("{}: kind", sheet.source.name),
+                    value: other.to_string(),
+                    reason: "known kinds: quantities, matmuls, dominant, scaling, context, optimizer".into(),
+                });
+            }
+        }
+        if !part.show.is_empty() {
+            blocks.push(show(&doc, &part.show, &s.label, &mut quantities));
+        }
+        if !part.answer.is_empty() {
+            let mut inlines = vec![text("Answer: ")];
+            inlines.extend(fill(&part.answer, &doc));
+            blocks.push(Block::Paragraph(inlines));
+        }
+    }
+    Ok(Document {
+        title: sheet.file.title.clone(),
+        model: format!("{} ({} answer sheet)", base_doc.model, sheet.file.name),
+        bindings: base_doc.bindings.clone(),
+        conventions: base_doc.conventions.clone(),
+        quantities,
+        blocks,
+    })
+}
+
+fn base_doc_value(doc: &Document, name: &str) -> Rational {
+    find(doc, name).and_then(|q| q.value.clone()).unwrap_or_default()
+}
