@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tally::algebra::{self, Rational};
+use tally::audit;
 use tally::derivation::{self, DeriveOptions, TrainingOptions};
 use tally::dim::{self, Precision};
 use tally::error::Error;
@@ -27,12 +28,47 @@ struct Cli {
 enum Command {
     /// Derive parameters and forward FLOPs of a model, step by step.
     Derive(Box<DeriveArgs>),
+    /// Check hand-written formulas and stated numbers against the derivation.
+    /// Exit status: 0 every claim holds, 1 some claim is wrong, 2 the input could not be read.
+    Audit(Box<AuditArgs>),
     /// List what tally knows.
     List {
         /// What to list.
         #[arg(value_enum)]
         what: ListWhat,
     },
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Claims to check, each `QUANTITY = FORMULA`, `QUANTITY = NUMBER UNIT`, or both:
+    /// "memory.params + memory.gradients + memory.optimizer = 16 * total_params * 4".
+    #[arg(value_name = "CLAIM")]
+    claims: Vec<String>,
+    /// A claims file (TOML: [[claim]] with id, quantity, formula and/or value, tolerance).
+    #[arg(long = "claims", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Model to check against (default: the claims file's `model`, else gpt2-xl).
+    #[arg(long, value_name = "NAME|FILE")]
+    model: Option<String>,
+    /// Bind a symbol, by short or long name. Repeatable.
+    #[arg(long = "set", value_name = "SYMBOL=VALUE")]
+    sets: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    format: AuditFormat,
+    #[command(flatten)]
+    training: TrainingArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum AuditFormat {
+    /// Compiler-style diagnostics.
+    Text,
+    /// Markdown.
+    Markdown,
+    /// JSON.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,6 +111,13 @@ struct DeriveArgs {
     /// LaTeX only: emit a complete, compilable document.
     #[arg(long)]
     standalone: bool,
+    #[command(flatten)]
+    training: TrainingArgs,
+}
+
+/// Conventions and training settings shared by `derive` and `audit`.
+#[derive(clap::Args)]
+struct TrainingArgs {
     /// Which FLOPs count.
     #[arg(long, value_enum, default_value_t = FlopsArg::Matmul)]
     flops: FlopsArg,
@@ -134,14 +177,15 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Derive(args) => derive(*args),
+        Command::Derive(args) => derive(*args).map(|()| 0),
+        Command::Audit(args) => audit(*args),
         Command::List { what } => {
             list(what);
-            Ok(())
+            Ok(0)
         }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -202,7 +246,7 @@ fn bad(option: &str, value: &str, reason: impl Into<String>) -> Error {
     Error::BadOption { option: option.into(), value: value.into(), reason: reason.into() }
 }
 
-fn training_options(args: &DeriveArgs) -> Result<TrainingOptions, Error> {
+fn training_options(args: &TrainingArgs) -> Result<TrainingOptions, Error> {
     let precision = match args.precision {
         PrecisionArg::Fp32 => Precision::Fp32,
         PrecisionArg::Tf32 => Precision::Tf32,
@@ -257,8 +301,8 @@ fn derive(args: DeriveArgs) -> Result<(), Error> {
         (Some(n), None) | (None, Some(n)) => n.clone(),
         (None, None) => "gpt2-xl".to_string(),
     };
-    let training = training_options(&args)?;
-    let flops = FlopConvention { elementwise: matches!(args.flops, FlopsArg::All) };
+    let training = training_options(&args.training)?;
+    let flops = FlopConvention { elementwise: matches!(args.training.flops, FlopsArg::All) };
     let (format, standalone) = (args.format, args.standalone);
     if args.model.is_none()
         && let Some(sheet) = find_sheet(&name)?
@@ -329,4 +373,84 @@ fn emit(output: String, path: &Option<PathBuf>) -> Result<(), Error> {
             })
         }
     }
+}
+
+/// Reads the claims (arguments and file), derives the reference for each model they name, checks
+/// them, prints the report; returns 0 if every claim holds, 1 if any is wrong, 2 if any is unreadable.
+fn audit(args: AuditArgs) -> Result<u8, Error> {
+    let symbols = SymbolTable::builtin();
+    let mut claims = Vec::new();
+    let mut file_model = None;
+    if let Some(path) = &args.file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        let source = tally::diagnostic::Source { name: path.display().to_string(), text };
+        let (model, from_file) = audit::claim::from_file(&source)?;
+        file_model = model;
+        claims.extend(from_file);
+    }
+    for (i, text) in args.claims.iter().enumerate() {
+        let claim = audit::claim::Claim::parse(&format!("c{}", i + 1), text).map_err(|(message, span)| {
+            let source = tally::diagnostic::Source { name: format!("claim {}", i + 1), text: text.clone() };
+            Error::Located { message, at: tally::diagnostic::snippet(&source, span) }
+        })?;
+        claims.push(claim);
+    }
+    if claims.is_empty() {
+        return Err(Error::BadOption {
+            option: "CLAIM".into(),
+            value: String::new(),
+            reason: "give at least one claim, e.g. \"params = 2*V*H + L*(16*H^2 + 2*H) + H\", or --claims FILE".into(),
+        });
+    }
+    let default_model = args.model.clone().or(file_model).unwrap_or_else(|| "gpt2-xl".to_string());
+    let training = training_options(&args.training)?;
+    let flops = FlopConvention { elementwise: matches!(args.training.flops, FlopsArg::All) };
+    let mut sets = training.bindings()?;
+    for s in &args.sets {
+        let (symbol, value) = parse_set(s, &symbols)?;
+        sets.push((symbol, value, Origin::Set));
+    }
+    // Group claims by the model they are checked against, keeping their order in the report.
+    let registry = Registry::builtin(&symbols);
+    let mut models: Vec<String> = Vec::new();
+    for c in &claims {
+        let m = c.model.clone().unwrap_or_else(|| default_model.clone());
+        if !models.contains(&m) {
+            models.push(m);
+        }
+    }
+    let selections =
+        models.iter().map(|m| registry.select(m, &symbols).map(|s| (m.clone(), s))).collect::<Result<Vec<_>, _>>()?;
+    let options = DeriveOptions { flops, training };
+    let format = args.format;
+    let work = move || -> Result<(String, u8), Error> {
+        let mut reports = Vec::new();
+        for (name, selection) in &selections {
+            let bindings = selection.model.bind(selection.preset.as_ref(), &sets, &symbols)?;
+            let reference = audit::reference::Reference::new(selection, &bindings, &symbols, &options);
+            let mine: Vec<_> =
+                claims.iter().filter(|c| c.model.as_deref().unwrap_or(&default_model) == name).cloned().collect();
+            reports.push(audit::check(&mine, &reference));
+        }
+        let mut report = reports.remove(0);
+        for r in reports {
+            report.model = format!("{}, {}", report.model, r.model);
+            report.claims.extend(r.claims);
+        }
+        let order = |c: &audit::ClaimReport| claims.iter().position(|k| k.id == c.claim.id && k.text == c.claim.text);
+        report.claims.sort_by_key(order);
+        let text = match format {
+            AuditFormat::Text => audit::report::text(&report),
+            AuditFormat::Markdown => audit::report::markdown(&report),
+            AuditFormat::Json => audit::report::json(&report),
+        };
+        Ok((text, report.exit_code()))
+    };
+    let (text, code) = algebra::session::exclusive(work).map_err(|e| Error::Io {
+        path: algebra::session::lock_path().display().to_string(),
+        reason: e.to_string(),
+    })??;
+    emit(text, &None)?;
+    Ok(code)
 }

@@ -6,6 +6,7 @@
 //! [`render`] (text, Markdown, LaTeX, JSON). The library never prints; the binary does.
 
 pub mod algebra;
+pub mod audit;
 pub mod derivation;
 pub mod diagnostic;
 pub mod dim;

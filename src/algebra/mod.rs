@@ -11,7 +11,7 @@ pub mod session;
 
 pub use expr::{Expr, Rational};
 pub use layout::{LayoutRules, Term};
-pub use parse::{ParseError, Resolver, any_symbol, parse, parse_decimal};
+pub use parse::{ParseError, Resolver, Syntax, any_symbol, number_literals, parse, parse_decimal, parse_with};
 pub use print::{Notation, print, superscript};
 
 /// Expands and lays out `e` the textbook way; non-polynomials come back expanded as they are.

@@ -18,9 +18,33 @@ pub struct ParseError {
 /// Maps a name found in a formula to an expression, or explains why it cannot.
 pub type Resolver<'a> = dyn Fn(&str) -> Result<Expr, String> + 'a;
 
+/// Which notations beyond plain formulas the reader accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Syntax {
+    /// Names with dots (`memory.params`), for named quantities.
+    pub dotted_names: bool,
+    /// Thousands separators in numbers (`1,024`, `50,257`): a comma followed by exactly three digits.
+    pub digit_groups: bool,
+    /// Magnitude suffixes on numbers written with a decimal point or as k/M/G: `2.1B` (billion),
+    /// `1.5M`, `19.5T`, `4k`. Without a decimal point `2B` stays 2·B.
+    pub magnitude_suffixes: bool,
+}
+
+impl Syntax {
+    /// Everything people write in notebooks and homework.
+    pub fn people() -> Syntax {
+        Syntax { dotted_names: true, digit_groups: true, magnitude_suffixes: true }
+    }
+}
+
 /// Parses `input`, resolving every identifier with `resolve`.
 pub fn parse(input: &str, resolve: &Resolver) -> Result<Expr, ParseError> {
-    let tokens = tokenize(input)?;
+    parse_with(input, resolve, Syntax::default())
+}
+
+/// Parses `input` with the given notations enabled.
+pub fn parse_with(input: &str, resolve: &Resolver, syntax: Syntax) -> Result<Expr, ParseError> {
+    let tokens = tokenize(input, syntax)?;
     let mut p = Parser { tokens, pos: 0, resolve, end: input.len() };
     let e = p.sum()?;
     match p.peek() {
@@ -59,7 +83,19 @@ fn superscript_digit(c: char) -> Option<u32> {
     "⁰¹²³⁴⁵⁶⁷⁸⁹".chars().position(|d| d == c).map(|p| p as u32)
 }
 
-fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
+/// The numbers written in `input`, with their byte spans (for pointing at a culprit factor).
+pub fn number_literals(input: &str, syntax: Syntax) -> Vec<(std::ops::Range<usize>, Rational)> {
+    tokenize(input, syntax)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| match t.kind {
+            Kind::Number(n) => Some((t.span, n)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn tokenize(input: &str, syntax: Syntax) -> Result<Vec<Token>, ParseError> {
     let mut tokens = Vec::new();
     let mut chars = input.char_indices().peekable();
     while let Some(&(start, c)) = chars.peek() {
@@ -75,7 +111,12 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
                 let exponent_start = (d == 'e' || d == 'E')
                     && !seen_exponent
                     && input[i + 1..].starts_with(|x: char| x.is_ascii_digit() || x == '-' || x == '+');
-                if d.is_ascii_digit() || d == '.' || d == '_' {
+                let group = syntax.digit_groups
+                    && d == ','
+                    && input[i + 1..].len() >= 3
+                    && input[i + 1..i + 4].chars().all(|x| x.is_ascii_digit())
+                    && !input[i + 4..].starts_with(|x: char| x.is_ascii_digit());
+                if d.is_ascii_digit() || d == '.' || d == '_' || group {
                     end = i + 1;
                     chars.next();
                 } else if exponent_start {
@@ -92,16 +133,27 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
                     break;
                 }
             }
-            let text = &input[start..end];
-            let value = parse_decimal(text)
+            let text: String = input[start..end].chars().filter(|c| *c != ',').collect();
+            let mut value = parse_decimal(&text)
                 .ok_or_else(|| ParseError { message: format!("`{text}` is not a number"), span: start..end })?;
+            if syntax.magnitude_suffixes
+                && let Some((scale, width)) = magnitude(&input[end..], text.contains('.'))
+            {
+                value *= Rational::from_integer(num_traits::pow(BigInt::from(10), scale));
+                for _ in 0..width {
+                    chars.next();
+                }
+                tokens.push(Token { kind: Kind::Number(value), span: start..end + width });
+                continue;
+            }
             tokens.push(Token { kind: Kind::Number(value), span: start..end });
             continue;
         }
         if c.is_alphabetic() || c == '_' {
             let mut end = start;
             while let Some(&(i, d)) = chars.peek() {
-                if d.is_alphanumeric() && superscript_digit(d).is_none() || d == '_' {
+                let dotted = syntax.dotted_names && d == '.' && input[i + 1..].starts_with(|x: char| x.is_alphabetic());
+                if d.is_alphanumeric() && superscript_digit(d).is_none() || d == '_' || dotted {
                     end = i + d.len_utf8();
                     chars.next();
                 } else {
@@ -141,6 +193,13 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
                 continue;
             }
             '*' | '×' | '·' | '⋅' => Kind::Times,
+            // Python's floor division of whole sizes (d_model // num_heads) is exact here.
+            '/' if input[start + 1..].starts_with('/') => {
+                chars.next();
+                chars.next();
+                tokens.push(Token { kind: Kind::Divide, span: start..start + 2 });
+                continue;
+            }
             '/' | '÷' => Kind::Divide,
             '^' => Kind::Power,
             '(' | '[' | '{' => Kind::Open(c),
@@ -156,6 +215,26 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
         chars.next();
     }
     Ok(tokens)
+}
+
+/// A magnitude suffix right after a number (`k`, `K`, `M`, `G`; `B` and `T` only after a decimal
+/// point, where `2.1B` cannot mean 2.1·B): its power of ten and byte width. A suffix must not run
+/// into a longer name (`2.1Bytes` is not 2.1 billion).
+fn magnitude(rest: &str, has_point: bool) -> Option<(usize, usize)> {
+    let mut chars = rest.chars();
+    let c = chars.next()?;
+    if chars.next().is_some_and(|n| n.is_alphanumeric() || n == '_') {
+        return None;
+    }
+    let scale = match c {
+        'k' | 'K' => 3,
+        'M' => 6,
+        'G' => 9,
+        'B' if has_point => 9,
+        'T' if has_point => 12,
+        _ => return None,
+    };
+    Some((scale, 1))
 }
 
 /// Reads `19.5`, `1e9`, `2.5e-3`, `1_024` as an exact rational.

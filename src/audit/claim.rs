@@ -1,0 +1,156 @@
+//! Claims as people write them: `LHS = formula`, `LHS = number unit`, or both, on the command line
+//! or in a claims file (TOML). The left side names what is claimed (quantities, or
+//! `batch.max(80GB)`); the right sides are formulas and stated numbers.
+
+use crate::diagnostic::{Source, snippet};
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::ops::Range;
+
+/// One claim to check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// A short id (`c1`, or the id from the claims file).
+    pub id: String,
+    /// The whole claim as written.
+    pub text: String,
+    /// The left side: what is claimed about.
+    pub lhs: Range<usize>,
+    /// Right sides in order (formulas or stated numbers), as byte ranges of `text`.
+    pub rhs: Vec<Range<usize>>,
+    /// Allowed relative difference for stated numbers, if given; otherwise the rounding of the
+    /// number as written decides.
+    pub tolerance: Option<String>,
+    /// Model to check against instead of the command line's.
+    pub model: Option<String>,
+}
+
+impl Claim {
+    /// Splits `text` at each top-level `=` (not inside brackets, not part of `==`, `<=`, `>=`).
+    pub fn parse(id: &str, text: &str) -> std::result::Result<Claim, (String, Range<usize>)> {
+        let mut depth = 0i32;
+        let mut cuts = Vec::new();
+        let bytes = text.as_bytes();
+        for (i, c) in text.char_indices() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                '=' if depth == 0 => {
+                    let before = if i > 0 { bytes[i - 1] } else { b' ' };
+                    let after = bytes.get(i + 1).copied().unwrap_or(b' ');
+                    if !matches!(before, b'=' | b'<' | b'>' | b'!') && after != b'=' {
+                        cuts.push(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if cuts.is_empty() {
+            return Err((
+                "a claim needs `=`: write `quantity = formula` or `quantity = number unit`".into(),
+                0..text.len(),
+            ));
+        }
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for cut in cuts.iter().copied().chain(std::iter::once(text.len())) {
+            parts.push(trimmed(text, start..cut));
+            start = cut + 1;
+        }
+        for p in &parts {
+            if p.is_empty() {
+                return Err(("nothing on one side of `=`".into(), p.start.saturating_sub(1)..p.start + 1));
+            }
+        }
+        let lhs = parts.remove(0);
+        Ok(Claim { id: id.to_string(), text: text.to_string(), lhs, rhs: parts, tolerance: None, model: None })
+    }
+}
+
+fn trimmed(text: &str, range: Range<usize>) -> Range<usize> {
+    let s = &text[range.clone()];
+    let lead = s.len() - s.trim_start().len();
+    let trail = s.len() - s.trim_end().len();
+    if lead == s.len() {
+        return range.start..range.start;
+    }
+    range.start + lead..range.end - trail
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimsFile {
+    #[serde(default)]
+    model: Option<String>,
+    claim: Vec<toml::Spanned<ClaimEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimEntry {
+    id: String,
+    /// What is claimed about (`memory.total`, `batch.max(80GB)`).
+    quantity: String,
+    /// The claimed formula.
+    #[serde(default)]
+    formula: Option<String>,
+    /// The claimed number, with its unit (`"565 days"`, `"34.0 GB"`).
+    #[serde(default)]
+    value: Option<String>,
+    /// Allowed relative difference for the number (`"1%"`, `"0.001"`).
+    #[serde(default)]
+    tolerance: Option<String>,
+    /// Model for this claim.
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// Reads a claims file: `[[claim]]` tables with `id`, `quantity`, `formula` and/or `value`.
+pub fn from_file(source: &Source) -> Result<(Option<String>, Vec<Claim>)> {
+    let file: ClaimsFile = toml::from_str(&source.text).map_err(|e| Error::Located {
+        message: e.message().to_string(),
+        at: e.span().map(|s| snippet(source, s)).unwrap_or_else(|| format!("  --> {}", source.name)),
+    })?;
+    let mut claims = Vec::new();
+    for entry in &file.claim {
+        let e = entry.get_ref();
+        if e.formula.is_none() && e.value.is_none() {
+            return Err(Error::Located {
+                message: format!("claim `{}` has neither `formula` nor `value`", e.id),
+                at: snippet(source, entry.span()),
+            });
+        }
+        let mut text = e.quantity.clone();
+        for part in [&e.formula, &e.value].into_iter().flatten() {
+            text.push_str(" = ");
+            text.push_str(part);
+        }
+        let mut claim = Claim::parse(&e.id, &text).map_err(|(message, _)| Error::Located {
+            message: format!("claim `{}`: {message}", e.id),
+            at: snippet(source, entry.span()),
+        })?;
+        claim.tolerance = e.tolerance.clone();
+        claim.model = e.model.clone();
+        claims.push(claim);
+    }
+    Ok((file.model, claims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_split_at_top_level_equals_signs() {
+        let c = Claim::parse("c", "memory.total = 16*(a = b) + x = 49.6 GB").unwrap();
+        assert_eq!(&c.text[c.lhs.clone()], "memory.total");
+        let parts: Vec<&str> = c.rhs.iter().map(|r| &c.text[r.clone()]).collect();
+        assert_eq!(parts, vec!["16*(a = b) + x", "49.6 GB"]);
+    }
+
+    #[test]
+    fn a_claim_without_equals_is_refused() {
+        assert!(Claim::parse("c", "params").is_err());
+        assert!(Claim::parse("c", "params = ").is_err());
+    }
+}

@@ -1,0 +1,720 @@
+//! Auditing hand-written claims: each claim's formula and stated number are read the way people
+//! write them, compared with the derivation (symbolically, then numerically), and every difference is
+//! explained — a constant factor with its likely causes, missing or extra terms attributed to the
+//! ops they belong to, a dimension error with both units, arithmetic that does not follow from its
+//! own formula, an impossible result. The audit never prints; `report` renders it.
+
+pub mod claim;
+pub mod reference;
+pub mod report;
+
+use crate::algebra::{self, Expr, Notation, Rational, print};
+use crate::dim::{self, Base, Unit};
+use crate::quantity::{BatchFit, largest_batch};
+use claim::Claim;
+use num_traits::{One, Signed, Zero};
+use reference::{Dimension, Reference};
+use std::ops::Range;
+
+/// How a claim (or one of its right sides) came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Equal to the derivation as formulas.
+    Holds,
+    /// Equal in value at these sizes only.
+    HoldsNumerically,
+    /// Not what the derivation gives.
+    Wrong,
+    /// Could not be read.
+    Unreadable,
+}
+
+/// What was found about one side of a claim.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The verdict of this side.
+    pub verdict: Verdict,
+    /// One line saying what is wrong (or right).
+    pub headline: String,
+    /// Where in the claim to point (byte range of the claim text).
+    pub caret: Range<usize>,
+    /// A short label under the caret.
+    pub label: String,
+    /// Supporting facts, one per line.
+    pub evidence: Vec<String>,
+    /// A suggested correction.
+    pub fix: Option<String>,
+}
+
+/// The audit of one claim.
+#[derive(Clone, Debug)]
+pub struct ClaimReport {
+    /// The claim.
+    pub claim: Claim,
+    /// Findings, one or more per right side.
+    pub findings: Vec<Finding>,
+}
+
+impl ClaimReport {
+    /// The worst verdict among the findings.
+    pub fn verdict(&self) -> Verdict {
+        self.findings.iter().map(|f| f.verdict).max().unwrap_or(Verdict::Holds)
+    }
+}
+
+/// The audit of all claims.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// What the claims were checked against.
+    pub model: String,
+    /// One report per claim, in order.
+    pub claims: Vec<ClaimReport>,
+}
+
+impl Report {
+    /// 0 every claim holds, 1 some claim is wrong, 2 some claim could not be read.
+    pub fn exit_code(&self) -> u8 {
+        match self.claims.iter().map(ClaimReport::verdict).max() {
+            Some(Verdict::Unreadable) => 2,
+            Some(Verdict::Wrong) => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// What the left side of a claim refers to.
+struct Target {
+    /// Its rules-built expression (None for batch.max, which is solved, not summed).
+    expr: Option<Expr>,
+    /// Its exact value (None when it does not exist, e.g. a batch that does not fit).
+    value: Option<Rational>,
+    unit: Unit,
+    /// Words for a value that does not exist.
+    verdict: Option<String>,
+    /// Kind of quantity, for the causes table.
+    family: Family,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Memory,
+    Flops,
+    Time,
+    Count,
+    Batch,
+    Other,
+}
+
+fn family_of(unit: &Unit) -> Family {
+    if unit.is(Base::Byte) {
+        Family::Memory
+    } else if unit.is(Base::Flop) {
+        Family::Flops
+    } else if unit.is(Base::Second) {
+        Family::Time
+    } else if unit.is(Base::Param) {
+        Family::Count
+    } else {
+        Family::Other
+    }
+}
+
+fn shift(r: &Range<usize>, by: usize) -> Range<usize> {
+    r.start + by..r.end + by
+}
+
+fn unreadable(message: String, caret: Range<usize>) -> Finding {
+    Finding {
+        verdict: Verdict::Unreadable,
+        headline: message,
+        caret,
+        label: "here".into(),
+        evidence: vec![],
+        fix: None,
+    }
+}
+
+/// Checks every claim against the reference.
+pub fn check(claims: &[Claim], reference: &Reference) -> Report {
+    let reports =
+        claims.iter().map(|c| ClaimReport { claim: c.clone(), findings: check_claim(c, reference) }).collect();
+    Report { model: reference.doc.model.clone(), claims: reports }
+}
+
+fn check_claim(claim: &Claim, r: &Reference) -> Vec<Finding> {
+    let lhs_text = &claim.text[claim.lhs.clone()];
+    let target = match target(lhs_text, claim.lhs.start, r) {
+        Ok(t) => t,
+        Err(f) => return vec![f],
+    };
+    let mut findings = Vec::new();
+    let mut formula_value: Option<(Rational, Range<usize>)> = None;
+    for part in &claim.rhs {
+        let text = &claim.text[part.clone()];
+        if r.is_stated_number(text) {
+            match r.read(text, true) {
+                Ok(stated) => {
+                    findings.push(check_number(claim, part, &stated.marked, &target, formula_value.as_ref(), r))
+                }
+                Err(e) => findings.push(unreadable(e.message, shift(&e.span, part.start))),
+            }
+            continue;
+        }
+        match r.read(text, false) {
+            Err(e) => findings.push(unreadable(e.message, shift(&e.span, part.start))),
+            Ok(reading) => {
+                let (finding, value) = check_formula(claim, part, &reading, &target, r);
+                formula_value = value.map(|v| (v, part.clone()));
+                findings.push(finding);
+            }
+        }
+    }
+    findings
+}
+
+/// Resolves the left side: a quantity expression, or `batch.max(BUDGET)`.
+fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
+    if let Some(inner) = text.strip_prefix("batch.max(").and_then(|t| t.strip_suffix(')')) {
+        let budget =
+            dim::parse_bytes(inner).map_err(|e| unreadable(e, offset + "batch.max(".len()..offset + text.len() - 1))?;
+        let total = r.quantity("memory.total").map(|(_, q)| q.raw.clone());
+        let coefficients = total.as_ref().and_then(|t| algebra::coefficients(t, "B"));
+        let values: std::collections::BTreeMap<String, Rational> =
+            r.values.iter().filter(|(k, _)| *k != "B").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let coefficient =
+            |k: i32| coefficients.as_ref().and_then(|c| c.get(&k)).and_then(|e| algebra::evaluate(e, &values).ok());
+        let (Some(a), Some(b)) = (coefficient(1), coefficient(0)) else {
+            return Err(unreadable("training memory is not linear in B here".into(), offset..offset + text.len()));
+        };
+        let (value, verdict) = match largest_batch(&a, &b, &budget) {
+            BatchFit::Largest(n) => (Some(n), None),
+            BatchFit::DoesNotFit(missing) => {
+                (None, Some(format!("even B = 1 does not fit: one sequence needs {} more", dim::bytes(&missing))))
+            }
+        };
+        return Ok(Target { expr: None, value, unit: Unit::of(Base::Sequence), verdict, family: Family::Batch });
+    }
+    let reading = r.read(text, false).map_err(|e| unreadable(e.message, shift(&e.span, offset)))?;
+    let unit = match r.dimension(&reading.marked) {
+        Ok(Dimension::Known(u)) => u,
+        Ok(Dimension::Free) => Unit::none(),
+        Err(reference::Mismatch(a, b)) => {
+            return Err(Finding {
+                verdict: Verdict::Wrong,
+                headline: format!("the left side adds {} to {}", a.name(), b.name()),
+                caret: offset..offset + text.len(),
+                label: "different units".into(),
+                evidence: vec![],
+                fix: None,
+            });
+        }
+    };
+    let expr = r.unmark(&reading.marked);
+    let value = algebra::evaluate(&expr, &r.values).ok();
+    let verdict = if value.is_none() { r.quantity(text.trim()).and_then(|(_, q)| q.verdict.clone()) } else { None };
+    Ok(Target { expr: Some(expr), value, family: family_of(&unit), unit, verdict })
+}
+
+/// Known factors between a claimed and a derived quantity, with what usually causes them.
+fn causes(factor: &Rational, family: Family) -> Vec<String> {
+    let r = |n: i64, d: i64| Rational::new(n.into(), d.into());
+    let gib = Rational::new((1u64 << 30).into(), 1_000_000_000.into());
+    let mut out = Vec::new();
+    let mut add = |cond: bool, text: &str| {
+        if cond {
+            out.push(text.to_string());
+        }
+    };
+    let f = factor.clone();
+    let inverse = f.recip();
+    add(
+        f == r(4, 1) && family == Family::Memory,
+        "fp32's 4 bytes counted twice: 16 bytes per parameter (4 weights + 4 gradients + 8 AdamW m and v) already include them",
+    );
+    add(f == r(4, 1) && family != Family::Memory, "bytes per fp32 element (4) multiplied into a count");
+    add(f == r(1, 4), "the 4 bytes per fp32 element are missing");
+    add(f == r(2, 1) || f == r(1, 2), "multiply-accumulates vs FLOPs (one MAC is 2 FLOPs)");
+    add(
+        (f == r(2, 1) || f == r(1, 2)) && family != Family::Memory,
+        "a missing or extra backward/forward factor (backward = 2 × forward)",
+    );
+    add(
+        (f == r(2, 1) || f == r(1, 2)) && family == Family::Memory,
+        "fp32 vs bf16/fp16 (4 vs 2 bytes per element), or m and v counted once",
+    );
+    add(f == r(3, 1) || f == r(1, 3), "forward only vs forward + backward (3 × forward)");
+    add(f == gib || inverse == gib, "GB (10⁹ bytes) vs GiB (2³⁰ bytes)");
+    add(f == r(8, 1) || f == r(1, 8), "bits vs bytes");
+    add(
+        f == r(1000, 1) || inverse == r(1000, 1) || f == r(1024, 1) || inverse == r(1024, 1),
+        "a unit prefix slipped (k vs 1, Ki vs k)",
+    );
+    add(f == r(86_400, 1) || inverse == r(86_400, 1), "seconds vs days");
+    add(f == r(3_600, 1) || inverse == r(3_600, 1), "seconds vs hours");
+    add(f == r(24, 1) || inverse == r(24, 1), "hours vs days");
+    add(f == r(16, 1) && family == Family::Memory, "bytes per parameter (16) applied twice");
+    out
+}
+
+fn number_text(v: &Rational) -> String {
+    if v.is_integer() { v.numer().to_string() } else { format!("{}/{}", v.numer(), v.denom()) }
+}
+
+fn shown(v: &Rational, unit: &Unit) -> String {
+    let exact = dim::exact_with_unit(v, unit);
+    let rounded = dim::display(v, unit);
+    if exact == rounded || !v.is_integer() || unit.is(Base::Second) {
+        rounded
+    } else {
+        format!("{exact} ≈ {rounded}")
+    }
+}
+
+/// The caret for a factor: a number written outside any bracket and equal to the factor (the last
+/// one, where people append a conversion), if there is one.
+fn factor_caret(text: &str, offset: usize, factor: &Rational) -> Option<Range<usize>> {
+    let depth = |at: usize| {
+        text[..at].chars().fold(0i32, |d, c| match c {
+            '(' | '[' | '{' => d + 1,
+            ')' | ']' | '}' => d - 1,
+            _ => d,
+        })
+    };
+    algebra::number_literals(text, algebra::Syntax::people())
+        .into_iter()
+        .rev()
+        .find(|(span, v)| v == factor && depth(span.start) == 0)
+        .map(|(span, _)| shift(&span, offset))
+}
+
+fn check_formula(
+    claim: &Claim,
+    part: &Range<usize>,
+    reading: &reference::Reading,
+    target: &Target,
+    r: &Reference,
+) -> (Finding, Option<Rational>) {
+    let text = &claim.text[part.clone()];
+    let whole = part.clone();
+    let mut evidence = reading.notes.clone();
+    let unit = &target.unit;
+    match r.dimension(&reading.marked) {
+        Err(reference::Mismatch(a, b)) => {
+            return (
+                Finding {
+                    verdict: Verdict::Wrong,
+                    headline: format!("dimension error: the formula adds {} to {}", a.name(), b.name()),
+                    caret: whole,
+                    label: "terms in different units".into(),
+                    evidence,
+                    fix: Some("add quantities of one unit only".into()),
+                },
+                None,
+            );
+        }
+        Ok(Dimension::Known(found)) if found != *unit && *unit != Unit::none() => {
+            let hint = if found == Unit::byte().times(&Unit::byte()).per(&Unit::param())
+                || found == Unit::byte().times(&Unit::byte())
+            {
+                " — the bytes per element are counted twice: bytes per parameter already include them"
+            } else {
+                ""
+            };
+            evidence.push(format!("expected {}, found {}{hint}", unit.name(), found.name()));
+            return (
+                Finding {
+                    verdict: Verdict::Wrong,
+                    headline: format!("dimension error: expected {}, found {}", unit.name(), found.name()),
+                    caret: whole,
+                    label: format!("this is in {}", found.name()),
+                    evidence,
+                    fix: None,
+                },
+                None,
+            );
+        }
+        _ => {}
+    }
+    let claimed = r.unmark(&reading.marked);
+    let claimed_value = algebra::evaluate(&claimed, &r.values).ok();
+    let Some(derived) = &target.expr else {
+        // batch.max(…) is solved, not a formula: compare values only.
+        let finding = compare_values(claimed_value.clone(), target, whole, evidence, "the formula", &Rational::zero());
+        return (finding, claimed_value);
+    };
+    let closed = |e: &Expr| print(&algebra::simplify(e, &r.layout()), Notation::Unicode);
+    if algebra::equal(&claimed, derived) {
+        evidence.push(format!("both are {}", closed(derived)));
+        return (
+            Finding {
+                verdict: Verdict::Holds,
+                headline: "holds: equal to the derivation as formulas".into(),
+                caret: whole,
+                label: String::new(),
+                evidence,
+                fix: None,
+            },
+            claimed_value,
+        );
+    }
+    // The architecture's relations (F = 4H) are part of it: a claim written with them substituted
+    // is compared in that form.
+    let relations = r.relations();
+    let with_relations =
+        |e: &Expr| e.substitute(&|s| relations.iter().find(|(name, _)| name == s).map(|(_, formula)| formula.clone()));
+    let (claimed, derived) = (&with_relations(&claimed), &with_relations(derived));
+    let relation_words: Vec<String> =
+        relations.iter().map(|(s, e)| format!("{s} = {}", print(e, Notation::Unicode))).collect();
+    if !relations.is_empty() && algebra::equal(claimed, derived) {
+        evidence.push(format!("both are {} with {}", closed(derived), relation_words.join(", ")));
+        return (
+            Finding {
+                verdict: Verdict::Holds,
+                headline: format!("holds: equal to the derivation as formulas, with {}", relation_words.join(", ")),
+                caret: whole,
+                label: String::new(),
+                evidence,
+                fix: None,
+            },
+            claimed_value,
+        );
+    }
+    let derived_value = target.value.clone();
+    if let (Some(c), Some(d)) = (&claimed_value, &derived_value) {
+        evidence.push(format!("claimed: {}", shown(c, unit)));
+        evidence.push(format!("derived: {} = {}", shown(d, unit), closed(derived)));
+    }
+    if claimed_value.is_some() && claimed_value == derived_value {
+        return (
+            Finding {
+                verdict: Verdict::HoldsNumerically,
+                headline: format!("holds numerically at these sizes only ({})", r.doc.model),
+                caret: whole,
+                label: "a different formula".into(),
+                evidence,
+                fix: Some(format!("the general form is {}", closed(derived))),
+            },
+            claimed_value,
+        );
+    }
+    if let Some(factor) = constant_factor(claimed, derived) {
+        let mut likely = causes(&factor, target.family);
+        if likely.is_empty() {
+            likely.push("no usual cause matches this factor".into());
+        }
+        for c in &likely {
+            evidence.push(format!("likely cause: {c}"));
+        }
+        let literal = factor_caret(text, part.start, &factor);
+        let caret = literal.clone().unwrap_or(whole.clone());
+        let words = if factor > Rational::one() { "too large" } else { "too small" };
+        let fix = literal
+            .and_then(|span| without_factor(&claim.text, part, &span))
+            .unwrap_or_else(|| format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived)));
+        return (
+            Finding {
+                verdict: Verdict::Wrong,
+                headline: format!("wrong by a factor of {}: {words}", number_text(&factor)),
+                caret,
+                label: format!("× {}", number_text(&factor)),
+                evidence,
+                fix: Some(fix),
+            },
+            claimed_value,
+        );
+    }
+    term_differences(claim, claimed, derived, target, whole, evidence, r, claimed_value)
+}
+
+/// The claim with the culprit factor taken out (`16 * total_params * 4` → `16 * total_params`),
+/// when the factor is a plain multiplication in the formula.
+fn without_factor(text: &str, part: &Range<usize>, literal: &Range<usize>) -> Option<String> {
+    let before = text[part.start..literal.start].trim_end();
+    let after = text[literal.end..part.end].trim_start();
+    let (head, tail) = if let Some(b) = before.strip_suffix(['*', '×', '·']) {
+        (b.trim_end().to_string(), text[literal.end..part.end].to_string())
+    } else if let Some(a) = after.strip_prefix(['*', '×', '·']) {
+        (text[part.start..literal.start].to_string(), a.trim_start().to_string())
+    } else {
+        return None;
+    };
+    Some(format!("{}{head}{tail}{}", &text[..part.start], &text[part.end..]))
+}
+
+/// `claimed = c · derived` for a constant c ≠ 1.
+fn constant_factor(claimed: &Expr, derived: &Expr) -> Option<Rational> {
+    let a = algebra::terms(claimed)?;
+    let b = algebra::terms(derived)?;
+    if a.len() != b.len() || b.is_empty() {
+        return None;
+    }
+    let mut factor: Option<Rational> = None;
+    for tb in &b {
+        let ta = a.iter().find(|t| t.powers == tb.powers)?;
+        let f = &ta.coeff / &tb.coeff;
+        match &factor {
+            Some(g) if *g != f => return None,
+            _ => factor = Some(f),
+        }
+    }
+    factor.filter(|f| !f.is_one() && !f.is_zero())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn term_differences(
+    claim: &Claim,
+    claimed: &Expr,
+    derived: &Expr,
+    target: &Target,
+    whole: Range<usize>,
+    mut evidence: Vec<String>,
+    r: &Reference,
+    claimed_value: Option<Rational>,
+) -> (Finding, Option<Rational>) {
+    let layout = r.layout();
+    let closed = |e: &Expr| print(&algebra::simplify(e, &layout), Notation::Unicode);
+    let difference = claimed.clone() - derived.clone();
+    let Some(terms) = algebra::terms(&difference) else {
+        evidence.push(format!("the claim minus the derivation is {}", closed(&difference)));
+        return (
+            Finding {
+                verdict: Verdict::Wrong,
+                headline: "wrong: a different formula".into(),
+                caret: whole,
+                label: "differs".into(),
+                evidence,
+                fix: Some(format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived))),
+            },
+            claimed_value,
+        );
+    };
+    let (mut missing, mut extra) = (0, 0);
+    for t in &terms {
+        let monomial = Expr::product(
+            std::iter::once(Expr::num(t.coeff.abs()))
+                .chain(t.powers.iter().map(|(s, k)| Expr::sym(s).pow(*k)))
+                .collect(),
+        );
+        let per_layer = t.powers.get("L") == Some(&1);
+        let shown_term = if per_layer {
+            let mut p = t.powers.clone();
+            p.remove("L");
+            let e = Expr::product(
+                std::iter::once(Expr::num(t.coeff.abs())).chain(p.iter().map(|(s, k)| Expr::sym(s).pow(*k))).collect(),
+            );
+            format!("{} per layer", closed(&e))
+        } else {
+            closed(&monomial)
+        };
+        use reference::Contribution as C;
+        let kinds: &[C] = match target.family {
+            Family::Memory => &[C::SavedCs336, C::SavedAllOnly, C::Params],
+            Family::Flops | Family::Time => &[C::Flops],
+            Family::Count => &[C::Params],
+            _ => &[C::Params, C::Flops, C::SavedCs336, C::SavedAllOnly],
+        };
+        let owners = r.attribute(&t.powers, kinds);
+        let whose = if owners.is_empty() {
+            "no op's rule has a term of this shape".to_string()
+        } else {
+            owners.iter().map(|(k, names)| format!("{} {}", k.words(), names.join(", "))).collect::<Vec<_>>().join("; ")
+        };
+        let elements = if target.family == Family::Memory
+            && t.coeff.is_integer()
+            && (t.coeff.numer() % r.bytes_per_element).is_zero()
+        {
+            let n = t.coeff.abs() / Rational::from_integer(r.bytes_per_element.into());
+            format!(" = {} tensor{} × {} bytes", dim::exact(&n), if n.is_one() { "" } else { "s" }, r.bytes_per_element)
+        } else {
+            String::new()
+        };
+        let shown_term = format!("{shown_term}{elements}");
+        if t.coeff.is_negative() {
+            missing += 1;
+            evidence.push(format!("missing {shown_term}: {whose}"));
+        } else {
+            extra += 1;
+            evidence.push(format!("extra {shown_term}: {whose}"));
+        }
+    }
+    let headline = match (missing, extra) {
+        (m, 0) => format!("wrong: {m} term{} missing", if m == 1 { "" } else { "s" }),
+        (0, e) => format!("wrong: {e} extra term{}", if e == 1 { "" } else { "s" }),
+        (m, e) => format!("wrong: {m} term{} missing and {e} extra", if m == 1 { "" } else { "s" }),
+    };
+    (
+        Finding {
+            verdict: Verdict::Wrong,
+            headline,
+            caret: whole,
+            label: "differs from the derivation".into(),
+            evidence,
+            fix: Some(format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived))),
+        },
+        claimed_value,
+    )
+}
+
+/// A stated value against the derivation (and against its own formula, when one precedes it).
+fn check_number(
+    claim: &Claim,
+    part: &Range<usize>,
+    marked: &Expr,
+    target: &Target,
+    formula: Option<&(Rational, Range<usize>)>,
+    r: &Reference,
+) -> Finding {
+    let text = &claim.text[part.clone()];
+    let stated = match algebra::evaluate(&r.unmark(marked), &Default::default()) {
+        Ok(v) => v,
+        Err(_) => return unreadable("not a number".into(), part.clone()),
+    };
+    let unit = &target.unit;
+    let mut evidence = Vec::new();
+    if let Ok(Dimension::Known(u)) = r.dimension(marked)
+        && u != *unit
+        && *unit != Unit::none()
+    {
+        return Finding {
+            verdict: Verdict::Wrong,
+            headline: format!("dimension error: {} is in {}, the quantity is in {}", text, u.name(), unit.name()),
+            caret: part.clone(),
+            label: format!("this is in {}", u.name()),
+            evidence,
+            fix: None,
+        };
+    }
+    // Impossible results come first: they are wrong whatever the formula.
+    if target.family == Family::Batch && (stated <= Rational::zero() || !stated.is_integer()) {
+        evidence.push("a batch size is a whole number of sequences, at least 1".into());
+        match (&target.value, &target.verdict) {
+            (Some(v), _) => evidence.push(format!("derived: {}", shown(v, unit))),
+            (None, Some(words)) => evidence.push(format!("derived: {words}")),
+            _ => {}
+        }
+        return Finding {
+            verdict: Verdict::Wrong,
+            headline: format!("impossible: a batch size of {}", dim::exact(&stated)),
+            caret: part.clone(),
+            label: "not a batch size".into(),
+            evidence,
+            fix: target.value.as_ref().map(|v| format!("{} = {}", &claim.text[claim.lhs.clone()], dim::exact(v))),
+        };
+    }
+    let name = &claim.text[claim.lhs.clone()];
+    if name.trim() == "mfu" && stated > Rational::one() {
+        return Finding {
+            verdict: Verdict::Wrong,
+            headline: "impossible: MFU above 100%".into(),
+            caret: part.clone(),
+            label: "more than the hardware's peak".into(),
+            evidence: vec!["model FLOPs utilisation is a fraction of peak, at most 1".into()],
+            fix: None,
+        };
+    }
+    let tolerance = tolerance_for(text, claim.tolerance.as_deref(), &stated);
+    let close = |a: &Rational, b: &Rational| (a - b).abs() <= tolerance;
+    if let Some((value, span)) = formula
+        && !close(value, &stated)
+    {
+        evidence.push(format!("its own formula gives {}", shown(value, unit)));
+        evidence.push(format!("stated: {text} (the formula is at {}..{} of the claim)", span.start, span.end));
+        return Finding {
+            verdict: Verdict::Wrong,
+            headline: "arithmetic: the stated number does not follow from its own formula".into(),
+            caret: part.clone(),
+            label: format!("should be {}", dim::display(value, unit)),
+            evidence,
+            fix: Some(format!("{} = {}", name, dim::display(value, unit))),
+        };
+    }
+    compare_values(Some(stated), target, part.clone(), evidence, text, &tolerance)
+}
+
+/// Half a unit in the last written place, times the unit's factor; or the claim's own tolerance.
+fn tolerance_for(text: &str, explicit: Option<&str>, stated: &Rational) -> Rational {
+    if let Some(t) = explicit {
+        let (number, percent) = match t.trim().strip_suffix('%') {
+            Some(n) => (n, true),
+            None => (t.trim(), false),
+        };
+        if let Some(mut v) = algebra::parse_decimal(number) {
+            if percent {
+                v /= Rational::from_integer(100.into());
+            }
+            return v * stated.abs();
+        }
+    }
+    let literal = algebra::number_literals(text, algebra::Syntax::people()).into_iter().next();
+    let Some((span, value)) = literal else { return Rational::zero() };
+    let written = &text[span];
+    let digits: String = written.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',').collect();
+    let places = digits.split_once('.').map(|(_, f)| f.len()).unwrap_or(0);
+    // The written number scaled to the stated value: unit factors and magnitude suffixes.
+    let scale = if value.is_zero() { Rational::one() } else { stated / &value };
+    let plain = algebra::parse_decimal(&digits.replace(',', "")).unwrap_or_else(Rational::one);
+    let suffix_scale = if plain.is_zero() { Rational::one() } else { &value / plain };
+    let half_ulp = Rational::new(1.into(), 2.into()) / Rational::from_integer(num_traits::pow(10.into(), places));
+    half_ulp * scale * suffix_scale
+}
+
+fn compare_values(
+    claimed: Option<Rational>,
+    target: &Target,
+    caret: Range<usize>,
+    mut evidence: Vec<String>,
+    what: &str,
+    tolerance: &Rational,
+) -> Finding {
+    let unit = &target.unit;
+    match (&claimed, &target.value) {
+        (Some(c), Some(d)) if (c - d).abs() <= *tolerance => Finding {
+            verdict: Verdict::Holds,
+            headline: format!("holds: {}", shown(d, unit)),
+            caret,
+            label: String::new(),
+            evidence,
+            fix: None,
+        },
+        (Some(c), None) => {
+            if let Some(words) = &target.verdict {
+                evidence.push(format!("derived: {words}"));
+            }
+            Finding {
+                verdict: Verdict::Wrong,
+                headline: format!("wrong: {what} gives {} but there is no such value", dim::display(c, unit)),
+                caret,
+                label: "no such value".into(),
+                evidence,
+                fix: None,
+            }
+        }
+        (Some(c), Some(d)) => {
+            evidence.push(format!("claimed: {}", shown(c, unit)));
+            evidence.push(format!("derived: {}", shown(d, unit)));
+            if !d.is_zero() {
+                let ratio = c / d;
+                for cause in causes(&ratio, target.family) {
+                    evidence.push(format!("likely cause: {cause}"));
+                }
+                evidence.push(format!("ratio claimed/derived: {}", dim::decimal(&ratio, 4)));
+            }
+            Finding {
+                verdict: Verdict::Wrong,
+                headline: format!("wrong: {} is not {}", what, dim::display(d, unit)),
+                caret,
+                label: format!("derived: {}", dim::display(d, unit)),
+                evidence,
+                fix: None,
+            }
+        }
+        (None, _) => Finding {
+            verdict: Verdict::Unreadable,
+            headline: "the formula has symbols without values at these sizes".into(),
+            caret,
+            label: String::new(),
+            evidence,
+            fix: None,
+        },
+    }
+}

@@ -1,0 +1,381 @@
+//! What claims are checked against: the derivation of the chosen model (every named quantity with
+//! its rules-built expression, unit and value), how names in a claim resolve (quantities and their
+//! aliases, symbols by short or long name, unit words), and dimensional analysis of a claim.
+
+use crate::algebra::{self, Expr, Rational};
+use crate::derivation::Document;
+use crate::dim::{Base, Unit};
+use crate::model::Model;
+use crate::ops::{FlopConvention, Saved};
+use crate::quantity::Quantity;
+use crate::symbol::SymbolTable;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// The derivation claims are compared with.
+pub struct Reference {
+    /// The derived document (its quantities are the vocabulary of claims).
+    pub doc: Document,
+    /// The architecture, for attributing terms to ops.
+    pub model: Model,
+    /// Bound values of every symbol.
+    pub values: BTreeMap<String, Rational>,
+    /// Which FLOPs count.
+    pub flops: FlopConvention,
+    /// Bytes per element of the training precision.
+    pub bytes_per_element: i64,
+    /// The vocabulary.
+    pub symbols: SymbolTable,
+}
+
+/// Other names people use for a quantity.
+const ALIASES: &[(&str, &str)] = &[
+    ("total_params", "params"),
+    ("num_params", "params"),
+    ("n_params", "params"),
+    ("parameters", "params"),
+    ("P", "params"),
+    ("N", "params"),
+    ("forward_flops", "flops.forward"),
+    ("C_fwd", "flops.forward"),
+    ("activation_memory", "memory.activations"),
+    ("total_memory", "memory.total"),
+];
+
+/// Unit words: (word, unit, factor to the base unit).
+fn unit_word(word: &str) -> Option<(Base, Rational)> {
+    let int = |n: u64| Rational::from_integer(n.into());
+    let (base, factor) = match word {
+        "byte" | "bytes" => (Base::Byte, int(1)),
+        "KB" | "kB" => (Base::Byte, int(1_000)),
+        "MB" => (Base::Byte, int(1_000_000)),
+        "GB" => (Base::Byte, int(1_000_000_000)),
+        "TB" => (Base::Byte, int(1_000_000_000_000)),
+        "KiB" => (Base::Byte, int(1 << 10)),
+        "MiB" => (Base::Byte, int(1 << 20)),
+        "GiB" => (Base::Byte, int(1 << 30)),
+        "TiB" => (Base::Byte, int(1 << 40)),
+        "bit" | "bits" => (Base::Byte, Rational::new(1.into(), 8.into())),
+        "param" | "params" | "parameters" => (Base::Param, int(1)),
+        "FLOP" | "FLOPs" | "flop" | "flops" => (Base::Flop, int(1)),
+        "GFLOP" | "GFLOPs" => (Base::Flop, int(1_000_000_000)),
+        "TFLOP" | "TFLOPs" => (Base::Flop, int(1_000_000_000_000)),
+        "PFLOP" | "PFLOPs" => (Base::Flop, int(1_000_000_000_000_000)),
+        "s" | "sec" | "second" | "seconds" => (Base::Second, int(1)),
+        "min" | "minute" | "minutes" => (Base::Second, int(60)),
+        "h" | "hour" | "hours" => (Base::Second, int(3_600)),
+        "day" | "days" => (Base::Second, int(86_400)),
+        "token" | "tokens" => (Base::Token, int(1)),
+        "sequence" | "sequences" => (Base::Sequence, int(1)),
+        _ => return None,
+    };
+    Some((base, factor))
+}
+
+fn unit_marker(base: Base) -> Expr {
+    Expr::sym(&format!("unit_{}", base_id(base)))
+}
+
+fn base_id(base: Base) -> &'static str {
+    match base {
+        Base::Param => "param",
+        Base::Element => "element",
+        Base::Byte => "byte",
+        Base::Flop => "flop",
+        Base::Token => "token",
+        Base::Second => "second",
+        Base::Sequence => "sequence",
+    }
+}
+
+fn base_of_marker(name: &str) -> Option<Base> {
+    let id = name.strip_prefix("unit_")?;
+    [Base::Param, Base::Element, Base::Byte, Base::Flop, Base::Token, Base::Second, Base::Sequence]
+        .into_iter()
+        .find(|b| base_id(*b) == id)
+}
+
+/// A claim's formula read with markers: quantities as `q_<index>`, unit words as `unit_<base>`
+/// times their factor, so that units can be inferred before the algebra.
+pub struct Reading {
+    /// The expression with markers.
+    pub marked: Expr,
+    /// Notes on how ambiguous names were read.
+    pub notes: Vec<String>,
+}
+
+/// How a formula's dimension came out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dimension {
+    /// No unit written and none forced: bare numbers and sizes can be read in any unit.
+    Free,
+    /// A definite unit.
+    Known(Unit),
+}
+
+/// Two terms of a sum with different units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch(pub Unit, pub Unit);
+
+impl Reference {
+    /// The derivation of `selection` at `bindings`, as the reference for claims.
+    pub fn new(
+        selection: &crate::preset::Selection,
+        bindings: &crate::model::Bindings,
+        symbols: &SymbolTable,
+        options: &crate::derivation::DeriveOptions,
+    ) -> Reference {
+        Reference {
+            doc: crate::derivation::derive(selection, bindings, symbols, options),
+            model: selection.model.clone(),
+            values: bindings.values(),
+            flops: options.flops,
+            bytes_per_element: options.training.precision.bytes(),
+            symbols: symbols.clone(),
+        }
+    }
+
+    /// How closed forms are shown in findings: split into the part without B and the part with it.
+    pub fn layout(&self) -> algebra::LayoutRules {
+        algebra::LayoutRules { split_by: Some("B".into()), ..self.symbols.layout() }
+    }
+
+    /// The quantity a name (or alias) refers to.
+    pub fn quantity(&self, name: &str) -> Option<(usize, &Quantity)> {
+        let canonical = ALIASES.iter().find(|(a, _)| *a == name).map(|(_, q)| *q).unwrap_or(name);
+        self.doc.quantities.iter().enumerate().find(|(_, q)| q.name == canonical)
+    }
+
+    /// Every quantity name a claim may use, for suggestions.
+    fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.doc.quantities.iter().map(|q| q.name.clone()).collect();
+        v.extend(ALIASES.iter().map(|(a, _)| a.to_string()));
+        v.extend(self.symbols.all().iter().flat_map(|s| [s.short.clone(), s.long.clone()]));
+        v
+    }
+
+    /// Resolves one name of a claim's formula. `units_only` is for stated numbers (`565 days`).
+    fn resolve(&self, name: &str, units_only: bool, notes: &RefCell<Vec<String>>) -> Result<Expr, String> {
+        if units_only {
+            return match unit_word(name) {
+                Some((base, factor)) => Ok(Expr::num(factor) * unit_marker(base)),
+                None => Err(format!("`{name}` is not a unit")),
+            };
+        }
+        // In a formula a quantity's name wins over the unit of the same spelling (params).
+        if self.quantity(name).is_none()
+            && let Some((base, factor)) = unit_word(name)
+        {
+            return Ok(Expr::num(factor) * unit_marker(base));
+        }
+        if let Some((i, _)) = self.quantity(name) {
+            return Ok(Expr::sym(&format!("q_{i}")));
+        }
+        if let Some(def) = self.symbols.get(name) {
+            return Ok(Expr::sym(&def.short));
+        }
+        // Juxtaposed single-letter symbols: VH is V·H when no name VH exists.
+        if name.chars().count() > 1 && name.chars().all(|c| self.symbols.get(&c.to_string()).is_some()) {
+            let letters: Vec<String> = name.chars().map(|c| c.to_string()).collect();
+            notes.borrow_mut().push(format!("read `{name}` as {} (no symbol is named `{name}`)", letters.join("·")));
+            return Ok(Expr::product(letters.iter().map(|l| Expr::sym(l)).collect()));
+        }
+        Err(match suggest(name, &self.names()) {
+            Some(s) => format!("unknown name `{name}`; did you mean `{s}`?"),
+            None => format!(
+                "unknown name `{name}`; use a quantity (params, memory.total, …), a symbol (H, d_model, …) or a unit"
+            ),
+        })
+    }
+
+    /// True if `text` is a stated number: one number, then only unit words (`565 days`, `-3`,
+    /// `2.13B params`, `16 bytes/param`), with no arithmetic.
+    pub fn is_stated_number(&self, text: &str) -> bool {
+        let t = text.trim().trim_start_matches(['-', '+', '−']).trim_start();
+        let numbers = algebra::number_literals(t, algebra::Syntax::people());
+        let Some((first, _)) = numbers.first() else { return false };
+        if first.start != 0 || numbers.len() > 1 {
+            return false;
+        }
+        let rest = &t[first.end..];
+        rest.split(|c: char| c.is_whitespace() || c == '/').filter(|w| !w.is_empty()).all(|w| unit_word(w).is_some())
+    }
+
+    /// The architecture's relations (F = 4H) that hold at the bound sizes.
+    pub fn relations(&self) -> Vec<(String, Expr)> {
+        self.model
+            .relations
+            .iter()
+            .filter(|(s, e)| {
+                self.values.get(s).is_some_and(|v| algebra::evaluate(e, &self.values).is_ok_and(|w| &w == v))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Reads a formula of a claim in people notation.
+    pub fn read(&self, text: &str, units_only: bool) -> Result<Reading, algebra::ParseError> {
+        let notes = RefCell::new(Vec::new());
+        let resolve = |name: &str| self.resolve(name, units_only, &notes);
+        let marked = algebra::parse_with(text, &resolve, algebra::Syntax::people())?;
+        Ok(Reading { marked, notes: notes.into_inner() })
+    }
+
+    /// The formula with markers replaced: quantities by their rules-built expressions, units by 1.
+    pub fn unmark(&self, marked: &Expr) -> Expr {
+        marked.substitute(&|name| {
+            if base_of_marker(name).is_some() {
+                return Some(Expr::one());
+            }
+            let i: usize = name.strip_prefix("q_")?.parse().ok()?;
+            self.doc.quantities.get(i).map(|q| q.raw.clone())
+        })
+    }
+
+    /// The unit of a marked formula, or the first sum that adds different units.
+    pub fn dimension(&self, e: &Expr) -> Result<Dimension, Mismatch> {
+        match e {
+            Expr::Num(_) | Expr::Floor(_) => Ok(Dimension::Free),
+            Expr::Sym(name) => {
+                if let Some(base) = base_of_marker(name) {
+                    return Ok(Dimension::Known(Unit::of(base)));
+                }
+                match name.strip_prefix("q_").and_then(|i| i.parse::<usize>().ok()) {
+                    Some(i) => Ok(Dimension::Known(self.doc.quantities[i].unit.clone())),
+                    None => Ok(Dimension::Free),
+                }
+            }
+            Expr::Pow(b, k) => Ok(match self.dimension(b)? {
+                Dimension::Known(u) => {
+                    let mut out = Unit::none();
+                    for _ in 0..k.unsigned_abs() {
+                        out = if *k > 0 { out.times(&u) } else { out.per(&u) };
+                    }
+                    Dimension::Known(out)
+                }
+                Dimension::Free => Dimension::Free,
+            }),
+            Expr::Mul(factors) => {
+                let explicit = factors.iter().any(has_unit_marker);
+                let numeric =
+                    factors.iter().any(|f| matches!(f, Expr::Num(n) if n.numer().magnitude() != n.denom().magnitude()));
+                let mut unit = Unit::none();
+                let mut known = false;
+                for f in factors {
+                    if let Dimension::Known(u) = self.dimension(f)? {
+                        unit = unit.times(&u);
+                        known = true;
+                    }
+                }
+                // A bare number times a count (16 * params) may carry any unit: people write
+                // bytes per parameter without saying so. Written units always count.
+                if known && (explicit || !numeric) { Ok(Dimension::Known(unit)) } else { Ok(Dimension::Free) }
+            }
+            Expr::Add(terms) => {
+                let mut seen: Option<Unit> = None;
+                for t in terms {
+                    if let Dimension::Known(u) = self.dimension(t)? {
+                        match &seen {
+                            Some(s) if *s != u => return Err(Mismatch(s.clone(), u)),
+                            _ => seen = Some(u),
+                        }
+                    }
+                }
+                Ok(seen.map(Dimension::Known).unwrap_or(Dimension::Free))
+            }
+        }
+    }
+
+    /// Ops whose rules produce a term with this monomial, grouped by what the term is to them
+    /// (forward FLOPs, parameters, a saved activation on the cs336 list or only under `all`).
+    pub fn attribute(
+        &self,
+        powers: &BTreeMap<String, i32>,
+        kinds: &[Contribution],
+    ) -> Vec<(Contribution, Vec<String>)> {
+        let mut out: Vec<(Contribution, Vec<String>)> = Vec::new();
+        for stage in &self.model.stages {
+            for op in &stage.ops {
+                for kind in kinds {
+                    let atom = match kind {
+                        Contribution::Params => op.params(),
+                        Contribution::Flops => op.forward_flops(self.flops),
+                        Contribution::SavedCs336 if op.saved == Saved::Cs336 => op.output_elements(),
+                        Contribution::SavedAllOnly if op.saved == Saved::All => op.output_elements(),
+                        _ => continue,
+                    };
+                    if atom.is_zero() {
+                        continue;
+                    }
+                    let Some(terms) = algebra::terms(&(stage.repeat.clone() * atom)) else { continue };
+                    if terms.iter().any(|t| &t.powers == powers) {
+                        match out.iter_mut().find(|(k, _)| k == kind) {
+                            Some((_, names)) => names.push(op.name.clone()),
+                            None => out.push((*kind, vec![op.name.clone()])),
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What a term can be to an op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contribution {
+    /// Its trainable parameters.
+    Params,
+    /// Its forward FLOPs.
+    Flops,
+    /// Its output, saved on CS336's activation list.
+    SavedCs336,
+    /// Its output, saved only when every intermediate counts.
+    SavedAllOnly,
+}
+
+impl Contribution {
+    /// How the group is introduced.
+    pub fn words(self) -> &'static str {
+        match self {
+            Contribution::Params => "parameters of",
+            Contribution::Flops => "forward FLOPs of",
+            Contribution::SavedCs336 => "saved outputs on the cs336 list:",
+            Contribution::SavedAllOnly => "saved outputs counted under convention `all`, not `cs336`:",
+        }
+    }
+}
+
+fn has_unit_marker(e: &Expr) -> bool {
+    match e {
+        Expr::Sym(s) => base_of_marker(s).is_some(),
+        Expr::Pow(b, _) | Expr::Floor(b) => has_unit_marker(b),
+        Expr::Mul(v) | Expr::Add(v) => v.iter().any(has_unit_marker),
+        Expr::Num(_) => false,
+    }
+}
+
+/// The closest known name within two edits, for "did you mean".
+fn suggest(name: &str, known: &[String]) -> Option<String> {
+    known
+        .iter()
+        .map(|k| (edit_distance(&name.to_lowercase(), &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.clone())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,98 @@
+//! An audit report as compiler-style diagnostics (text), as Markdown, or as JSON. Each claim: a
+//! verdict line, the claim with a caret under the culprit, the evidence, a suggested fix.
+
+use super::{ClaimReport, Finding, Report, Verdict};
+use serde_json::json;
+
+fn tag(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Holds => "ok",
+        Verdict::HoldsNumerically => "note",
+        Verdict::Wrong => "wrong",
+        Verdict::Unreadable => "error",
+    }
+}
+
+fn caret_line(text: &str, f: &Finding) -> String {
+    let start = text[..f.caret.start.min(text.len())].chars().count();
+    let width = text[f.caret.start.min(text.len())..f.caret.end.min(text.len())].chars().count().max(1);
+    format!("{}{} {}", " ".repeat(start), "^".repeat(width), f.label).trim_end().to_string()
+}
+
+fn text_claim(c: &ClaimReport) -> String {
+    let mut out = String::new();
+    for f in &c.findings {
+        out.push_str(&format!("{}[{}]: {}\n", tag(f.verdict), c.claim.id, f.headline));
+        out.push_str("   |\n");
+        out.push_str(&format!("   | {}\n", c.claim.text));
+        if f.verdict != Verdict::Holds {
+            out.push_str(&format!("   | {}\n", caret_line(&c.claim.text, f)));
+        }
+        for e in &f.evidence {
+            out.push_str(&format!("   = {e}\n"));
+        }
+        if let Some(fix) = &f.fix {
+            out.push_str(&format!("   = fix: {fix}\n"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn summary(r: &Report) -> String {
+    let count = |v: Verdict| r.claims.iter().filter(|c| c.verdict() == v).count();
+    format!(
+        "{} claims against {}: {} hold, {} hold only numerically, {} wrong, {} unreadable\n",
+        r.claims.len(),
+        r.model,
+        count(Verdict::Holds),
+        count(Verdict::HoldsNumerically),
+        count(Verdict::Wrong),
+        count(Verdict::Unreadable)
+    )
+}
+
+/// Compiler-style text.
+pub fn text(r: &Report) -> String {
+    let mut out: String = r.claims.iter().map(text_claim).collect();
+    out.push_str(&summary(r));
+    out
+}
+
+/// Markdown: a section per claim with the caret block fenced.
+pub fn markdown(r: &Report) -> String {
+    let mut out = format!("# tally audit against {}\n\n", r.model);
+    for c in &r.claims {
+        out.push_str(&format!("## `{}`: {}\n\n", c.claim.id, tag(c.verdict())));
+        out.push_str(&format!("```text\n{}```\n\n", text_claim(c).trim_end_matches('\n').to_string() + "\n"));
+    }
+    out.push_str(&format!("**Summary:** {}", summary(r)));
+    out
+}
+
+/// JSON: `{model, exit_code, claims: [{id, claim, verdict, findings: [...]}]}`.
+pub fn json(r: &Report) -> String {
+    let claims: Vec<_> = r
+        .claims
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.claim.id,
+                "claim": c.claim.text,
+                "verdict": tag(c.verdict()),
+                "findings": c.findings.iter().map(|f| json!({
+                    "verdict": tag(f.verdict),
+                    "headline": f.headline,
+                    "span": [f.caret.start, f.caret.end],
+                    "label": f.label,
+                    "evidence": f.evidence,
+                    "fix": f.fix,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let out = json!({ "model": r.model, "exit_code": r.exit_code(), "claims": claims });
+    let mut s = serde_json::to_string_pretty(&out).unwrap_or_default();
+    s.push('\n');
+    s
+}
