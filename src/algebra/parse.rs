@@ -111,11 +111,12 @@ fn tokenize(input: &str, syntax: Syntax) -> Result<Vec<Token>, ParseError> {
                 let exponent_start = (d == 'e' || d == 'E')
                     && !seen_exponent
                     && input[i + 1..].starts_with(|x: char| x.is_ascii_digit() || x == '-' || x == '+');
+                // Byte-wise on purpose: the three digits must be ASCII, so no char boundary is cut.
+                let digits = input.as_bytes().get(i + 1..i + 4);
                 let group = syntax.digit_groups
                     && d == ','
-                    && input[i + 1..].len() >= 3
-                    && input[i + 1..i + 4].chars().all(|x| x.is_ascii_digit())
-                    && !input[i + 4..].starts_with(|x: char| x.is_ascii_digit());
+                    && digits.is_some_and(|ds| ds.iter().all(u8::is_ascii_digit))
+                    && !input.as_bytes().get(i + 4).is_some_and(u8::is_ascii_digit);
                 if d.is_ascii_digit() || d == '.' || d == '_' || group {
                     end = i + 1;
                     chars.next();

@@ -194,6 +194,17 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
         };
         return Ok(Target { expr: None, value, unit: Unit::of(Base::Sequence), verdict, family: Family::Batch });
     }
+    if text.trim() == "mfu" && r.quantity("mfu").is_none() {
+        // Without a measured throughput there is no MFU to compare with, but an impossible one is
+        // still impossible.
+        return Ok(Target {
+            expr: None,
+            value: None,
+            unit: Unit::none(),
+            verdict: Some("no measured throughput given (--tokens-per-second)".into()),
+            family: Family::Other,
+        });
+    }
     let reading = r.read(text, false).map_err(|e| unreadable(e.message, shift(&e.span, offset)))?;
     let unit = match r.dimension(&reading.marked) {
         Ok(Dimension::Known(u)) => u,
@@ -215,44 +226,68 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
     Ok(Target { expr: Some(expr), value, family: family_of(&unit), unit, verdict })
 }
 
-/// Known factors between a claimed and a derived quantity, with what usually causes them.
-fn causes(factor: &Rational, family: Family) -> Vec<String> {
-    let r = |n: i64, d: i64| Rational::new(n.into(), d.into());
-    let gib = Rational::new((1u64 << 30).into(), 1_000_000_000.into());
-    let mut out = Vec::new();
-    let mut add = |cond: bool, text: &str| {
-        if cond {
+/// Known factors between a claimed and a derived quantity, with what usually causes them; `None`
+/// for the family means any.
+fn factor_table() -> Vec<(Rational, Option<Family>, &'static str)> {
+    let r = |n: u64, d: u64| Rational::new(n.into(), d.into());
+    let gib = r(1 << 30, 1_000_000_000);
+    let mut table = vec![
+        (
+            r(4, 1),
+            Some(Family::Memory),
+            "fp32's 4 bytes counted twice: 16 bytes per parameter (4 weights + 4 gradients + 8 AdamW m and v) already include them",
+        ),
+        (r(1, 4), Some(Family::Memory), "the 4 bytes per fp32 element are missing"),
+        (r(16, 1), Some(Family::Memory), "bytes per parameter (16) applied twice"),
+        (
+            r(1, 2),
+            Some(Family::Memory),
+            "fp32 vs bf16/fp16 (4 vs 2 bytes per element), or AdamW's m and v counted once",
+        ),
+        (
+            r(2, 1),
+            Some(Family::Memory),
+            "fp32 vs bf16/fp16 (4 vs 2 bytes per element), or gradients or optimizer state counted twice",
+        ),
+        (r(8, 1), None, "bits vs bytes"),
+        (r(1, 8), None, "bits vs bytes"),
+        (gib.clone(), None, "GB (10⁹ bytes) vs GiB (2³⁰ bytes)"),
+        (gib.recip(), None, "GB (10⁹ bytes) vs GiB (2³⁰ bytes)"),
+        (r(86_400, 1), Some(Family::Time), "seconds vs days"),
+        (r(1, 86_400), Some(Family::Time), "seconds vs days"),
+        (r(3_600, 1), Some(Family::Time), "seconds vs hours"),
+        (r(1, 3_600), Some(Family::Time), "seconds vs hours"),
+        (r(24, 1), Some(Family::Time), "hours vs days"),
+        (r(1, 24), Some(Family::Time), "hours vs days"),
+        (r(1000, 1), None, "a unit prefix slipped (k vs 1)"),
+        (r(1, 1000), None, "a unit prefix slipped (k vs 1)"),
+        (r(1024, 1), None, "a binary prefix slipped (Ki vs 1)"),
+        (r(1, 1024), None, "a binary prefix slipped (Ki vs 1)"),
+    ];
+    for family in [Family::Flops, Family::Time] {
+        table.push((r(2, 1), Some(family), "multiply-accumulates vs FLOPs (one MAC is 2 FLOPs)"));
+        table.push((r(1, 2), Some(family), "multiply-accumulates vs FLOPs (one MAC is 2 FLOPs)"));
+        table.push((r(2, 1), Some(family), "a missing or extra backward/forward factor (backward = 2 × forward)"));
+        table.push((r(1, 2), Some(family), "a missing or extra backward/forward factor (backward = 2 × forward)"));
+        table.push((r(3, 1), Some(family), "forward only vs forward + backward (3 × forward)"));
+        table.push((r(1, 3), Some(family), "forward only vs forward + backward (3 × forward)"));
+    }
+    table.push((r(4, 1), Some(Family::Count), "bytes per fp32 element (4) multiplied into a count"));
+    table
+}
+
+/// Likely causes of `claimed` ≠ `derived`: every known factor k with |claimed − k·derived| within
+/// the tolerance of the claim (0 for formulas).
+fn causes(claimed: &Rational, derived: &Rational, tolerance: &Rational, family: Family) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (k, only, text) in factor_table() {
+        if only.is_some_and(|f| f != family) {
+            continue;
+        }
+        if (claimed - &k * derived).abs() <= *tolerance && !out.iter().any(|o| o == text) {
             out.push(text.to_string());
         }
-    };
-    let f = factor.clone();
-    let inverse = f.recip();
-    add(
-        f == r(4, 1) && family == Family::Memory,
-        "fp32's 4 bytes counted twice: 16 bytes per parameter (4 weights + 4 gradients + 8 AdamW m and v) already include them",
-    );
-    add(f == r(4, 1) && family != Family::Memory, "bytes per fp32 element (4) multiplied into a count");
-    add(f == r(1, 4), "the 4 bytes per fp32 element are missing");
-    add(f == r(2, 1) || f == r(1, 2), "multiply-accumulates vs FLOPs (one MAC is 2 FLOPs)");
-    add(
-        (f == r(2, 1) || f == r(1, 2)) && family != Family::Memory,
-        "a missing or extra backward/forward factor (backward = 2 × forward)",
-    );
-    add(
-        (f == r(2, 1) || f == r(1, 2)) && family == Family::Memory,
-        "fp32 vs bf16/fp16 (4 vs 2 bytes per element), or m and v counted once",
-    );
-    add(f == r(3, 1) || f == r(1, 3), "forward only vs forward + backward (3 × forward)");
-    add(f == gib || inverse == gib, "GB (10⁹ bytes) vs GiB (2³⁰ bytes)");
-    add(f == r(8, 1) || f == r(1, 8), "bits vs bytes");
-    add(
-        f == r(1000, 1) || inverse == r(1000, 1) || f == r(1024, 1) || inverse == r(1024, 1),
-        "a unit prefix slipped (k vs 1, Ki vs k)",
-    );
-    add(f == r(86_400, 1) || inverse == r(86_400, 1), "seconds vs days");
-    add(f == r(3_600, 1) || inverse == r(3_600, 1), "seconds vs hours");
-    add(f == r(24, 1) || inverse == r(24, 1), "hours vs days");
-    add(f == r(16, 1) && family == Family::Memory, "bytes per parameter (16) applied twice");
+    }
     out
 }
 
@@ -316,11 +351,13 @@ fn check_formula(
             let hint = if found == Unit::byte().times(&Unit::byte()).per(&Unit::param())
                 || found == Unit::byte().times(&Unit::byte())
             {
-                " — the bytes per element are counted twice: bytes per parameter already include them"
+                "the 4 bytes per element are already inside the 16 bytes per parameter: multiplying by both counts them twice"
             } else {
                 ""
             };
-            evidence.push(format!("expected {}, found {}{hint}", unit.name(), found.name()));
+            if !hint.is_empty() {
+                evidence.push(hint.to_string());
+            }
             return (
                 Finding {
                     verdict: Verdict::Wrong,
@@ -359,7 +396,9 @@ fn check_formula(
     }
     // The architecture's relations (F = 4H) are part of it: a claim written with them substituted
     // is compared in that form.
-    let relations = r.relations();
+    // A relation is used only where the claim does not name its symbol: a claim in F keeps F.
+    let named = claimed.symbols();
+    let relations: Vec<(String, Expr)> = r.relations().into_iter().filter(|(s, _)| !named.contains(s)).collect();
     let with_relations =
         |e: &Expr| e.substitute(&|s| relations.iter().find(|(name, _)| name == s).map(|(_, formula)| formula.clone()));
     let (claimed, derived) = (&with_relations(&claimed), &with_relations(derived));
@@ -398,7 +437,7 @@ fn check_formula(
         );
     }
     if let Some(factor) = constant_factor(claimed, derived) {
-        let mut likely = causes(&factor, target.family);
+        let mut likely = causes(&factor, &Rational::one(), &Rational::zero(), target.family);
         if likely.is_empty() {
             likely.push("no usual cause matches this factor".into());
         }
@@ -514,19 +553,38 @@ fn term_differences(
             _ => &[C::Params, C::Flops, C::SavedCs336, C::SavedAllOnly],
         };
         let owners = r.attribute(&t.powers, kinds);
+        // How many whole tensors (memory) or op outputs the term amounts to, if it is a whole number.
+        let tensors = (target.family == Family::Memory
+            && t.coeff.is_integer()
+            && (t.coeff.numer() % r.bytes_per_element).is_zero())
+        .then(|| t.coeff.abs() / Rational::from_integer(r.bytes_per_element.into()));
         let whose = if owners.is_empty() {
             "no op's rule has a term of this shape".to_string()
         } else {
-            owners.iter().map(|(k, names)| format!("{} {}", k.words(), names.join(", "))).collect::<Vec<_>>().join("; ")
+            owners
+                .iter()
+                .map(|(k, names)| {
+                    let count = Rational::from_integer((names.len() as i64).into());
+                    let lead = match &tensors {
+                        Some(n) if *n == count => format!("exactly the {} ", names.len()),
+                        Some(n) if *n < count => format!("{} of the {} ", dim::exact(n), names.len()),
+                        _ => String::new(),
+                    };
+                    format!("{lead}{} {}", k.words(), names.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join("; or ")
         };
-        let elements = if target.family == Family::Memory
-            && t.coeff.is_integer()
-            && (t.coeff.numer() % r.bytes_per_element).is_zero()
-        {
-            let n = t.coeff.abs() / Rational::from_integer(r.bytes_per_element.into());
-            format!(" = {} tensor{} × {} bytes", dim::exact(&n), if n.is_one() { "" } else { "s" }, r.bytes_per_element)
-        } else {
-            String::new()
+        let elements = match &tensors {
+            Some(n) => {
+                format!(
+                    " = {} tensor{} × {} bytes",
+                    dim::exact(n),
+                    if n.is_one() { "" } else { "s" },
+                    r.bytes_per_element
+                )
+            }
+            None => String::new(),
         };
         let shown_term = format!("{shown_term}{elements}");
         if t.coeff.is_negative() {
@@ -618,7 +676,7 @@ fn check_number(
         && !close(value, &stated)
     {
         evidence.push(format!("its own formula gives {}", shown(value, unit)));
-        evidence.push(format!("stated: {text} (the formula is at {}..{} of the claim)", span.start, span.end));
+        evidence.push(format!("stated: {text}, after `{}`", &claim.text[span.clone()]));
         return Finding {
             verdict: Verdict::Wrong,
             headline: "arithmetic: the stated number does not follow from its own formula".into(),
@@ -676,17 +734,28 @@ fn compare_values(
             evidence,
             fix: None,
         },
-        (Some(c), None) => {
+        (Some(_), None) if target.family != Family::Batch => Finding {
+            verdict: Verdict::Unreadable,
+            headline: format!(
+                "cannot check: {}",
+                target.verdict.clone().unwrap_or_else(|| "the quantity has no value at these sizes".into())
+            ),
+            caret,
+            label: String::new(),
+            evidence,
+            fix: None,
+        },
+        (Some(_), None) => {
             if let Some(words) = &target.verdict {
                 evidence.push(format!("derived: {words}"));
             }
             Finding {
                 verdict: Verdict::Wrong,
-                headline: format!("wrong: {what} gives {} but there is no such value", dim::display(c, unit)),
+                headline: "wrong: no batch fits, not even one sequence".into(),
                 caret,
-                label: "no such value".into(),
+                label: "no batch size fits".into(),
                 evidence,
-                fix: None,
+                fix: Some("shorten T, recompute activations, lower the precision, or use more memory".into()),
             }
         }
         (Some(c), Some(d)) => {
@@ -694,7 +763,7 @@ fn compare_values(
             evidence.push(format!("derived: {}", shown(d, unit)));
             if !d.is_zero() {
                 let ratio = c / d;
-                for cause in causes(&ratio, target.family) {
+                for cause in causes(c, d, tolerance, target.family) {
                     evidence.push(format!("likely cause: {cause}"));
                 }
                 evidence.push(format!("ratio claimed/derived: {}", dim::decimal(&ratio, 4)));

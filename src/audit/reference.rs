@@ -340,8 +340,8 @@ impl Contribution {
         match self {
             Contribution::Params => "parameters of",
             Contribution::Flops => "forward FLOPs of",
-            Contribution::SavedCs336 => "saved outputs on the cs336 list:",
-            Contribution::SavedAllOnly => "saved outputs counted under convention `all`, not `cs336`:",
+            Contribution::SavedCs336 => "outputs saved on the cs336 list:",
+            Contribution::SavedAllOnly => "outputs saved under convention `all`, not `cs336`:",
         }
     }
 }

@@ -1,0 +1,125 @@
+//! `tally audit` on the fixture claims in tests/audit_fixtures/ (one claim per file, optional
+//! `# args:` line), each report snapshotted with its exit status; plus claims files, exit codes,
+//! and the property that the formula reader never panics.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn audit(args: &[&str]) -> (String, i32) {
+    let out = Command::cargo_bin("tally")
+        .unwrap()
+        .arg("audit")
+        .args(args)
+        .env("SYMBOLICA_HIDE_BANNER", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    (String::from_utf8(out.stdout).unwrap(), out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn every_fixture_claim_has_a_reviewed_report() {
+    insta::glob!("audit_fixtures/*.claim", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut args: Vec<String> = Vec::new();
+        let mut claim = String::new();
+        for line in text.lines() {
+            match line.strip_prefix("# args:") {
+                Some(a) => args.extend(a.split_whitespace().map(String::from)),
+                None => claim = line.to_string(),
+            }
+        }
+        args.push(claim.clone());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (report, code) = audit(&refs);
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        insta::with_settings!({
+            snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"),
+            prepend_module_to_snapshot => false,
+            snapshot_suffix => "",
+            description => claim,
+        }, {
+            insta::assert_snapshot!(format!("audit_{name}"), format!("exit status {code}\n\n{report}"));
+        });
+    });
+}
+
+#[test]
+fn the_founding_bug_is_wrong_by_exactly_four_with_its_cause() {
+    let (report, code) = audit(&["memory.params + memory.gradients + memory.optimizer = 16 * total_params * 4"]);
+    assert_eq!(code, 1);
+    assert!(report.contains("wrong by a factor of 4"));
+    assert!(report.contains("136,131,686,400 bytes"));
+    assert!(report.contains("34,032,921,600 bytes"));
+    assert!(report.contains("fp32's 4 bytes counted twice"));
+    let (report, code) = audit(&["memory.params + memory.gradients + memory.optimizer = 16 * total_params"]);
+    assert_eq!(code, 0, "{report}");
+}
+
+#[test]
+fn exit_status_is_0_when_all_hold_1_when_one_is_wrong_2_when_one_is_unreadable() {
+    assert_eq!(audit(&["params = 2,127,057,600"]).1, 0);
+    assert_eq!(audit(&["params = 2,127,057,600", "params = 2"]).1, 1);
+    assert_eq!(audit(&["params = 2,127,057,600", "params = 2*(V"]).1, 2);
+    Command::cargo_bin("tally")
+        .unwrap()
+        .args(["audit", "params"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs `=`"));
+    Command::cargo_bin("tally").unwrap().arg("audit").assert().code(2);
+}
+
+#[test]
+fn a_claims_file_is_read_and_checked() {
+    let dir = std::env::temp_dir().join(format!("tally-claims-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("claims.toml");
+    std::fs::write(
+        &path,
+        r#"model = "gpt2-xl"
+
+[[claim]]
+id = "memory"
+quantity = "memory.params + memory.gradients + memory.optimizer"
+formula = "16 * total_params * 4"
+
+[[claim]]
+id = "days"
+quantity = "time.training"
+value = "6,600 days"
+tolerance = "1%"
+model = "gpt2-xl"
+"#,
+    )
+    .unwrap();
+    let out = Command::cargo_bin("tally")
+        .unwrap()
+        .args(["audit", "--set", "B=1024", "--claims"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("wrong[memory]: wrong by a factor of 4"), "{text}");
+    assert!(text.contains("ok[days]"), "{text}");
+    std::fs::write(&path, "[[claim]]\nid = \"x\"\nquantity = \"params\"\nformla = \"1\"\n").unwrap();
+    Command::cargo_bin("tally")
+        .unwrap()
+        .args(["audit", "--claims"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown field `formla`").and(predicate::str::contains(":4:")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn json_reports_carry_verdicts_spans_and_the_exit_code() {
+    let (report, code) = audit(&["--format", "json", "batch.max(80GB) = -3"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["claims"][0]["verdict"], "wrong");
+    assert_eq!(v["claims"][0]["findings"][0]["span"], serde_json::json!([18, 20]));
+}
