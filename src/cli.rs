@@ -406,38 +406,49 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
     let default_model = args.model.clone().or(file_model).unwrap_or_else(|| "gpt2-xl".to_string());
     let training = training_options(&args.training)?;
     let flops = FlopConvention { elementwise: matches!(args.training.flops, FlopsArg::All) };
-    let mut sets = training.bindings()?;
+    let mut user_sets = Vec::new();
     for s in &args.sets {
         let (symbol, value) = parse_set(s, &symbols)?;
-        sets.push((symbol, value, Origin::Set));
+        user_sets.push((symbol, value, Origin::Set));
     }
-    // Group claims by the model they are checked against, keeping their order in the report.
+    // Group claims by the model and conventions they are checked against; the report keeps the
+    // order the claims were given in.
     let registry = Registry::builtin(&symbols);
-    let mut models: Vec<String> = Vec::new();
+    let key = move |c: &audit::claim::Claim| {
+        (c.model.clone().unwrap_or_else(|| default_model.clone()), c.conventions.clone())
+    };
+    let mut groups: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for c in &claims {
-        let m = c.model.clone().unwrap_or_else(|| default_model.clone());
-        if !models.contains(&m) {
-            models.push(m);
+        if !groups.contains(&key(c)) {
+            groups.push(key(c));
         }
     }
-    let selections =
-        models.iter().map(|m| registry.select(m, &symbols).map(|s| (m.clone(), s))).collect::<Result<Vec<_>, _>>()?;
-    let options = DeriveOptions { flops, training };
+    let mut references = Vec::new();
+    for (model, conventions) in &groups {
+        let selection = registry.select(model, &symbols)?;
+        let mut options = DeriveOptions { flops, training: training.clone() };
+        for (name, value) in conventions {
+            apply_convention(&mut options, name, value)?;
+        }
+        let mut group_sets = options.training.bindings()?;
+        group_sets.extend(user_sets.iter().cloned());
+        references.push(((model.clone(), conventions.clone()), selection, options, group_sets));
+    }
     let format = args.format;
     let work = move || -> Result<(String, u8), Error> {
-        let mut reports = Vec::new();
-        for (name, selection) in &selections {
-            let bindings = selection.model.bind(selection.preset.as_ref(), &sets, &symbols)?;
-            let reference = audit::reference::Reference::new(selection, &bindings, &symbols, &options);
-            let mine: Vec<_> =
-                claims.iter().filter(|c| c.model.as_deref().unwrap_or(&default_model) == name).cloned().collect();
-            reports.push(audit::check(&mine, &reference));
+        let mut report = audit::Report { model: String::new(), claims: Vec::new() };
+        let mut names = Vec::new();
+        for (group, selection, options, sets) in &references {
+            let bindings = selection.model.bind(selection.preset.as_ref(), sets, &symbols)?;
+            let reference = audit::reference::Reference::new(selection, &bindings, &symbols, options);
+            let mine: Vec<_> = claims.iter().filter(|c| &key(c) == group).cloned().collect();
+            let part = audit::check(&mine, &reference);
+            if !names.contains(&part.model) {
+                names.push(part.model.clone());
+            }
+            report.claims.extend(part.claims);
         }
-        let mut report = reports.remove(0);
-        for r in reports {
-            report.model = format!("{}, {}", report.model, r.model);
-            report.claims.extend(r.claims);
-        }
+        report.model = names.join(", ");
         let order = |c: &audit::ClaimReport| claims.iter().position(|k| k.id == c.claim.id && k.text == c.claim.text);
         report.claims.sort_by_key(order);
         let text = match format {
@@ -453,4 +464,28 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
     })??;
     emit(text, &None)?;
     Ok(code)
+}
+
+/// A convention named in a claims file, applied to the options of its claims.
+fn apply_convention(options: &mut DeriveOptions, name: &str, value: &str) -> Result<(), Error> {
+    let unknown = |known: &[&str]| Error::Unknown {
+        what: format!("{name} convention"),
+        name: value.to_string(),
+        known: known.iter().map(|k| k.to_string()).collect(),
+    };
+    match (name, value) {
+        ("activations", "cs336") => options.training.activations = ActivationConvention::Cs336,
+        ("activations", "all") => options.training.activations = ActivationConvention::All,
+        ("activations", _) => return Err(unknown(&["cs336", "all"])),
+        ("precision", "fp32") => options.training.precision = Precision::Fp32,
+        ("precision", "tf32") => options.training.precision = Precision::Tf32,
+        ("precision", "bf16") => options.training.precision = Precision::Bf16,
+        ("precision", "fp16") => options.training.precision = Precision::Fp16,
+        ("precision", _) => return Err(unknown(&["fp32", "tf32", "bf16", "fp16"])),
+        ("flops", "matmul") => options.flops.elementwise = false,
+        ("flops", "all") => options.flops.elementwise = true,
+        ("flops", _) => return Err(unknown(&["matmul", "all"])),
+        _ => return Err(unknown(&[])),
+    }
+    Ok(())
 }

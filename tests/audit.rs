@@ -85,6 +85,12 @@ quantity = "memory.params + memory.gradients + memory.optimizer"
 formula = "16 * total_params * 4"
 
 [[claim]]
+id = "all-intermediates"
+quantity = "memory.activations"
+formula = "4*B*T*(L*(12*H + 4*F + 2*A*T) + 2*H + 2*V)"
+conventions = { activations = "all" }
+
+[[claim]]
 id = "days"
 quantity = "time.training"
 value = "6,600 days"
@@ -103,6 +109,7 @@ model = "gpt2-xl"
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("wrong[memory]: wrong by a factor of 4"), "{text}");
     assert!(text.contains("ok[days]"), "{text}");
+    assert!(text.contains("ok[all-intermediates]"), "{text}");
     std::fs::write(&path, "[[claim]]\nid = \"x\"\nquantity = \"params\"\nformla = \"1\"\n").unwrap();
     Command::cargo_bin("tally")
         .unwrap()

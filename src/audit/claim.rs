@@ -23,6 +23,9 @@ pub struct Claim {
     pub tolerance: Option<String>,
     /// Model to check against instead of the command line's.
     pub model: Option<String>,
+    /// Conventions for this claim (`activations = "all"`, `precision = "bf16"`, `flops = "all"`),
+    /// overriding the command line's.
+    pub conventions: Vec<(String, String)>,
 }
 
 impl Claim {
@@ -63,7 +66,15 @@ impl Claim {
             }
         }
         let lhs = parts.remove(0);
-        Ok(Claim { id: id.to_string(), text: text.to_string(), lhs, rhs: parts, tolerance: None, model: None })
+        Ok(Claim {
+            id: id.to_string(),
+            text: text.to_string(),
+            lhs,
+            rhs: parts,
+            tolerance: None,
+            model: None,
+            conventions: Vec::new(),
+        })
     }
 }
 
@@ -103,6 +114,21 @@ struct ClaimEntry {
     /// Model for this claim.
     #[serde(default)]
     model: Option<String>,
+    /// Conventions for this claim: activations (cs336|all), precision (fp32|tf32|bf16|fp16),
+    /// flops (matmul|all).
+    #[serde(default)]
+    conventions: Option<Conventions>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Conventions {
+    #[serde(default)]
+    activations: Option<String>,
+    #[serde(default)]
+    precision: Option<String>,
+    #[serde(default)]
+    flops: Option<String>,
 }
 
 /// Reads a claims file: `[[claim]]` tables with `id`, `quantity`, `formula` and/or `value`.
@@ -131,6 +157,13 @@ pub fn from_file(source: &Source) -> Result<(Option<String>, Vec<Claim>)> {
         })?;
         claim.tolerance = e.tolerance.clone();
         claim.model = e.model.clone();
+        if let Some(c) = &e.conventions {
+            for (key, value) in [("activations", &c.activations), ("precision", &c.precision), ("flops", &c.flops)] {
+                if let Some(v) = value {
+                    claim.conventions.push((key.to_string(), v.clone()));
+                }
+            }
+        }
         claims.push(claim);
     }
     Ok((file.model, claims))
