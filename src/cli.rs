@@ -14,6 +14,7 @@ use tally::hardware::Hardware;
 use tally::model::Origin;
 use tally::ops::{ActivationConvention, FlopConvention};
 use tally::preset::Registry;
+use tally::quantity::Layout;
 use tally::render::{self, Format};
 use tally::symbol::SymbolTable;
 
@@ -125,9 +126,24 @@ struct TrainingArgs {
     /// hardware peak.
     #[arg(long, value_enum, default_value_t = PrecisionArg::Fp32)]
     precision: PrecisionArg,
-    /// Which activations count toward memory: CS336's list, or every intermediate.
+    /// Attention FLOPs: the full T×T matmuls, or halved for a causal mask.
+    #[arg(long, value_enum, default_value_t = AttentionFlopsArg::Full)]
+    attention_flops: AttentionFlopsArg,
+    /// Which activations count toward memory: CS336's list, every intermediate, or what each op
+    /// keeps for its backward pass (Korthikanti et al., with 1-byte dropout masks).
     #[arg(long, value_enum, default_value_t = ActivationsArg::Cs336)]
     activations: ActivationsArg,
+    /// Activation recomputation: none, or full (each block keeps only its input; the backward
+    /// pass reruns the forward).
+    #[arg(long, value_enum, default_value_t = RecomputeArg::None)]
+    recompute: RecomputeArg,
+    /// Attention kernel: standard, or flash (no T² tensors kept; an fp32 log-sum-exp per row).
+    #[arg(long, value_enum, default_value_t = KernelArg::Standard)]
+    attention_kernel: KernelArg,
+    /// How weights, gradients and AdamW state are stored: every tensor in --precision (uniform),
+    /// mixed (16-bit weights and gradients + fp32 master, m, v), or mixed with fp32 gradients.
+    #[arg(long, value_enum, default_value_t = LayoutArg::Uniform)]
+    layout: LayoutArg,
     /// Accelerator for memory and peak FLOP/s (see `tally list hardware`).
     #[arg(long, value_name = "NAME", default_value = derivation::DEFAULT_HARDWARE)]
     hardware: String,
@@ -164,6 +180,42 @@ enum ActivationsArg {
     Cs336,
     /// Every intermediate the architecture's ops save.
     All,
+    /// What each op keeps for its own backward pass, with dropout masks (Korthikanti et al. 2022).
+    Korthikanti,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum AttentionFlopsArg {
+    /// Full QKᵀ and AV.
+    Full,
+    /// Causal: the two T² matmuls halved.
+    Causal,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RecomputeArg {
+    /// Keep every activation of the chosen list.
+    None,
+    /// Keep only each block's input; rerun the forward pass during backward.
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum KernelArg {
+    /// Materialise the T×T attention matrices.
+    Standard,
+    /// FlashAttention: recompute them, keep the log-sum-exp.
+    Flash,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LayoutArg {
+    /// Every tensor in --precision.
+    Uniform,
+    /// 16-bit weights and gradients, fp32 master weights, m and v.
+    Mixed,
+    /// 16-bit weights, fp32 gradients, master weights, m and v.
+    MixedFp32Grads,
 }
 
 /// Runs the command line and returns the process exit status.
@@ -256,7 +308,15 @@ fn training_options(args: &TrainingArgs) -> Result<TrainingOptions, Error> {
     let activations = match args.activations {
         ActivationsArg::Cs336 => ActivationConvention::Cs336,
         ActivationsArg::All => ActivationConvention::All,
+        ActivationsArg::Korthikanti => ActivationConvention::Korthikanti,
     };
+    let layout = match args.layout {
+        LayoutArg::Uniform => Layout::Uniform,
+        LayoutArg::Mixed => Layout::Mixed,
+        LayoutArg::MixedFp32Grads => Layout::MixedFp32Grads,
+    };
+    let recompute = matches!(args.recompute, RecomputeArg::Full);
+    let flash = matches!(args.attention_kernel, KernelArg::Flash);
     let hardware = Hardware::find(&args.hardware)?;
     let budget = match &args.memory {
         Some(text) => Some((text.clone(), dim::parse_bytes(text).map_err(|e| bad("--memory", text, e))?)),
@@ -286,7 +346,25 @@ fn training_options(args: &TrainingArgs) -> Result<TrainingOptions, Error> {
     if mfu <= Rational::from_integer(0.into()) || mfu > Rational::from_integer(1.into()) {
         return Err(bad("--mfu", &args.mfu, "MFU is a fraction of peak and must lie in (0, 1] (0.5 or 50%)"));
     }
-    Ok(TrainingOptions { precision, activations, hardware, budget, tokens_per_second, steps, mfu })
+    Ok(TrainingOptions {
+        precision,
+        activations,
+        layout,
+        recompute,
+        flash,
+        hardware,
+        budget,
+        tokens_per_second,
+        steps,
+        mfu,
+    })
+}
+
+fn flop_convention(args: &TrainingArgs) -> FlopConvention {
+    FlopConvention {
+        elementwise: matches!(args.flops, FlopsArg::All),
+        causal: matches!(args.attention_flops, AttentionFlopsArg::Causal),
+    }
 }
 
 fn derive(args: DeriveArgs) -> Result<(), Error> {
@@ -302,7 +380,7 @@ fn derive(args: DeriveArgs) -> Result<(), Error> {
         (None, None) => "gpt2-xl".to_string(),
     };
     let training = training_options(&args.training)?;
-    let flops = FlopConvention { elementwise: matches!(args.training.flops, FlopsArg::All) };
+    let flops = flop_convention(&args.training);
     let (format, standalone) = (args.format, args.standalone);
     if args.model.is_none()
         && let Some(sheet) = find_sheet(&name)?
@@ -405,7 +483,7 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
     }
     let default_model = args.model.clone().or(file_model).unwrap_or_else(|| "gpt2-xl".to_string());
     let training = training_options(&args.training)?;
-    let flops = FlopConvention { elementwise: matches!(args.training.flops, FlopsArg::All) };
+    let flops = flop_convention(&args.training);
     let mut user_sets = Vec::new();
     for s in &args.sets {
         let (symbol, value) = parse_set(s, &symbols)?;
@@ -476,7 +554,8 @@ fn apply_convention(options: &mut DeriveOptions, name: &str, value: &str) -> Res
     match (name, value) {
         ("activations", "cs336") => options.training.activations = ActivationConvention::Cs336,
         ("activations", "all") => options.training.activations = ActivationConvention::All,
-        ("activations", _) => return Err(unknown(&["cs336", "all"])),
+        ("activations", "korthikanti") => options.training.activations = ActivationConvention::Korthikanti,
+        ("activations", _) => return Err(unknown(&["cs336", "all", "korthikanti"])),
         ("precision", "fp32") => options.training.precision = Precision::Fp32,
         ("precision", "tf32") => options.training.precision = Precision::Tf32,
         ("precision", "bf16") => options.training.precision = Precision::Bf16,
@@ -485,6 +564,9 @@ fn apply_convention(options: &mut DeriveOptions, name: &str, value: &str) -> Res
         ("flops", "matmul") => options.flops.elementwise = false,
         ("flops", "all") => options.flops.elementwise = true,
         ("flops", _) => return Err(unknown(&["matmul", "all"])),
+        ("attention_flops", "full") => options.flops.causal = false,
+        ("attention_flops", "causal") => options.flops.causal = true,
+        ("attention_flops", _) => return Err(unknown(&["full", "causal"])),
         _ => return Err(unknown(&[])),
     }
     Ok(())

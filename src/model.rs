@@ -28,6 +28,8 @@ struct ModelFile {
     #[serde(default)]
     components: BTreeMap<String, String>,
     #[serde(default)]
+    whole_numbers: Vec<Spanned<String>>,
+    #[serde(default)]
     preset: Vec<PresetFile>,
     stage: Vec<StageFile>,
 }
@@ -78,6 +80,8 @@ struct OpFile {
     tied: Option<bool>,
     #[serde(default)]
     saved: Option<Spanned<String>>,
+    #[serde(default)]
+    kv_cache: Option<Spanned<String>>,
 }
 
 /// A run of ops repeated `repeat` times (the L Transformer blocks).
@@ -119,6 +123,8 @@ pub struct Model {
     pub components: Vec<(String, String)>,
     /// Size presets in file order.
     pub presets: Vec<Preset>,
+    /// Formulas that must come out as positive whole numbers (H/A, A/K).
+    pub whole_numbers: Vec<Expr>,
     /// The stages in execution order.
     pub stages: Vec<Stage>,
 }
@@ -264,12 +270,13 @@ impl Reader<'_> {
             "elementwise_product" => OpKind::ElementwiseProduct { width: field("width", &file.width)? },
             "residual_add" => OpKind::ResidualAdd { width: field("width", &file.width)? },
             "cross_entropy" => OpKind::CrossEntropy { vocab: field("vocab", &file.vocab)? },
+            "dropout" => OpKind::Dropout { width: field("width", &file.width)? },
             other => {
                 return Err(self.located(
                     format!(
                         "unknown op kind `{other}`; known kinds: embedding, linear, rmsnorm, layernorm, rope, \
                          attention_scores, softmax, attention_values, activation, elementwise_product, \
-                         residual_add, cross_entropy"
+                         residual_add, cross_entropy, dropout"
                     ),
                     file.kind.span(),
                 ));
@@ -283,6 +290,7 @@ impl Reader<'_> {
             OpKind::Softmax { .. } => &["heads"],
             OpKind::Activation { .. } => &["width", "function"],
             OpKind::CrossEntropy { .. } => &["vocab"],
+            OpKind::Dropout { .. } => &["width"],
             OpKind::RmsNorm { .. }
             | OpKind::Rope { .. }
             | OpKind::ElementwiseProduct { .. }
@@ -315,7 +323,8 @@ impl Reader<'_> {
                 ));
             }
         };
-        Ok(Op { name: file.name.clone(), kind, component, saved })
+        let kv_cache = file.kv_cache.as_ref().map(|k| self.expr(k)).transpose()?;
+        Ok(Op { name: file.name.clone(), kind, component, saved, kv_cache })
     }
 }
 
@@ -352,7 +361,9 @@ impl Model {
                 components.push((op.component.clone(), title));
             }
         }
+        let whole_numbers = file.whole_numbers.iter().map(|w| reader.expr(w)).collect::<Result<Vec<_>>>()?;
         Ok(Model {
+            whole_numbers,
             name: file.name,
             summary: file.summary,
             default_preset: file.default_preset,
@@ -426,6 +437,16 @@ impl Model {
             }
         }
         let values = bindings.values();
+        for formula in &self.whole_numbers {
+            let Ok(v) = algebra::evaluate(formula, &values) else { continue };
+            if !v.is_integer() || !v.is_positive() {
+                let shown = algebra::print(formula, algebra::Notation::Unicode);
+                return Err(Error::InvalidSize(format!(
+                    "{shown} = {v} is not a positive whole number{}",
+                    divisibility_hint(formula, symbols)
+                )));
+            }
+        }
         for stage in &self.stages {
             for op in &stage.ops {
                 for (field, size) in op.dimensions() {

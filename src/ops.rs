@@ -50,6 +50,8 @@ pub enum OpKind {
     ResidualAdd { width: Expr },
     /// Softmax cross-entropy over `vocab` logits per token.
     CrossEntropy { vocab: Expr },
+    /// Dropout on `width` elements per token (A·T for attention probabilities); keeps a 1-byte mask.
+    Dropout { width: Expr },
 }
 
 /// One operation of a model, with its own display name and the FLOP component it counts toward.
@@ -63,6 +65,8 @@ pub struct Op {
     pub component: String,
     /// Under which activation conventions its output is kept for the backward pass.
     pub saved: Saved,
+    /// Elements per token this op adds to the inference KV cache (W_K and W_V: their output width).
+    pub kv_cache: Option<Expr>,
 }
 
 /// Which activation-memory conventions keep an op's output for the backward pass.
@@ -87,6 +91,10 @@ pub enum ActivationConvention {
     Cs336,
     /// Every intermediate the architecture's ops save (adds e.g. SwiGLU's W3 output and product).
     All,
+    /// Korthikanti et al. (2022): what each op keeps for its own backward pass (inputs, softmax
+    /// output, 1-byte dropout masks) in the activation dtype; 34·s·b·h + 5·a·s²·b bytes per GPT
+    /// layer in 16-bit.
+    Korthikanti,
 }
 
 impl ActivationConvention {
@@ -95,6 +103,7 @@ impl ActivationConvention {
         match self {
             ActivationConvention::Cs336 => "cs336",
             ActivationConvention::All => "all",
+            ActivationConvention::Korthikanti => "korthikanti",
         }
     }
 }
@@ -104,6 +113,8 @@ impl ActivationConvention {
 pub struct FlopConvention {
     /// Also count element-wise work (norms, softmax, activations, adds). Off in CS336.
     pub elementwise: bool,
+    /// Halve the two T² attention matmuls (a causal mask skips the upper triangle). Off in CS336.
+    pub causal: bool,
 }
 
 fn b() -> Expr {
@@ -139,6 +150,8 @@ pub mod elementwise_cost {
     pub const ROPE: i64 = 3;
     /// Cross-entropy: log-softmax over the logits (max, subtract, exp, accumulate).
     pub const CROSS_ENTROPY: i64 = 4;
+    /// Dropout: apply the mask and rescale.
+    pub const DROPOUT: i64 = 2;
 }
 
 impl Op {
@@ -199,13 +212,20 @@ impl Op {
             }
             OpKind::ElementwiseProduct { width } | OpKind::ResidualAdd { width } => per_token(1, width),
             OpKind::CrossEntropy { vocab } => per_token(CROSS_ENTROPY, vocab),
+            OpKind::Dropout { width } => per_token(DROPOUT, width),
             _ => Expr::zero(),
         }
     }
 
     /// Forward FLOPs under a convention.
     pub fn forward_flops(&self, convention: FlopConvention) -> Expr {
-        if convention.elementwise { self.matmul_flops() + self.elementwise_flops() } else { self.matmul_flops() }
+        let attention = matches!(self.kind, OpKind::AttentionScores { .. } | OpKind::AttentionValues { .. });
+        let matmul = if convention.causal && attention {
+            Expr::num(crate::algebra::Rational::new(1.into(), 2.into())) * self.matmul_flops()
+        } else {
+            self.matmul_flops()
+        };
+        if convention.elementwise { matmul + self.elementwise_flops() } else { matmul }
     }
 
     /// Elements of the op's output tensor (what it would keep for the backward pass).
@@ -224,14 +244,81 @@ impl Op {
             | OpKind::Rope { width }
             | OpKind::Activation { width, .. }
             | OpKind::ElementwiseProduct { width }
-            | OpKind::ResidualAdd { width } => per_token(width),
+            | OpKind::ResidualAdd { width }
+            | OpKind::Dropout { width } => per_token(width),
+        }
+    }
+
+    /// What the op keeps for its own backward pass, as Korthikanti et al. count it: (elements of
+    /// inputs or outputs kept in the activation dtype, elements of 1-byte dropout masks).
+    /// With `flash`, the T² tensors are recomputed in the backward pass instead of kept.
+    pub fn saved_for_backward(&self, flash: bool) -> (Expr, Expr) {
+        if flash && self.is_attention_matrix() {
+            return (Expr::zero(), Expr::zero());
+        }
+        let per_token = |w: &Expr| tokens() * w.clone();
+        let scores = |heads: &Expr| if flash { Expr::zero() } else { prod(vec![b(), heads.clone(), t(), t()]) };
+        let kept = match &self.kind {
+            OpKind::Embedding { .. } | OpKind::Rope { .. } | OpKind::ResidualAdd { .. } | OpKind::Dropout { .. } => {
+                Expr::zero()
+            }
+            OpKind::Linear { input, .. } => per_token(input),
+            OpKind::RmsNorm { width } | OpKind::LayerNorm { width, .. } | OpKind::Activation { width, .. } => {
+                per_token(width)
+            }
+            OpKind::AttentionScores { heads, head_dim } => {
+                Expr::int(2) * per_token(&(heads.clone() * head_dim.clone()))
+            }
+            OpKind::Softmax { heads } => scores(heads),
+            OpKind::AttentionValues { heads, head_dim } => {
+                scores(heads) + per_token(&(heads.clone() * head_dim.clone()))
+            }
+            OpKind::ElementwiseProduct { width } => Expr::int(2) * per_token(width),
+            OpKind::CrossEntropy { vocab } => per_token(vocab),
+        };
+        let masks = match &self.kind {
+            OpKind::Dropout { width } => per_token(width),
+            _ => Expr::zero(),
+        };
+        (kept, masks)
+    }
+
+    /// True for tensors of T² elements per head, which FlashAttention recomputes instead of keeping.
+    pub fn is_attention_matrix(&self) -> bool {
+        match &self.kind {
+            OpKind::AttentionScores { .. } | OpKind::Softmax { .. } => true,
+            OpKind::Dropout { width } => width.symbols().contains(&"T".to_string()),
+            _ => false,
+        }
+    }
+
+    /// The log-sum-exp FlashAttention keeps per row of each head's scores instead of the matrix.
+    pub fn flash_statistics(&self) -> Expr {
+        match &self.kind {
+            OpKind::Softmax { heads } => prod(vec![b(), heads.clone(), t()]),
+            _ => Expr::zero(),
+        }
+    }
+
+    /// Decode FLOPs for one new token of one sequence attending to T cached positions.
+    pub fn decode_flops(&self, convention: FlopConvention) -> Expr {
+        match &self.kind {
+            OpKind::AttentionScores { heads, head_dim } | OpKind::AttentionValues { heads, head_dim } => {
+                prod(vec![n(2), heads.clone(), t(), head_dim.clone()])
+            }
+            OpKind::Softmax { heads } if convention.elementwise => {
+                prod(vec![n(elementwise_cost::SOFTMAX), heads.clone(), t()])
+            }
+            OpKind::Softmax { .. } => Expr::zero(),
+            // Everything else works token by token: its forward cost for B = 1, T = 1.
+            _ => self.forward_flops(convention).substitute(&|s| (s == "B" || s == "T").then(Expr::one)),
         }
     }
 
     /// Activation elements kept for the backward pass under a convention.
     pub fn saved_elements(&self, convention: ActivationConvention) -> Expr {
         let kept = match (self.saved, convention) {
-            (Saved::Cs336, _) | (Saved::All, ActivationConvention::All) => true,
+            (Saved::Cs336, _) | (Saved::All, ActivationConvention::All | ActivationConvention::Korthikanti) => true,
             (Saved::Never, _) | (Saved::All, ActivationConvention::Cs336) => false,
         };
         if kept { self.output_elements() } else { Expr::zero() }
@@ -253,9 +340,10 @@ impl Op {
             OpKind::AttentionValues { heads, head_dim } => {
                 vec![vec![b() * heads.clone(), t(), t()], vec![b() * heads.clone(), t(), head_dim.clone()]]
             }
-            OpKind::Activation { width, .. } | OpKind::ElementwiseProduct { width } | OpKind::ResidualAdd { width } => {
-                per_token(width)
-            }
+            OpKind::Activation { width, .. }
+            | OpKind::ElementwiseProduct { width }
+            | OpKind::ResidualAdd { width }
+            | OpKind::Dropout { width } => per_token(width),
             OpKind::CrossEntropy { vocab } => per_token(vocab),
         }
     }
@@ -278,6 +366,7 @@ impl Op {
             OpKind::ElementwiseProduct { .. } => "element-wise product".into(),
             OpKind::ResidualAdd { .. } => "residual add".into(),
             OpKind::CrossEntropy { .. } => "softmax cross-entropy".into(),
+            OpKind::Dropout { .. } => "dropout, 1-byte mask".into(),
         }
     }
 
@@ -291,6 +380,7 @@ impl Op {
             }
             OpKind::Softmax { heads } => vec![("heads", heads)],
             OpKind::CrossEntropy { vocab } => vec![("vocab", vocab)],
+            OpKind::Dropout { width } => vec![("width", width)],
             OpKind::RmsNorm { width }
             | OpKind::LayerNorm { width, .. }
             | OpKind::Rope { width }
@@ -311,7 +401,7 @@ mod tests {
     }
 
     fn op(kind: OpKind) -> Op {
-        Op { name: "op".into(), kind, component: "c".into(), saved: Saved::Cs336 }
+        Op { name: "op".into(), kind, component: "c".into(), saved: Saved::Cs336, kv_cache: None }
     }
 
     /// Asserts params and matmul FLOPs equal the expected formulas, symbolically.
@@ -419,8 +509,8 @@ mod tests {
     fn forward_flops_follow_the_convention() {
         let o = op(OpKind::Linear { input: s("H"), output: s("H"), bias: true, tied: false });
         session::exclusive(move || {
-            let matmul_only = o.forward_flops(FlopConvention { elementwise: false });
-            let all = o.forward_flops(FlopConvention { elementwise: true });
+            let matmul_only = o.forward_flops(FlopConvention { elementwise: false, causal: false });
+            let all = o.forward_flops(FlopConvention { elementwise: true, causal: false });
             let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
             assert!(algebra::equal(&matmul_only, &read("2*B*T*H^2")));
             assert!(algebra::equal(&all, &read("2*B*T*H^2 + B*T*H")));

@@ -9,6 +9,8 @@ use crate::symbol::SymbolTable;
 const BUILTIN: &[(&str, &str)] = &[
     ("derivations/models/cs336-2025.toml", include_str!("../derivations/models/cs336-2025.toml")),
     ("derivations/models/cs336-2024.toml", include_str!("../derivations/models/cs336-2024.toml")),
+    ("derivations/models/gpt2.toml", include_str!("../derivations/models/gpt2.toml")),
+    ("derivations/models/llama.toml", include_str!("../derivations/models/llama.toml")),
 ];
 
 /// A model chosen for a run: the architecture, maybe a preset, and the name to show.
@@ -46,9 +48,10 @@ impl Registry {
         for m in &self.models {
             out.push((m.name.clone(), m.summary.clone()));
             for p in &m.presets {
-                // A preset name already taken by an earlier architecture is reachable qualified only.
-                let taken = out.iter().any(|(n, _)| *n == p.name);
-                let name = if taken { format!("{}/{}", m.name, p.name) } else { p.name.clone() };
+                // The first architecture's presets go by their own names; others are listed
+                // qualified, which always works (`gpt2/small`), so no listed name is ambiguous.
+                let home = std::ptr::eq(m, &self.models[0]);
+                let name = if home { p.name.clone() } else { format!("{}/{}", m.name, p.name) };
                 out.push((name, format!("{} ({})", p.summary, m.name)));
             }
         }

@@ -101,36 +101,165 @@ pub fn activation_elements(model: &Model, convention: ActivationConvention) -> E
     over_stages(model, |s| Expr::sum(s.ops.iter().map(|op| op.saved_elements(convention)).collect()))
 }
 
-/// The four memory terms of training with an optimizer, in bytes: parameters, gradients,
-/// optimizer state (one element per parameter per state tensor) and saved activations.
+/// How parameters, gradients and optimizer state are stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Every tensor in the training precision (fp32: 4 + 4 + 8 = 16 bytes per parameter).
+    #[default]
+    Uniform,
+    /// Mixed precision: 16-bit weights and gradients, fp32 master weights, m and v (2 + 2 + 4 + 8).
+    Mixed,
+    /// Mixed precision with fp32 gradients (2 + 4 + 4 + 8).
+    MixedFp32Grads,
+}
+
+impl Layout {
+    /// Name as used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Uniform => "uniform",
+            Layout::Mixed => "mixed",
+            Layout::MixedFp32Grads => "mixed-fp32-grads",
+        }
+    }
+
+    /// Bytes per parameter of (weights, fp32 master copy, gradients, each optimizer state tensor).
+    pub fn bytes_per_param(self, precision: Precision) -> (i64, i64, i64, i64) {
+        match self {
+            Layout::Uniform => (precision.bytes(), 0, precision.bytes(), precision.bytes()),
+            Layout::Mixed => (2, 4, 2, 4),
+            Layout::MixedFp32Grads => (2, 4, 4, 4),
+        }
+    }
+}
+
+/// What is kept for the backward pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ActivationSettings {
+    /// Which activations count.
+    pub convention: ActivationConvention,
+    /// Full recomputation: each repeated block keeps only its input; backward reruns the forward.
+    pub recompute: bool,
+    /// FlashAttention: no T² tensors kept, the fp32 log-sum-exp per row instead.
+    pub flash: bool,
+    /// Bytes per activation element (the compute dtype).
+    pub bytes: i64,
+}
+
+/// Bytes of fp32 log-sum-exp statistics kept by FlashAttention.
+const FLASH_STATISTICS_BYTES: i64 = 4;
+
+/// Bytes one op keeps for the backward pass under the settings (outside full recomputation).
+pub fn op_activation_bytes(op: &crate::ops::Op, s: ActivationSettings) -> Expr {
+    let bytes = Expr::int(s.bytes);
+    let kept = match s.convention {
+        ActivationConvention::Korthikanti => {
+            let (kept, masks) = op.saved_for_backward(s.flash);
+            bytes * kept + masks
+        }
+        _ if s.flash && op.is_attention_matrix() => Expr::zero(),
+        convention => bytes * op.saved_elements(convention),
+    };
+    let statistics = if s.flash { Expr::int(FLASH_STATISTICS_BYTES) * op.flash_statistics() } else { Expr::zero() };
+    kept + statistics
+}
+
+/// Elements one op keeps for the backward pass under the settings (dropout masks and
+/// FlashAttention statistics included, whatever their bytes).
+pub fn op_activation_elements(op: &crate::ops::Op, s: ActivationSettings) -> Expr {
+    let kept = match s.convention {
+        ActivationConvention::Korthikanti => {
+            let (kept, masks) = op.saved_for_backward(s.flash);
+            kept + masks
+        }
+        _ if s.flash && op.is_attention_matrix() => Expr::zero(),
+        convention => op.saved_elements(convention),
+    };
+    if s.flash { kept + op.flash_statistics() } else { kept }
+}
+
+/// With full recomputation, what a repeated stage keeps: its input, B·T × the first op's width.
+pub fn recomputed_stage_bytes(stage: &Stage, s: ActivationSettings) -> Expr {
+    let width = stage.ops.first().and_then(|op| op.dimensions().last().map(|(_, w)| (*w).clone()));
+    Expr::product(vec![Expr::int(s.bytes), Expr::sym("B"), Expr::sym("T"), width.unwrap_or_else(|| Expr::sym("H"))])
+}
+
+/// Bytes of activations kept for the backward pass over the whole model.
+pub fn activation_bytes(model: &Model, s: ActivationSettings) -> Expr {
+    over_stages(model, |stage| {
+        if s.recompute && stage.repeat != Expr::one() {
+            return recomputed_stage_bytes(stage, s);
+        }
+        Expr::sum(stage.ops.iter().map(|op| op_activation_bytes(op, s)).collect())
+    })
+}
+
+/// The memory terms of training with an optimizer, in bytes: parameters (16-bit weights in mixed
+/// precision), fp32 master weights (mixed only), gradients, optimizer state (one element per
+/// parameter per state tensor) and saved activations.
 pub struct MemoryTerms {
-    /// Parameters: bytes × P.
+    /// Parameters as used in the forward pass.
     pub params: Expr,
-    /// Gradients: bytes × P.
+    /// fp32 master copy of the weights (mixed precision), else 0.
+    pub master: Expr,
+    /// Gradients.
     pub gradients: Expr,
-    /// Optimizer state: bytes × state tensors × P.
+    /// Optimizer state.
     pub optimizer: Expr,
-    /// Saved activations: bytes × saved elements.
+    /// Saved activations.
     pub activations: Expr,
 }
 
 impl MemoryTerms {
-    /// Memory of training `model` with `optimizer` at `precision`, activations under `convention`.
-    pub fn new(model: &Model, precision: Precision, optimizer: &Optimizer, convention: ActivationConvention) -> Self {
-        let bytes = Expr::int(precision.bytes());
+    /// Memory of training `model` with `optimizer` at `precision` in `layout`, activations as `saved`.
+    pub fn new(
+        model: &Model,
+        precision: Precision,
+        layout: Layout,
+        optimizer: &Optimizer,
+        saved: ActivationSettings,
+    ) -> Self {
         let p = params(model);
+        let per_param = |bytes: i64| Expr::int(bytes) * p.clone();
+        let state = optimizer.state.len() as i64;
+        let (weights, master, gradients, moments) = layout.bytes_per_param(precision);
         MemoryTerms {
-            params: bytes.clone() * p.clone(),
-            gradients: bytes.clone() * p.clone(),
-            optimizer: Expr::product(vec![bytes.clone(), Expr::int(optimizer.state.len() as i64), p]),
-            activations: bytes * activation_elements(model, convention),
+            params: per_param(weights),
+            master: per_param(master),
+            gradients: per_param(gradients),
+            optimizer: per_param(moments * state),
+            activations: activation_bytes(model, saved),
         }
     }
 
-    /// The sum of the four terms.
-    pub fn total(&self) -> Expr {
-        Expr::sum(vec![self.params.clone(), self.gradients.clone(), self.optimizer.clone(), self.activations.clone()])
+    /// Everything but the activations.
+    pub fn fixed(&self) -> Expr {
+        Expr::sum(vec![self.params.clone(), self.master.clone(), self.gradients.clone(), self.optimizer.clone()])
     }
+
+    /// All terms.
+    pub fn total(&self) -> Expr {
+        self.fixed() + self.activations.clone()
+    }
+}
+
+/// Bytes of the inference KV cache: every op's cached elements per token, for B sequences of T
+/// tokens, at `bytes` per element.
+pub fn kv_cache_bytes(model: &Model, bytes: i64) -> Expr {
+    over_stages(model, |s| {
+        Expr::sum(
+            s.ops
+                .iter()
+                .filter_map(|op| op.kv_cache.clone())
+                .map(|w| Expr::product(vec![Expr::int(bytes), Expr::sym("B"), Expr::sym("T"), w]))
+                .collect(),
+        )
+    })
+}
+
+/// FLOPs to decode one token of one sequence with T positions cached.
+pub fn decode_flops(model: &Model, convention: FlopConvention) -> Expr {
+    over_stages(model, |s| Expr::sum(s.ops.iter().map(|op| op.decode_flops(convention)).collect()))
 }
 
 /// Optimizer FLOPs per step: per-parameter operations × P plus per-step scalars.

@@ -158,3 +158,69 @@ fn eight_concurrent_runs_all_succeed_with_identical_clean_json() {
         assert_eq!(out.stdout, outputs[0].stdout);
     }
 }
+
+#[test]
+fn every_option_is_in_help_with_its_default() {
+    let out = tally().args(["derive", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (option, default) in [
+        ("--format", "text"),
+        ("--flops", "matmul"),
+        ("--attention-flops", "full"),
+        ("--precision", "fp32"),
+        ("--layout", "uniform"),
+        ("--activations", "cs336"),
+        ("--recompute", "none"),
+        ("--attention-kernel", "standard"),
+        ("--hardware", "a100-80gb"),
+        ("--mfu", "0.5"),
+        ("--steps", "400000"),
+    ] {
+        assert!(help.contains(option), "{option} missing from --help");
+        assert!(help.contains(&format!("[default: {default}]")), "{option}: default {default} not shown");
+    }
+    let doc = json(&["derive", "--format", "json"]);
+    for key in
+        ["flops", "attention_flops", "backward", "precision", "layout", "activations", "recompute", "attention_kernel"]
+    {
+        assert!(doc["conventions"][key].is_string(), "conventions.{key}");
+    }
+    for symbol in ["S", "U", "R"] {
+        assert!(!doc["bindings"][symbol].is_null(), "bindings.{symbol}");
+    }
+}
+
+#[test]
+fn a_model_file_error_names_its_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("tally-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        "name = \"bad\"\nsummary = \"a model with a typo\"\n\n[[stage]]\nname = \"block\"\n\n[[stage.op]]\nname = \"W\"\nkind = \"linear\"\nin = \"H\"\nout = \"4*Hx\"\n",
+    )
+    .unwrap();
+    tally()
+        .args(["derive", "--model"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml:11:10").and(predicate::str::contains("unknown symbol `Hx`")));
+    std::fs::write(&path, "name = \"bad\"\nsummary = \"s\"\n[[stage]]\nname = \"b\"\n[[stage.op]]\nname = \"n\"\nkind = \"rmsnrm\"\nwidth = \"H\"\n").unwrap();
+    tally()
+        .args(["derive", "--model"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown op kind `rmsnrm`").and(predicate::str::contains("bad.toml:7:8")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn grouped_query_attention_needs_kv_heads_dividing_heads() {
+    tally()
+        .args(["derive", "--model", "llama-3-8b", "--set", "K=7"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("num_kv_heads (K) must divide num_heads (A)"));
+}

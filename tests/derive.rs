@@ -114,3 +114,76 @@ fn closed_forms_keep_b_while_values_use_one_sequence() {
     let doubled = derive("gpt2-xl", &[("B", 2)]);
     assert_eq!(value(&doubled, "flops.forward"), "9026673049600");
 }
+
+#[test]
+fn korthikanti_reproduces_34sbh_plus_5as2b_per_layer_symbolically() {
+    use tally::ops::ActivationConvention;
+    use tally::quantity::{ActivationSettings, op_activation_bytes};
+    session::exclusive(|| {
+        let symbols = SymbolTable::builtin();
+        let selection = Registry::builtin(&symbols).select("gpt2/small", &symbols).unwrap();
+        let layer = tally::quantity::layer_stage(&selection.model).unwrap();
+        let settings = ActivationSettings {
+            convention: ActivationConvention::Korthikanti,
+            recompute: false,
+            flash: false,
+            bytes: 2,
+        };
+        let per_layer =
+            tally::algebra::Expr::sum(layer.ops.iter().map(|op| op_activation_bytes(op, settings)).collect());
+        let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
+        // s = T, b = B, h = H, a = A; the MLP width is F = 4H in GPT-2.
+        let with_f = per_layer.substitute(&|s| (s == "F").then(|| read("4*H")));
+        assert!(
+            algebra::equal(&with_f, &read("34*T*B*H + 5*A*T^2*B")),
+            "{}",
+            algebra::print(&with_f, algebra::Notation::Unicode)
+        );
+    })
+    .unwrap();
+}
+
+#[test]
+fn flash_attention_keeps_no_t_squared_tensors() {
+    use tally::ops::ActivationConvention;
+    use tally::quantity::{ActivationSettings, activation_bytes};
+    session::exclusive(|| {
+        let symbols = SymbolTable::builtin();
+        let selection = Registry::builtin(&symbols).select("gpt2-xl", &symbols).unwrap();
+        for convention in [ActivationConvention::Cs336, ActivationConvention::All, ActivationConvention::Korthikanti] {
+            let settings = ActivationSettings { convention, recompute: false, flash: true, bytes: 2 };
+            let terms = algebra::terms(&activation_bytes(&selection.model, settings)).unwrap();
+            assert!(terms.iter().all(|t| t.powers.get("T").copied().unwrap_or(0) <= 1), "{convention:?}");
+        }
+    })
+    .unwrap();
+}
+
+#[test]
+fn published_parameter_counts_come_out_of_the_rules() {
+    for (model, params) in [
+        ("gpt2/small", "124439808"),
+        ("gpt2/xl", "1557611200"),
+        ("llama-2-7b", "6738415616"),
+        ("llama/llama-2-70b", "68976648192"),
+        ("llama-3-8b", "8030261248"),
+        ("llama-3-70b", "70553706496"),
+    ] {
+        assert_eq!(value(&derive(model, &[]), "params"), params, "{model}");
+    }
+}
+
+#[test]
+fn llama_2_7b_kv_cache_in_bf16_at_4096_tokens_is_2_gib() {
+    let mut options = DeriveOptions::default();
+    options.training.precision = tally::dim::Precision::Bf16;
+    let bindings = options.training.bindings().unwrap();
+    let doc = session::exclusive(move || {
+        let symbols = SymbolTable::builtin();
+        let selection = Registry::builtin(&symbols).select("llama-2-7b", &symbols).unwrap();
+        let bindings = selection.model.bind(selection.preset.as_ref(), &bindings, &symbols).unwrap();
+        derivation::derive(&selection, &bindings, &symbols, &options)
+    })
+    .unwrap();
+    assert_eq!(value(&doc, "memory.kv_cache"), "2147483648");
+}

@@ -25,6 +25,31 @@ fn every_readme_example_is_the_real_output() {
     assert!(checked >= 2, "the README shows at least two examples");
 }
 
+#[test]
+fn the_model_file_in_the_readme_derives() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("<!-- README model file -->").expect("the README shows a model file");
+    let body = &readme[start..];
+    let toml_start = body.find("```toml\n").unwrap() + "```toml\n".len();
+    let toml_end = body[toml_start..].find("```").unwrap();
+    let dir = std::env::temp_dir().join(format!("tally-readme-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, &body[toml_start..toml_start + toml_end]).unwrap();
+    let out =
+        Command::cargo_bin("tally").unwrap().arg("derive").arg(&path).args(["--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 2 layers of width 256 with biases: V·H + L(12H² + 13H) + 2H + H·V + V... counted by hand:
+    // embedding 4096·256, per layer 2·256 + (256·768 + 768) + (256·256 + 256) + (256·1024 + 1024) + (1024·256 + 256),
+    // final LayerNorm 2·256, untied head 256·4096.
+    let per_layer = 512 + (256 * 768 + 768) + (256 * 256 + 256) + (256 * 1024 + 1024) + (1024 * 256 + 256);
+    let expected = 4096 * 256 + 2 * per_layer + 512 + 256 * 4096;
+    let params = doc["quantities"].as_array().unwrap().iter().find(|q| q["name"] == "params").unwrap();
+    assert_eq!(params["value"], expected.to_string());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Splits `a "b c" d` into `a`, `b c`, `d` (double quotes only, as the README writes them).
 fn shell_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();

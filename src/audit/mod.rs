@@ -398,7 +398,9 @@ fn check_formula(
     // is compared in that form.
     // A relation is used only where the claim does not name its symbol: a claim in F keeps F.
     let named = claimed.symbols();
-    let relations: Vec<(String, Expr)> = r.relations().into_iter().filter(|(s, _)| !named.contains(s)).collect();
+    let involved = derived.symbols();
+    let relations: Vec<(String, Expr)> =
+        r.relations().into_iter().filter(|(s, _)| !named.contains(s) && involved.contains(s)).collect();
     let with_relations =
         |e: &Expr| e.substitute(&|s| relations.iter().find(|(name, _)| name == s).map(|(_, formula)| formula.clone()));
     let (claimed, derived) = (&with_relations(&claimed), &with_relations(derived));

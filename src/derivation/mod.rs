@@ -137,6 +137,12 @@ pub struct TrainingOptions {
     pub precision: Precision,
     /// Which activations are kept for the backward pass.
     pub activations: ActivationConvention,
+    /// How weights, gradients and optimizer state are stored.
+    pub layout: crate::quantity::Layout,
+    /// Full activation recomputation (keep block inputs, rerun the forward in the backward pass).
+    pub recompute: bool,
+    /// FlashAttention (no T² tensors kept).
+    pub flash: bool,
     /// The accelerator (memory budget and peak FLOP/s).
     pub hardware: Hardware,
     /// An explicit memory budget: as written, and in bytes. Without one, the hardware's nominal
@@ -169,6 +175,9 @@ impl Default for TrainingOptions {
         TrainingOptions {
             precision: Precision::Fp32,
             activations: ActivationConvention::Cs336,
+            layout: crate::quantity::Layout::Uniform,
+            recompute: false,
+            flash: false,
             hardware: Hardware::find(DEFAULT_HARDWARE).unwrap_or_else(|e| panic!("built-in hardware: {e}")),
             budget: None,
             tokens_per_second: None,
@@ -209,14 +218,32 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
     let flops_convention = if conv.elementwise { "matmul + element-wise" } else { "matmul only" };
     let conventions = vec![
         ("flops".to_string(), flops_convention.to_string()),
-        ("attention".to_string(), "full QKᵀ and AV (no causal halving)".to_string()),
-        ("backward".to_string(), "2 × forward".to_string()),
+        (
+            "attention_flops".to_string(),
+            if conv.causal { "causal: QKᵀ and AV halved" } else { "full QKᵀ and AV (no causal halving)" }.to_string(),
+        ),
+        (
+            "backward".to_string(),
+            if training.recompute { "2 × forward, plus one forward recomputed" } else { "2 × forward" }.to_string(),
+        ),
         ("optimizer".to_string(), "adamw".to_string()),
         (
             "precision".to_string(),
             format!("{}: {} bytes per element", training.precision.name(), training.precision.bytes()),
         ),
+        ("layout".to_string(), {
+            let (w, m, g, o) = training.layout.bytes_per_param(training.precision);
+            format!(
+                "{}: weights {w} + master {m} + gradients {g} + m, v 2×{o} bytes per parameter",
+                training.layout.name()
+            )
+        }),
         ("activations".to_string(), training.activations.name().to_string()),
+        ("recompute".to_string(), if training.recompute { "full" } else { "none" }.to_string()),
+        (
+            "attention_kernel".to_string(),
+            if training.flash { "flash: T² tensors recomputed, fp32 log-sum-exp kept" } else { "standard" }.to_string(),
+        ),
         ("hardware".to_string(), format!("{} ({})", training.hardware.name, training.hardware.summary)),
         (
             "memory".to_string(),

@@ -5,11 +5,12 @@
 use super::{Block, Cell, DeriveOptions, Equation, Inline, Row, Side, Table, relation_variants, text};
 use crate::algebra::{self, Expr, Notation, Rational, print};
 use crate::dim::{self, Unit, parse_bytes};
-use crate::ops::Saved;
+use crate::ops::{ActivationConvention, Saved};
 use crate::optimizer::{Optimizer, Per};
 use crate::preset::Selection;
-use crate::quantity::{self, BatchFit, Context, MemoryTerms, Quantity};
+use crate::quantity::{self, ActivationSettings, BatchFit, Context, MemoryTerms, Quantity};
 use num_bigint::BigInt;
+use num_traits::Zero;
 
 fn lhs(text: &str, latex: &str) -> (String, String) {
     (text.to_string(), latex.to_string())
@@ -39,6 +40,10 @@ pub(super) fn append(
     let training = &options.training;
     let adamw = Optimizer::adamw();
     let forward = quantity::forward_flops(model, options.flops);
+    let split = Context {
+        layout: algebra::LayoutRules { split_by: Some("B".into()), ..ctx.layout.clone() },
+        values: ctx.values.clone(),
+    };
 
     // FLOPs of one training step.
     blocks.push(Block::Heading("Training step FLOPs".into()));
@@ -46,11 +51,9 @@ pub(super) fn append(
         ctx.quantity("flops.backward", "backward FLOPs (2× forward)", Unit::flop(), Expr::int(2) * forward.clone());
     let optimizer =
         ctx.quantity("flops.optimizer", "AdamW FLOPs per step", Unit::flop(), quantity::optimizer_flops(model, &adamw));
-    let step_raw = Expr::sum(vec![forward.clone(), backward.raw.clone(), optimizer.raw.clone()]);
-    let split = Context {
-        layout: algebra::LayoutRules { split_by: Some("B".into()), ..ctx.layout.clone() },
-        values: ctx.values.clone(),
-    };
+    // Full recomputation reruns the forward pass inside the backward pass.
+    let forwards = if training.recompute { 2 } else { 1 };
+    let step_raw = Expr::sum(vec![Expr::int(forwards) * forward.clone(), backward.raw.clone(), optimizer.raw.clone()]);
     let step = split.quantity("flops.step", "FLOPs of one training step", Unit::flop(), step_raw);
     blocks.push(Block::Paragraph(vec![text(format!(
         "The {} update written as element-wise operations; every listed operation is one FLOP, per parameter \
@@ -60,6 +63,12 @@ pub(super) fn append(
         adamw.flops_per_step()
     ))]));
     blocks.push(Block::Table(update_table(&adamw)));
+    let step_form = Expr::int(2 + forwards) * Expr::sym("C_fwd") + Expr::sym("C_opt");
+    let step_note = if training.recompute {
+        "forward + recomputed forward + backward + optimizer, batch of B sequences"
+    } else {
+        "forward + backward + optimizer, batch of B sequences"
+    };
     blocks.push(Block::Equations(vec![
         eq(
             lhs("C_bwd", "C_{\\text{bwd}}"),
@@ -76,56 +85,56 @@ pub(super) fn append(
             ),
             "AdamW, from the update lines",
         ),
-        eq(
-            lhs("C_step", "C_{\\text{step}}"),
-            with_value(vec![Side::Expr(Expr::int(3) * Expr::sym("C_fwd") + Expr::sym("C_opt"))], &step),
-            "forward + backward + optimizer, batch of B sequences",
-        ),
+        eq(lhs("C_step", "C_{\\text{step}}"), with_value(vec![Side::Expr(step_form)], &step), step_note),
     ]));
+    approximations(model, ctx, &forward, blocks, quantities);
 
     // Memory.
     let precision = training.precision;
-    let terms = MemoryTerms::new(model, precision, &adamw, training.activations);
-    let title = format!("Training memory ({}, {} bytes per element)", precision.name(), precision.bytes());
+    let saved = ActivationSettings {
+        convention: training.activations,
+        recompute: training.recompute,
+        flash: training.flash,
+        bytes: precision.bytes(),
+    };
+    let terms = MemoryTerms::new(model, precision, training.layout, &adamw, saved);
+    let (w, m, g, o) = training.layout.bytes_per_param(precision);
+    let title = format!("Training memory ({}, {} layout)", precision.name(), training.layout.name());
     blocks.push(Block::Heading(title));
     blocks.push(Block::Paragraph(vec![text(format!(
-        "Parameters, gradients and the {} AdamW state tensors ({}) take {} bytes per parameter each; \
-         activations are what the forward pass keeps for the backward pass, under the `{}` convention:",
+        "Per parameter: weights {w} bytes{}, gradients {g}, and the {} AdamW state tensors ({}) {o} bytes each. \
+         Activations are what the forward pass keeps for the backward pass, {} bytes per element, under the \
+         `{}` convention{}{}:",
+        if m > 0 { format!(" plus a {m}-byte fp32 master copy") } else { String::new() },
         adamw.state.len(),
         adamw.state.join(", "),
         precision.bytes(),
-        training.activations.name()
+        training.activations.name(),
+        if training.recompute { ", with full recomputation (each block keeps only its input)" } else { "" },
+        if training.flash { ", with FlashAttention (no T² tensors; an fp32 log-sum-exp per row)" } else { "" },
     ))]));
-    blocks.push(Block::Table(activation_table(selection, ctx, training.activations)));
+    blocks.push(Block::Table(activation_table(selection, ctx, saved)));
     let m_params = ctx.quantity("memory.params", "parameter memory", Unit::byte(), terms.params.clone());
+    let m_master = ctx.quantity("memory.master", "fp32 master weights", Unit::byte(), terms.master.clone());
     let m_grads = ctx.quantity("memory.gradients", "gradient memory", Unit::byte(), terms.gradients.clone());
     let m_opt = ctx.quantity("memory.optimizer", "AdamW state memory (m and v)", Unit::byte(), terms.optimizer.clone());
     let m_act = ctx.quantity("memory.activations", "saved activation memory", Unit::byte(), terms.activations.clone());
     let m_total = split.quantity("memory.total", "training memory", Unit::byte(), terms.total());
-    let bytes = Expr::int(precision.bytes());
-    let mut eqs = vec![
-        eq(
-            lhs("M_params", "M_{\\text{params}}"),
-            with_value(vec![Side::Expr(bytes.clone() * Expr::sym("P"))], &m_params),
-            "",
-        ),
-        eq(
-            lhs("M_grads", "M_{\\text{grads}}"),
-            with_value(vec![Side::Expr(bytes.clone() * Expr::sym("P"))], &m_grads),
-            "",
-        ),
-        eq(
-            lhs("M_opt", "M_{\\text{opt}}"),
-            with_value(vec![Side::Expr(Expr::product(vec![Expr::int(2), bytes, Expr::sym("P")]))], &m_opt),
-            "m and v",
-        ),
+    let per_param = |bytes: i64| Side::Expr(Expr::int(bytes) * Expr::sym("P"));
+    let mut eqs = vec![eq(lhs("M_params", "M_{\\text{params}}"), with_value(vec![per_param(w)], &m_params), "")];
+    if m > 0 {
+        eqs.push(eq(lhs("M_master", "M_{\\text{master}}"), with_value(vec![per_param(m)], &m_master), "fp32 copy"));
+    }
+    eqs.extend([
+        eq(lhs("M_grads", "M_{\\text{grads}}"), with_value(vec![per_param(g)], &m_grads), ""),
+        eq(lhs("M_opt", "M_{\\text{opt}}"), with_value(vec![per_param(2 * o)], &m_opt), "m and v"),
         eq(
             lhs("M_act", "M_{\\text{act}}"),
             with_value(vec![], &m_act),
             &format!("{} activation list", training.activations.name()),
         ),
-        eq(lhs("M_total", "M_{\\text{total}}"), with_value(vec![], &m_total), "all four"),
-    ];
+        eq(lhs("M_total", "M_{\\text{total}}"), with_value(vec![], &m_total), "all terms"),
+    ]);
     eqs.extend(relation_variants(("M_total", "M_{\\text{total}}"), &m_total, selection, &split));
     blocks.push(Block::Equations(eqs));
     let linear = linear_in_batch(&m_total.raw, ctx);
@@ -137,9 +146,13 @@ pub(super) fn append(
             text(format!(" bytes, i.e. {} bytes per sequence on top of {} bytes.", dim::exact(a), dim::exact(b))),
         ]));
     }
-    let static_raw = Expr::sum(vec![terms.params.clone(), terms.gradients.clone(), terms.optimizer.clone()]);
-    let m_static = ctx.quantity("memory.static", "parameters, gradients and optimizer state", Unit::byte(), static_raw);
-    quantities.extend([backward, optimizer, step, m_params, m_grads, m_opt, m_act, m_static, m_total]);
+    let m_static =
+        ctx.quantity("memory.static", "parameters, gradients and optimizer state", Unit::byte(), terms.fixed());
+    quantities.extend([backward, optimizer, step, m_params]);
+    if m > 0 {
+        quantities.push(m_master);
+    }
+    quantities.extend([m_grads, m_opt, m_act, m_static, m_total]);
 
     // Largest batch.
     if let (Some((a, b)), Some((a_expr, b_expr))) = (&linear, &coefficients) {
@@ -148,6 +161,9 @@ pub(super) fn append(
 
     // Time and MFU.
     time_section(options, &split, &forward, blocks, quantities);
+
+    // Inference.
+    inference_section(model, ctx, options, blocks, quantities);
 }
 
 /// The closed forms a and b of memory = a·B + b.
@@ -206,40 +222,62 @@ fn update_table(optimizer: &Optimizer) -> Table {
     }
 }
 
-fn activation_table(selection: &Selection, ctx: &Context, convention: crate::ops::ActivationConvention) -> Table {
+fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSettings) -> Table {
     let mut rows = Vec::new();
     for stage in &selection.model.stages {
+        let repeat = print(&stage.repeat, Notation::Unicode);
+        let times = if repeat == "1" { String::new() } else { format!("× {repeat}") };
+        if saved.recompute && stage.repeat != Expr::one() {
+            let kept = quantity::recomputed_stage_bytes(stage, saved);
+            let elements = quantity::recomputed_stage_bytes(stage, ActivationSettings { bytes: 1, ..saved });
+            rows.push(Row {
+                cells: vec![
+                    Cell::Text(stage.name.clone()),
+                    Cell::Text("block input (everything else recomputed)".into()),
+                    Cell::Text("recompute full".into()),
+                    Cell::Math(ctx.simplify(&elements)),
+                    Cell::Math(ctx.simplify(&kept)),
+                    Cell::Text(times.clone()),
+                    ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
+                ],
+                total: false,
+            });
+            continue;
+        }
         let mut first = true;
         for op in &stage.ops {
-            let kept = op.saved_elements(convention);
+            let kept = quantity::op_activation_bytes(op, saved);
             if kept.is_zero() {
                 continue;
             }
+            let why = match (saved.convention, op.saved) {
+                (ActivationConvention::Korthikanti, _) => "kept for its backward",
+                (_, Saved::Cs336) => "CS336 list",
+                (_, Saved::All) => "all intermediates",
+                (_, Saved::Never) => "FlashAttention statistics",
+            };
             let stage_cell = if first { Cell::Text(stage.name.clone()) } else { Cell::Empty };
             first = false;
-            let why = match op.saved {
-                Saved::Cs336 => "CS336 list",
-                Saved::All => "all intermediates",
-                Saved::Never => "",
-            };
-            let repeat = print(&stage.repeat, Notation::Unicode);
+            let elements = quantity::op_activation_elements(op, saved);
             rows.push(Row {
                 cells: vec![
                     stage_cell,
                     Cell::Text(op.name.clone()),
                     Cell::Text(why.into()),
+                    Cell::Math(ctx.simplify(&elements)),
                     Cell::Math(ctx.simplify(&kept)),
-                    Cell::Text(if repeat == "1" { String::new() } else { format!("× {repeat}") }),
+                    Cell::Text(times.clone()),
                     ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
                 ],
                 total: false,
             });
         }
     }
-    let all = quantity::activation_elements(&selection.model, convention);
+    let all = quantity::activation_bytes(&selection.model, saved);
     rows.push(Row {
         cells: vec![
-            Cell::Text("total elements".into()),
+            Cell::Text("total bytes".into()),
+            Cell::Empty,
             Cell::Empty,
             Cell::Empty,
             Cell::Math(ctx.simplify(&all)),
@@ -251,14 +289,95 @@ fn activation_table(selection: &Selection, ctx: &Context, convention: crate::ops
     Table {
         columns: vec![
             ("stage".into(), false),
-            ("saved output of".into(), false),
+            ("kept for backward".into(), false),
             ("counted by".into(), false),
             ("elements".into(), false),
+            ("bytes".into(), false),
             ("repeat".into(), false),
-            ("elements in all".into(), true),
+            ("bytes in all".into(), true),
         ],
         rows,
     }
+}
+
+/// Training FLOPs per token from the rules beside the 6N and PaLM (6N + 12·L·H·T) estimates.
+fn approximations(
+    model: &crate::model::Model,
+    ctx: &Context,
+    forward: &Expr,
+    blocks: &mut Vec<Block>,
+    quantities: &mut Vec<Quantity>,
+) {
+    let per_token = Expr::int(3) * forward.clone() * (Expr::sym("B") * Expr::sym("T")).pow(-1);
+    let exact =
+        ctx.quantity("flops.train_per_token", "training FLOPs per token (forward + backward)", Unit::flop(), per_token);
+    let n = quantity::params(model);
+    let six_n = ctx.quantity("flops.approx.6n", "6N estimate per token", Unit::flop(), Expr::int(6) * n.clone());
+    let palm_raw =
+        Expr::int(6) * n + Expr::product(vec![Expr::int(12), Expr::sym("L"), Expr::sym("H"), Expr::sym("T")]);
+    let palm = ctx.quantity("flops.approx.palm", "6N + 12·L·H·T (PaLM) estimate per token", Unit::flop(), palm_raw);
+    blocks.push(Block::Paragraph(vec![text(
+        "Training FLOPs per token from the rules, beside the usual estimates (N = all parameters):",
+    )]));
+    let ratio = |q: &Quantity| match (&exact.value, &q.value) {
+        (Some(e), Some(a)) if !a.is_zero() => format!("exact / estimate = {}", dim::decimal(&(e / a), 4)),
+        _ => String::new(),
+    };
+    let rows = [&exact, &six_n, &palm]
+        .iter()
+        .map(|q| Row {
+            cells: vec![
+                Cell::Text(q.title.clone()),
+                Cell::Math(q.closed.clone()),
+                q.value.clone().map(Cell::Number).unwrap_or(Cell::Empty),
+                Cell::Text(if q.name == exact.name { String::new() } else { ratio(q) }),
+            ],
+            total: false,
+        })
+        .collect();
+    blocks.push(Block::Table(Table {
+        columns: vec![
+            ("per token".into(), false),
+            ("formula".into(), false),
+            ("FLOPs".into(), true),
+            ("ratio".into(), false),
+        ],
+        rows,
+    }));
+    quantities.extend([exact, six_n, palm]);
+}
+
+/// KV-cache bytes and FLOPs per decoded token.
+fn inference_section(
+    model: &crate::model::Model,
+    ctx: &Context,
+    options: &DeriveOptions,
+    blocks: &mut Vec<Block>,
+    quantities: &mut Vec<Quantity>,
+) {
+    let bytes = options.training.precision.bytes();
+    let cache = quantity::kv_cache_bytes(model, bytes);
+    if cache.is_zero() {
+        return;
+    }
+    blocks.push(Block::Heading("Inference".into()));
+    let kv = ctx.quantity("memory.kv_cache", "KV cache for B sequences of T tokens", Unit::byte(), cache);
+    let decode = ctx.quantity(
+        "flops.decode_per_token",
+        "FLOPs to decode one token with T positions cached",
+        Unit::flop(),
+        quantity::decode_flops(model, options.flops),
+    );
+    blocks.push(Block::Paragraph(vec![text(format!(
+        "Every K and V projection output is cached for each of the T positions, {bytes} bytes per element \
+         ({}); decoding one token runs every op once and attends to the T cached positions.",
+        options.training.precision.name()
+    ))]));
+    blocks.push(Block::Equations(vec![
+        eq(lhs("M_kv", "M_{\\text{kv}}"), with_value(vec![], &kv), "K and V of every layer"),
+        eq(lhs("C_decode", "C_{\\text{decode}}"), with_value(vec![], &decode), "one token, one sequence"),
+    ]));
+    quantities.extend([kv, decode]);
 }
 
 /// One memory budget to try: how it was written, and its bytes.
