@@ -100,3 +100,16 @@ fn answer_sheet_html_is_well_formed() {
         assert!(doc.descendants().any(|n| n.tag_name().name() == "math"));
     }
 }
+
+#[test]
+fn every_preset_parameter_count() {
+    let listing = run(&["list", "models"]);
+    let mut lines = Vec::new();
+    for name in listing.lines().filter_map(|l| l.split_whitespace().next()) {
+        let out = run(&["derive", "--model", name, "--format", "json"]);
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let params = doc["quantities"].as_array().unwrap().iter().find(|q| q["name"] == "params").unwrap();
+        lines.push(format!("{name:<24} {:>16}  {}", params["value"].as_str().unwrap(), params["display"].as_str().unwrap()));
+    }
+    snapshot("preset_parameter_counts", &(lines.join("\n") + "\n"));
+}
