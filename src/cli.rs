@@ -430,7 +430,7 @@ fn find_sheet(name: &str) -> Result<Option<derivation::Sheet>, Error> {
 }
 
 /// Runs the algebra under the per-user symbolica lock (see `tally::algebra::session`).
-fn run_exclusive(work: impl FnOnce() -> Result<String, Error> + Send + 'static) -> Result<String, Error> {
+fn run_exclusive<R: Send + 'static>(work: impl FnOnce() -> Result<R, Error> + Send + 'static) -> Result<R, Error> {
     algebra::session::exclusive(work)
         .map_err(|e| Error::Io { path: algebra::session::lock_path().display().to_string(), reason: e.to_string() })?
 }
@@ -536,10 +536,7 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
         };
         Ok((text, report.exit_code()))
     };
-    let (text, code) = algebra::session::exclusive(work).map_err(|e| Error::Io {
-        path: algebra::session::lock_path().display().to_string(),
-        reason: e.to_string(),
-    })??;
+    let (text, code) = run_exclusive(work)?;
     emit(text, &None)?;
     Ok(code)
 }

@@ -96,11 +96,6 @@ pub fn layer_stage(model: &Model) -> Option<&Stage> {
     }
 }
 
-/// Activation elements kept for the backward pass under a convention, over the whole model.
-pub fn activation_elements(model: &Model, convention: ActivationConvention) -> Expr {
-    over_stages(model, |s| Expr::sum(s.ops.iter().map(|op| op.saved_elements(convention)).collect()))
-}
-
 /// How parameters, gradients and optimizer state are stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Layout {

@@ -109,7 +109,11 @@ fn every_preset_parameter_count() {
         let out = run(&["derive", "--model", name, "--format", "json"]);
         let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
         let params = doc["quantities"].as_array().unwrap().iter().find(|q| q["name"] == "params").unwrap();
-        lines.push(format!("{name:<24} {:>16}  {}", params["value"].as_str().unwrap(), params["display"].as_str().unwrap()));
+        lines.push(format!(
+            "{name:<24} {:>16}  {}",
+            params["value"].as_str().unwrap(),
+            params["display"].as_str().unwrap()
+        ));
     }
     snapshot("preset_parameter_counts", &(lines.join("\n") + "\n"));
 }

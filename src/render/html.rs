@@ -2,9 +2,9 @@
 //! a small embedded stylesheet and no network resources. Equation chains are one block of math per
 //! line, because `latex2mathml` has no `aligned` environment.
 
-use super::{Render, shape, value_phrase};
+use super::{Render, paragraph, shape, value_phrase};
 use crate::algebra::{Notation, print};
-use crate::derivation::{Block, Cell, Document, Equation, Inline, Side, Table};
+use crate::derivation::{Block, Cell, Document, Equation, Side, Table};
 use crate::dim;
 use latex2mathml::DisplayStyle;
 
@@ -200,13 +200,7 @@ impl Render for Html {
             match block {
                 Block::Heading(h) => out.push_str(&format!("<h2>{}</h2>\n", escape(h))),
                 Block::Paragraph(parts) => {
-                    let s: String = parts
-                        .iter()
-                        .map(|p| match p {
-                            Inline::Text(t) => escape(t),
-                            Inline::Math(e) => inline(&print(e, Notation::Latex)),
-                        })
-                        .collect();
+                    let s = paragraph(parts, escape, |e| inline(&print(e, Notation::Latex)));
                     out.push_str(&format!("<p>{s}</p>\n"));
                 }
                 Block::Table(t) => out.push_str(&table(t)),

@@ -1,9 +1,9 @@
 //! LaTeX: `\section*`, `tabular` tables and `align*` chains. With `--standalone` a complete document
 //! that compiles with pdflatex and only standard packages (amsmath, geometry).
 
-use super::{Render, shape, value_phrase};
+use super::{Render, paragraph, shape, value_phrase};
 use crate::algebra::{Notation, print};
-use crate::derivation::{Block, Cell, Document, Inline, Side, Table};
+use crate::derivation::{Block, Cell, Document, Side, Table};
 use crate::dim;
 
 /// The LaTeX renderer.
@@ -112,13 +112,7 @@ impl Render for Latex {
             match block {
                 Block::Heading(h) => out.push_str(&format!("\n\\subsection*{{{}}}\n", latex_text(h))),
                 Block::Paragraph(parts) => {
-                    let s: String = parts
-                        .iter()
-                        .map(|p| match p {
-                            Inline::Text(t) => latex_text(t),
-                            Inline::Math(e) => format!("${}$", print(e, Notation::Latex)),
-                        })
-                        .collect();
+                    let s = paragraph(parts, latex_text, |e| format!("${}$", print(e, Notation::Latex)));
                     out.push_str(&format!("{s}\n\n"));
                 }
                 Block::Table(t) => out.push_str(&table(t)),

@@ -1,8 +1,8 @@
 //! Markdown: headings, pipe tables (math as `$…$`), `$$…$$` display math with `aligned`.
 
-use super::{Render, shape, value_phrase};
+use super::{Render, paragraph, shape, value_phrase};
 use crate::algebra::{Notation, print};
-use crate::derivation::{Block, Cell, Document, Inline, Side, Table};
+use crate::derivation::{Block, Cell, Document, Side, Table};
 use crate::dim;
 
 /// The Markdown renderer.
@@ -55,13 +55,7 @@ impl Render for Markdown {
             match block {
                 Block::Heading(h) => out.push_str(&format!("## {}\n", escape(h))),
                 Block::Paragraph(parts) => {
-                    let s: String = parts
-                        .iter()
-                        .map(|p| match p {
-                            Inline::Text(t) => escape(t),
-                            Inline::Math(e) => format!("${}$", print(e, Notation::Latex)),
-                        })
-                        .collect();
+                    let s = paragraph(parts, escape, |e| format!("${}$", print(e, Notation::Latex)));
                     out.push_str(&s);
                     out.push('\n');
                 }

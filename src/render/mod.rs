@@ -45,6 +45,21 @@ pub fn render(doc: &Document, format: Format, standalone: bool) -> String {
     }
 }
 
+/// Running text with its inline formulas, each piece rendered by the format's own functions.
+fn paragraph(
+    parts: &[crate::derivation::Inline],
+    text: impl Fn(&str) -> String,
+    math: impl Fn(&crate::algebra::Expr) -> String,
+) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            crate::derivation::Inline::Text(t) => text(t),
+            crate::derivation::Inline::Math(e) => math(e),
+        })
+        .collect()
+}
+
 /// Operand shapes as `(BT×H)·(H×H)` in a notation.
 fn shape(operands: &[Vec<crate::algebra::Expr>], notation: Notation) -> String {
     let (times, dot) = match notation {

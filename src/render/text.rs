@@ -1,8 +1,8 @@
 //! Plain text for terminals: underlined headings, aligned tables, Unicode math.
 
-use super::{Render, cell_plain, side_plain};
+use super::{Render, cell_plain, paragraph, side_plain};
 use crate::algebra::{Notation, print};
-use crate::derivation::{Block, Document, Inline, Table};
+use crate::derivation::{Block, Document, Table};
 
 /// The text renderer.
 pub struct Text;
@@ -52,13 +52,7 @@ impl Render for Text {
             match block {
                 Block::Heading(h) => out.push_str(&format!("{h}\n{}\n", "─".repeat(width(h)))),
                 Block::Paragraph(parts) => {
-                    let s: String = parts
-                        .iter()
-                        .map(|p| match p {
-                            Inline::Text(t) => t.clone(),
-                            Inline::Math(e) => print(e, Notation::Unicode),
-                        })
-                        .collect();
+                    let s = paragraph(parts, |t| t.to_string(), |e| print(e, Notation::Unicode));
                     out.push_str(&s);
                     out.push('\n');
                 }
