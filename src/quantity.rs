@@ -29,6 +29,7 @@ pub struct Quantity {
 }
 
 /// What quantities are simplified and evaluated with.
+#[derive(Clone, Debug)]
 pub struct Context {
     /// How closed forms are laid out.
     pub layout: LayoutRules,

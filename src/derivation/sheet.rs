@@ -19,7 +19,8 @@ use crate::quantity::Context;
 use crate::quantity::Quantity;
 use crate::symbol::SymbolTable;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,18 +166,34 @@ fn setting(part: &PartFile, base: &DeriveOptions, symbols: &SymbolTable, sheet: 
     Ok(Setting { sets, options, label: label.join(",") })
 }
 
-/// Derives the whole document for one setting of one preset.
-fn derive_at(preset: &str, setting: &Setting, symbols: &SymbolTable) -> Result<Document> {
-    Ok(derive_with_model(preset, setting, symbols)?.0)
+/// Derivations of one sheet, each computed once: most parts share a setting, and the scaling
+/// part derives every preset.
+struct Derivations<'a> {
+    symbols: &'a SymbolTable,
+    cache: RefCell<HashMap<String, (Document, Selection, Context)>>,
 }
 
-/// The document together with the model and evaluation context it was derived with.
-fn derive_with_model(preset: &str, setting: &Setting, symbols: &SymbolTable) -> Result<(Document, Selection, Context)> {
-    let selection = Registry::builtin(symbols).select(preset, symbols)?;
-    let bindings = selection.model.bind(selection.preset.as_ref(), &setting.sets, symbols)?;
-    let doc = derive(&selection, &bindings, symbols, &setting.options);
-    let ctx = Context { layout: symbols.layout(), values: bindings.values() };
-    Ok((doc, selection, ctx))
+impl Derivations<'_> {
+    /// The document of `preset` at `setting`, with the model and evaluation context it used.
+    fn get(&self, preset: &str, setting: &Setting) -> Result<(Document, Selection, Context)> {
+        let key = format!("{preset}|{:?}|{:?}", setting.sets, setting.options);
+        if let Some(hit) = self.cache.borrow().get(&key) {
+            return Ok(hit.clone());
+        }
+        let symbols = self.symbols;
+        let selection = Registry::builtin(symbols).select(preset, symbols)?;
+        let bindings = selection.model.bind(selection.preset.as_ref(), &setting.sets, symbols)?;
+        let doc = derive(&selection, &bindings, symbols, &setting.options);
+        let ctx = Context { layout: symbols.layout(), values: bindings.values() };
+        let entry = (doc, selection, ctx);
+        self.cache.borrow_mut().insert(key, entry.clone());
+        Ok(entry)
+    }
+
+    /// Just the document.
+    fn doc(&self, preset: &str, setting: &Setting) -> Result<Document> {
+        Ok(self.get(preset, setting)?.0)
+    }
 }
 
 fn find<'a>(doc: &'a Document, name: &str) -> Option<&'a Quantity> {
@@ -281,8 +298,8 @@ fn dominance_sentence(doc: &Document) -> String {
 }
 
 /// A component × preset table of shares and a sentence on which shares grow and which shrink.
-fn scaling(presets: &[String], setting: &Setting, symbols: &SymbolTable) -> Result<(Table, String)> {
-    let docs = presets.iter().map(|p| derive_at(p, setting, symbols)).collect::<Result<Vec<_>>>()?;
+fn scaling(presets: &[String], setting: &Setting, derivations: &Derivations) -> Result<(Table, String)> {
+    let docs = presets.iter().map(|p| derivations.doc(p, setting)).collect::<Result<Vec<_>>>()?;
     let titles: Vec<(String, String)> =
         components(&docs[0]).iter().map(|q| (q.name.clone(), q.title.clone())).collect();
     let mut rows = Vec::new();
@@ -328,12 +345,13 @@ fn update_summary(optimizer: &Optimizer) -> String {
 pub fn answer(sheet: &Sheet, base: &DeriveOptions, symbols: &SymbolTable) -> Result<Document> {
     let model = &sheet.file.model;
     let base_setting = Setting { sets: base.training.bindings()?, options: base.clone(), label: String::new() };
-    let base_doc = derive_at(model, &base_setting, symbols)?;
+    let derivations = Derivations { symbols, cache: RefCell::new(HashMap::new()) };
+    let base_doc = derivations.doc(model, &base_setting)?;
     let mut blocks = vec![Block::Paragraph(vec![text(sheet.file.intro.clone())])];
     let mut quantities = Vec::new();
     for part in &sheet.file.part {
         let s = setting(part, base, symbols, sheet)?;
-        let (doc, selection, ctx) = derive_with_model(model, &s, symbols)?;
+        let (doc, selection, ctx) = derivations.get(model, &s)?;
         blocks.push(Block::Heading(part.heading.clone()));
         blocks.push(Block::Paragraph(vec![text(format!("Question: {}", part.question))]));
         match part.kind.as_str() {
@@ -347,7 +365,7 @@ pub fn answer(sheet: &Sheet, base: &DeriveOptions, symbols: &SymbolTable) -> Res
                 blocks.push(Block::Paragraph(vec![text(dominance_sentence(&doc))]));
             }
             "scaling" => {
-                let (table, sentence) = scaling(&part.presets, &s, symbols)?;
+                let (table, sentence) = scaling(&part.presets, &s, &derivations)?;
                 blocks.push(Block::Table(table));
                 blocks.push(Block::Paragraph(vec![text(sentence)]));
             }
