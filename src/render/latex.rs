@@ -1,5 +1,6 @@
-//! LaTeX: `\section*`, `tabular` tables and `align*` chains. With `--standalone` a complete document
-//! that compiles with pdflatex and only standard packages (amsmath, geometry).
+//! LaTeX: `\section*`, `tabular` tables and `align*` chains; a fragment needs amsmath and graphicx.
+//! With `--standalone` a complete document that compiles with pdflatex and only standard packages
+//! (amsmath, graphicx, geometry).
 
 use super::{Render, paragraph, shape, value_phrase};
 use crate::algebra::{Notation, print};
@@ -83,7 +84,10 @@ fn cell(c: &Cell) -> String {
 
 fn table(t: &Table) -> String {
     let spec: String = t.columns.iter().map(|(_, right)| if *right { 'r' } else { 'l' }).collect();
-    let mut out = format!("\\begin{{center}}\\small\n\\begin{{tabular}}{{{spec}}}\n\\hline\n");
+    // Wide tables (the op table) are scaled to the line width (graphicx) so no column runs off.
+    let wide = t.columns.len() >= 6;
+    let (open, close) = if wide { ("\\resizebox{\\linewidth}{!}{%\n", "}\n") } else { ("", "") };
+    let mut out = format!("\\begin{{center}}\\small\n{open}\\begin{{tabular}}{{{spec}}}\n\\hline\n");
     let header: Vec<String> = t.columns.iter().map(|(h, _)| format!("\\textbf{{{}}}", latex_text(h))).collect();
     out.push_str(&format!("{} \\\\\n\\hline\n", header.join(" & ")));
     for row in &t.rows {
@@ -93,7 +97,7 @@ fn table(t: &Table) -> String {
         let cells: Vec<String> = row.cells.iter().map(cell).collect();
         out.push_str(&format!("{} \\\\\n", cells.join(" & ")));
     }
-    out.push_str("\\hline\n\\end{tabular}\n\\end{center}\n");
+    out.push_str(&format!("\\hline\n\\end{{tabular}}\n{close}\\end{{center}}\n"));
     out
 }
 
@@ -103,7 +107,7 @@ impl Render for Latex {
         if self.standalone {
             out.push_str(
                 "\\documentclass[10pt]{article}\n\\usepackage[a4paper,landscape,margin=1.5cm]{geometry}\n\
-                 \\usepackage{amsmath}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\
+                 \\usepackage{amsmath}\n\\usepackage{graphicx}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\
                  \\setlength{\\parindent}{0pt}\n\\setlength{\\parskip}{0.5em}\n\\begin{document}\n",
             );
         }
