@@ -27,7 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Derive parameters and forward FLOPs of a model, step by step.
+    /// Derive a model's parameters, FLOPs, training memory, largest batch, training time and
+    /// inference costs step by step, or answer a CS336 sheet (`tally derive cs336-2025`).
     Derive(Box<DeriveArgs>),
     /// Check hand-written formulas and stated numbers against the derivation.
     /// Exit status: 0 every claim holds, 1 some claim is wrong, 2 the input could not be read.
