@@ -44,7 +44,7 @@ fn json_output_follows_the_contract() {
     for component in ["attention_projections", "attention_scores", "attention_values", "ffn", "lm_head"] {
         quantity(&doc, &format!("flops.forward.{component}"));
     }
-    assert_eq!(quantity(&doc, "params")["expr"], "L*(4*H^2 + 3*H*F + 2*H) + 2*V*H + H");
+    assert_eq!(quantity(&doc, "params")["expr"], "2*V*H + L*(4*H^2 + 3*H*F + 2*H) + H");
 }
 
 #[test]

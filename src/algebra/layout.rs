@@ -80,32 +80,40 @@ impl LayoutRules {
     }
 }
 
-/// Lays out a sum of monomials the textbook way.
+/// Lays out a sum of monomials the textbook way. The outermost terms keep the order they are
+/// given in (callers pass them in the order the model builds them: embedding, blocks, head);
+/// inside a collected group the highest degree comes first.
 pub fn layout(terms: &[Term], rules: &LayoutRules) -> Expr {
-    let terms: Vec<Term> = terms.iter().filter(|t| !t.coeff.is_zero()).cloned().collect();
-    if terms.is_empty() {
+    let ranked: Vec<(Term, usize)> =
+        terms.iter().enumerate().filter(|(_, t)| !t.coeff.is_zero()).map(|(i, t)| (t.clone(), i)).collect();
+    if ranked.is_empty() {
         return Expr::zero();
     }
     let Some(split) = &rules.split_by else {
-        return factored(&terms, rules);
+        return factored(&ranked, rules);
     };
-    let mut parts: BTreeMap<i32, Vec<Term>> = BTreeMap::new();
-    for t in &terms {
-        parts.entry(t.power(split)).or_default().push(t.clone());
+    let mut parts: BTreeMap<i32, Vec<(Term, usize)>> = BTreeMap::new();
+    for (t, rank) in &ranked {
+        parts.entry(t.power(split)).or_default().push((t.clone(), *rank));
     }
     if parts.len() < 2 {
-        return factored(&terms, rules);
+        return factored(&ranked, rules);
     }
     Expr::sum(parts.values().map(|p| factored(p, rules)).collect())
 }
 
 /// One part: common factor in front, the rest collected and ordered inside.
-fn factored(terms: &[Term], rules: &LayoutRules) -> Expr {
+fn factored(ranked: &[(Term, usize)], rules: &LayoutRules) -> Expr {
+    let terms: Vec<&Term> = ranked.iter().map(|(t, _)| t).collect();
     if terms.len() == 1 {
-        return monomial(&terms[0], rules);
+        return monomial(terms[0], rules);
     }
     // A constant term keeps the numbers inside visible: 14P + 10, not 2(7P + 5).
-    let numeric = if terms.iter().any(|t| t.powers.is_empty()) { Rational::one() } else { numeric_content(terms) };
+    let numeric = if terms.iter().any(|t| t.powers.is_empty()) {
+        Rational::one()
+    } else {
+        numeric_content(terms.iter().copied())
+    };
     let mut common = Term { coeff: numeric, powers: BTreeMap::new() };
     for axis in &rules.factor_axes {
         let k = terms.iter().map(|t| t.power(axis)).min().unwrap_or(0);
@@ -123,15 +131,15 @@ fn factored(terms: &[Term], rules: &LayoutRules) -> Expr {
             common.powers.insert(s.clone(), k);
         }
     }
-    let reduced: Vec<Term> = terms
+    let reduced: Vec<(Term, usize)> = ranked
         .iter()
-        .map(|t| {
+        .map(|(t, rank)| {
             let mut r = t.clone();
             r.coeff = &t.coeff / &common.coeff;
             for (s, k) in &common.powers {
                 r = r.without(s, *k);
             }
-            r
+            (r, *rank)
         })
         .collect();
     let inner = collected(&reduced, rules, 0);
@@ -148,32 +156,50 @@ fn factored(terms: &[Term], rules: &LayoutRules) -> Expr {
     }
 }
 
-/// Groups terms by powers of `rules.collect[level]`, recursively, ordered highest first.
-fn collected(terms: &[Term], rules: &LayoutRules, level: usize) -> Expr {
+/// Groups terms by powers of `rules.collect[level]`, recursively. At the outermost level of a sum
+/// over layers items keep the given order (rank); elsewhere highest degree first.
+fn collected(terms: &[(Term, usize)], rules: &LayoutRules, level: usize) -> Expr {
+    // Model order applies to a whole model's sum (one with a collected layer group); a single
+    // block or a group's inside reads highest degree first.
+    let spans_layers = rules.collect.first().is_some_and(|c| terms.iter().any(|(t, _)| t.power(c) != 0));
+    let order = |a: &(Term, usize), b: &(Term, usize)| {
+        if level == 0 && spans_layers {
+            a.1.cmp(&b.1).then_with(|| rules.compare(&a.0, &b.0))
+        } else {
+            rules.compare(&a.0, &b.0)
+        }
+    };
     let Some(symbol) = rules.collect.get(level) else {
         let mut sorted = terms.to_vec();
-        sorted.sort_by(|a, b| rules.compare(a, b));
-        return Expr::sum(sorted.iter().map(|t| monomial(t, rules)).collect());
+        sorted.sort_by(order);
+        return Expr::sum(sorted.iter().map(|(t, _)| monomial(t, rules)).collect());
     };
-    let mut groups: BTreeMap<i32, Vec<Term>> = BTreeMap::new();
-    for t in terms {
-        groups.entry(t.power(symbol)).or_default().push(t.clone());
+    let mut groups: BTreeMap<i32, Vec<(Term, usize)>> = BTreeMap::new();
+    for (t, rank) in terms {
+        groups.entry(t.power(symbol)).or_default().push((t.clone(), *rank));
     }
-    // Each item keeps its leading term as the sort key.
-    let mut items: Vec<(Term, Expr)> = Vec::new();
+    // Each item keeps its leading term (and the earliest rank of its members) as the sort key.
+    let mut items: Vec<((Term, usize), Expr)> = Vec::new();
     for (k, group) in groups {
         if k == 0 || group.len() == 1 {
-            for t in group {
-                items.push((t.clone(), monomial(&t, rules)));
+            for (t, rank) in group {
+                let e = monomial(&t, rules);
+                items.push(((t, rank), e));
             }
             continue;
         }
-        let inner: Vec<Term> = group.iter().map(|t| t.without(symbol, k)).collect();
-        let lead = group.iter().min_by(|a, b| rules.compare(a, b)).cloned().unwrap_or_else(|| group[0].clone());
+        let inner: Vec<(Term, usize)> = group.iter().map(|(t, r)| (t.without(symbol, k), *r)).collect();
+        let lead = group
+            .iter()
+            .map(|(t, _)| t)
+            .min_by(|a, b| rules.compare(a, b))
+            .cloned()
+            .unwrap_or_else(|| group[0].0.clone());
+        let rank = group.iter().map(|(_, r)| *r).min().unwrap_or(usize::MAX);
         let head = Expr::sym(symbol).pow(k);
-        items.push((lead, Expr::Mul(vec![head, collected(&inner, rules, level + 1)])));
+        items.push(((lead, rank), Expr::Mul(vec![head, collected(&inner, rules, level + 1)])));
     }
-    items.sort_by(|a, b| rules.compare(&a.0, &b.0));
+    items.sort_by(|a, b| order(&a.0, &b.0));
     Expr::sum(items.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -198,7 +224,7 @@ fn monomial_factors(t: &Term, rules: &LayoutRules) -> Vec<Expr> {
 }
 
 /// gcd of the numerators over lcm of the denominators, positive.
-fn numeric_content(terms: &[Term]) -> Rational {
+fn numeric_content<'t>(terms: impl Iterator<Item = &'t Term>) -> Rational {
     let mut numer = BigInt::zero();
     let mut denom = BigInt::one();
     for t in terms {

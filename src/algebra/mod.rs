@@ -15,10 +15,63 @@ pub use parse::{ParseError, Resolver, Syntax, any_symbol, number_literals, parse
 pub use print::{Notation, print, superscript};
 
 /// Expands and lays out `e` the textbook way; non-polynomials come back expanded as they are.
+/// Outer terms come in the order they first appear in `e` as written (for a model: embedding,
+/// blocks, head), so `VH + L(…) + H + VH` reads `2VH + L(…) + H`.
 pub fn simplify(e: &Expr, rules: &LayoutRules) -> Expr {
     match engine::terms(e) {
-        Some(terms) => layout::layout(&terms, rules),
+        Some(mut terms) => {
+            let mut order = Vec::new();
+            appearance(e, &mut order);
+            terms.sort_by_key(|t| order.iter().position(|p| *p == t.powers).unwrap_or(usize::MAX));
+            layout::layout(&terms, rules)
+        }
         None => engine::expand(e),
+    }
+}
+
+type Powers = std::collections::BTreeMap<String, i32>;
+
+/// Monomials (as symbol powers) in the order they first appear when `e` is multiplied out from
+/// left to right. Structural only: no cancellation, so it orders terms but never decides them.
+fn appearance(e: &Expr, out: &mut Vec<Powers>) {
+    match e {
+        Expr::Add(terms) => terms.iter().for_each(|t| appearance(t, out)),
+        Expr::Mul(factors) => match factors.iter().position(|f| matches!(f, Expr::Add(_))) {
+            Some(i) => {
+                if let Expr::Add(terms) = &factors[i] {
+                    for t in terms {
+                        let mut distributed = factors.clone();
+                        distributed[i] = t.clone();
+                        appearance(&Expr::product(distributed), out);
+                    }
+                }
+            }
+            None => record(e, out),
+        },
+        _ => record(e, out),
+    }
+}
+
+fn record(e: &Expr, out: &mut Vec<Powers>) {
+    let mut powers = Powers::new();
+    let factors = match e {
+        Expr::Mul(v) => v.clone(),
+        other => vec![other.clone()],
+    };
+    for f in factors {
+        match f {
+            Expr::Num(_) => {}
+            Expr::Sym(s) => *powers.entry(s).or_insert(0) += 1,
+            Expr::Pow(b, k) => match *b {
+                Expr::Sym(s) => *powers.entry(s).or_insert(0) += k,
+                _ => return,
+            },
+            _ => return,
+        }
+    }
+    powers.retain(|_, k| *k != 0);
+    if !out.contains(&powers) {
+        out.push(powers);
     }
 }
 
@@ -128,7 +181,7 @@ mod tests {
             let flops = read("L*(8*B*T*H^2 + 4*B*T^2*H) + 2*B*T*V*H");
             assert_eq!(print(&simplify(&flops, &rules()), Notation::Unicode), "2BT[L(2TH + 4H²) + VH]");
             let params = read("V*H + L*(4*H^2 + 2*H) + H + V*H");
-            assert_eq!(print(&simplify(&params, &rules()), Notation::Unicode), "L(4H² + 2H) + 2VH + H");
+            assert_eq!(print(&simplify(&params, &rules()), Notation::Unicode), "2VH + L(4H² + 2H) + H");
         });
     }
 
@@ -139,7 +192,7 @@ mod tests {
             let split = LayoutRules { split_by: Some("B".into()), ..rules() };
             assert_eq!(
                 print(&simplify(&memory, &split), Notation::Unicode),
-                "16[L(16H² + 2H) + 2VH + H] + 4BT[L(2AT + 16H) + 2V + H]"
+                "16[2VH + L(16H² + 2H) + H] + 4BT[L(2AT + 16H) + H + 2V]"
             );
         });
     }
