@@ -157,3 +157,10 @@ fn the_all_convention_counts_swiglu_intermediates_too() {
     let b: i64 = value(&all, "memory.activations").parse().unwrap();
     assert!(b > a);
 }
+
+#[test]
+fn an_answer_sheet_can_be_named_by_its_file() {
+    let by_path = json(&["derive", "derivations/cs336-2025.toml", "--format", "json"]);
+    let by_name = json(&["derive", "cs336-2025", "--format", "json"]);
+    assert_eq!(by_path, by_name);
+}
