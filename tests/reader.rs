@@ -65,3 +65,11 @@ proptest! {
         check(&String::from_utf8_lossy(&bytes));
     }
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    for input in ["(".repeat(20_000) + "H" + &")".repeat(20_000), "-".repeat(20_000) + "H", "H^".repeat(5_000) + "2"] {
+        let err = parse_with(&input, &resolve, Syntax::people()).unwrap_err();
+        assert!(err.message.contains("nests") || err.message.contains("exponent"), "{}", err.message);
+    }
+}

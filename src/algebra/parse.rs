@@ -45,7 +45,7 @@ pub fn parse(input: &str, resolve: &Resolver) -> Result<Expr, ParseError> {
 /// Parses `input` with the given notations enabled.
 pub fn parse_with(input: &str, resolve: &Resolver, syntax: Syntax) -> Result<Expr, ParseError> {
     let tokens = tokenize(input, syntax)?;
-    let mut p = Parser { tokens, pos: 0, resolve, end: input.len() };
+    let mut p = Parser { tokens, pos: 0, resolve, end: input.len(), depth: 0 };
     let e = p.sum()?;
     match p.peek() {
         None => Ok(e),
@@ -272,7 +272,12 @@ struct Parser<'r, 'a> {
     pos: usize,
     resolve: &'r Resolver<'a>,
     end: usize,
+    /// Brackets and signs open right now; bounded so no input can exhaust the stack.
+    depth: usize,
 }
+
+/// Deeper nesting than any formula needs; past it the reader stops with an error.
+const MAX_DEPTH: usize = 200;
 
 impl Parser<'_, '_> {
     fn peek(&self) -> Option<&Token> {
@@ -335,7 +340,24 @@ impl Parser<'_, '_> {
         Ok(Expr::product(factors))
     }
 
+    /// Enters one level of nesting at `span`, refusing to go deeper than [`MAX_DEPTH`].
+    fn enter(&mut self, span: Range<usize>) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ParseError { message: format!("the formula nests more than {MAX_DEPTH} levels deep"), span });
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Expr, ParseError> {
+        let span = self.peek().map(|t| t.span.clone()).unwrap_or(self.end..self.end);
+        self.enter(span)?;
+        let result = self.unary_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, ParseError> {
         match self.peek().map(|t| &t.kind) {
             Some(Kind::Minus) => {
                 self.next();
@@ -375,7 +397,10 @@ impl Parser<'_, '_> {
             Kind::Number(n) => Ok(Expr::Num(n)),
             Kind::Ident(name) => (self.resolve)(&name).map_err(|message| ParseError { message, span: t.span }),
             Kind::Open(open) => {
-                let inner = self.sum()?;
+                self.enter(t.span.clone())?;
+                let inner = self.sum();
+                self.depth -= 1;
+                let inner = inner?;
                 let close = match open {
                     '(' => ')',
                     '[' => ']',
