@@ -168,10 +168,24 @@ fn chain(eq: &Equation) -> String {
     }
     for (i, side) in eq.rhs.iter().enumerate() {
         let rel = if side.relation() == "=" { "=" } else { "\\approx" };
-        let head = if i == 0 { format!("{} {rel} ", eq.lhs.1) } else { format!("{rel} ") };
+        // A quantity's name (`\text{memory.total}`) is set as MathML text directly: the converter
+        // would spell it letter by letter with the dots as operators.
+        let named =
+            eq.lhs.1.strip_prefix("\\text{").and_then(|n| n.strip_suffix('}')).filter(|n| !n.contains(['\\', '{']));
+        let head = match (i, named) {
+            (0, None) => format!("{} {rel} ", eq.lhs.1),
+            _ => format!("{rel} "),
+        };
         match side {
             Side::Expr(e) => {
-                out.push_str(&math(&format!("{head}{}", print(e, Notation::Latex)), DisplayStyle::Block));
+                let mut m = math(&format!("{head}{}", print(e, Notation::Latex)), DisplayStyle::Block);
+                if let (0, Some(name)) = (i, named)
+                    && m.starts_with("<math")
+                    && let Some(end) = m.find('>')
+                {
+                    m.insert_str(end + 1, &format!("<mtext>{}</mtext>", escape(&name.replace("\\_", "_"))));
+                }
+                out.push_str(&m);
                 out.push('\n');
             }
             Side::Value(v, u) => {
