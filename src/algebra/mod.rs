@@ -18,6 +18,9 @@ pub use print::{Notation, print, superscript};
 /// Outer terms come in the order they first appear in `e` as written (for a model: embedding,
 /// blocks, head), so `VH + L(…) + H + VH` reads `2VH + L(…) + H`.
 pub fn simplify(e: &Expr, rules: &LayoutRules) -> Expr {
+    if has_floor(e) {
+        return e.clone();
+    }
     match engine::terms(e) {
         Some(mut terms) => {
             let mut order = Vec::new();
@@ -75,14 +78,39 @@ fn record(e: &Expr, out: &mut Vec<Powers>) {
     }
 }
 
-/// Multiplies out every product (symbolica's `expand`).
+/// Multiplies out every product (symbolica's `expand`); a floor is left as written.
 pub fn expand(e: &Expr) -> Expr {
-    engine::expand(e)
+    if has_floor(e) { e.clone() } else { engine::expand(e) }
 }
 
 /// The monomials of the expanded form, if it is a polynomial in its symbols (negative powers allowed).
 pub fn terms(e: &Expr) -> Option<Vec<Term>> {
-    engine::terms(e)
+    if has_floor(e) { None } else { engine::terms(e) }
+}
+
+/// A floor is tally's own: it never crosses into symbolica, which would keep it as an unknown
+/// function. Floors are only ever evaluated, never rearranged.
+fn has_floor(e: &Expr) -> bool {
+    match e {
+        Expr::Floor(_) => true,
+        Expr::Num(_) | Expr::Sym(_) => false,
+        Expr::Pow(b, _) => has_floor(b),
+        Expr::Add(v) | Expr::Mul(v) => v.iter().any(has_floor),
+    }
+}
+
+/// `e` with every floor replaced by its exact value (floors nest, innermost first).
+fn floors_evaluated(e: &Expr, values: &std::collections::BTreeMap<String, Rational>) -> Result<Expr, Vec<String>> {
+    Ok(match e {
+        Expr::Floor(inner) => {
+            let v = evaluate(&floors_evaluated(inner, values)?, values)?;
+            Expr::Num(v.floor())
+        }
+        Expr::Num(_) | Expr::Sym(_) => e.clone(),
+        Expr::Pow(b, k) => Expr::Pow(Box::new(floors_evaluated(b, values)?), *k),
+        Expr::Add(v) => Expr::Add(v.iter().map(|t| floors_evaluated(t, values)).collect::<Result<_, _>>()?),
+        Expr::Mul(v) => Expr::Mul(v.iter().map(|t| floors_evaluated(t, values)).collect::<Result<_, _>>()?),
+    })
 }
 
 /// The expanded `e` as a polynomial in `symbol`: power → coefficient (an expression free of it).
@@ -98,14 +126,14 @@ pub fn coefficients(e: &Expr, symbol: &str) -> Option<std::collections::BTreeMap
     Some(out.into_iter().map(|(k, v)| (k, Expr::sum(v))).collect())
 }
 
-/// Symbolic equality: `a − b` expands to 0.
+/// Symbolic equality: `a − b` expands to 0 (with a floor: the same tree).
 pub fn equal(a: &Expr, b: &Expr) -> bool {
-    engine::equal(a, b)
+    if has_floor(a) || has_floor(b) { a == b } else { engine::equal(a, b) }
 }
 
 /// Exact value of `e` with every symbol bound; the unbound symbols otherwise.
 pub fn evaluate(e: &Expr, values: &std::collections::BTreeMap<String, Rational>) -> Result<Rational, Vec<String>> {
-    engine::evaluate(e, values)
+    if has_floor(e) { engine::evaluate(&floors_evaluated(e, values)?, values) } else { engine::evaluate(e, values) }
 }
 
 #[cfg(test)]
@@ -194,6 +222,18 @@ mod tests {
                 print(&simplify(&memory, &split), Notation::Unicode),
                 "16[2VH + L(16H² + 2H) + H] + 4BT[L(2AT + 16H) + H + 2V]"
             );
+        });
+    }
+
+    #[test]
+    fn floors_are_evaluated_exactly_and_never_sent_to_the_engine() {
+        in_engine(|| {
+            let values: BTreeMap<String, Rational> = [("H".to_string(), Rational::from_integer(7.into()))].into();
+            let e = Expr::Floor(Box::new(read("H/2"))) + read("H");
+            assert_eq!(evaluate(&e, &values).unwrap(), Rational::from_integer(10.into()));
+            assert!(terms(&e).is_none());
+            assert_eq!(simplify(&e, &rules()), e);
+            assert!(equal(&e, &e.clone()));
         });
     }
 
