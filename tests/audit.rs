@@ -130,3 +130,23 @@ fn json_reports_carry_verdicts_spans_and_the_exit_code() {
     assert_eq!(v["claims"][0]["verdict"], "wrong");
     assert_eq!(v["claims"][0]["findings"][0]["span"], serde_json::json!([18, 20]));
 }
+
+#[test]
+fn every_quantity_can_be_named_in_a_claim() {
+    let out = Command::cargo_bin("tally")
+        .unwrap()
+        .args(["derive", "--format", "json", "--tokens-per-second", "300"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut claims = vec!["--tokens-per-second".to_string(), "300".to_string()];
+    for q in doc["quantities"].as_array().unwrap() {
+        let name = q["name"].as_str().unwrap();
+        claims.push(format!("{name} = {name}"));
+        claims.push(format!("{name} = 2 * {name} + 1"));
+    }
+    let refs: Vec<&str> = claims.iter().map(String::as_str).collect();
+    let (report, code) = audit(&refs);
+    assert!(code == 0 || code == 1, "{report}");
+    assert!(report.contains(&format!("{} claims", claims.len() - 2)), "{report}");
+}

@@ -153,7 +153,9 @@ fn tokenize(input: &str, syntax: Syntax) -> Result<Vec<Token>, ParseError> {
         if c.is_alphabetic() || c == '_' {
             let mut end = start;
             while let Some(&(i, d)) = chars.peek() {
-                let dotted = syntax.dotted_names && d == '.' && input[i + 1..].starts_with(|x: char| x.is_alphabetic());
+                // Inside a name a dot joins segments (`memory.total`, `flops.approx.6n`).
+                let dotted =
+                    syntax.dotted_names && d == '.' && input[i + 1..].starts_with(|x: char| x.is_alphanumeric());
                 if d.is_alphanumeric() && superscript_digit(d).is_none() || d == '_' || dotted {
                     end = i + d.len_utf8();
                     chars.next();
