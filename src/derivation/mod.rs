@@ -75,6 +75,18 @@ pub struct Row {
     pub total: bool,
 }
 
+impl Row {
+    /// An ordinary row.
+    pub fn plain(cells: Vec<Cell>) -> Row {
+        Row { cells, total: false }
+    }
+
+    /// A subtotal or total row.
+    pub fn total(cells: Vec<Cell>) -> Row {
+        Row { cells, total: true }
+    }
+}
+
 /// A table cell.
 #[derive(Clone, Debug)]
 pub enum Cell {
@@ -267,10 +279,7 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
     blocks.push(Block::Table(bindings_table(bindings, symbols)));
     blocks.push(Block::Table(Table {
         columns: vec![("convention".into(), false), ("in effect".into(), false)],
-        rows: conventions
-            .iter()
-            .map(|(k, v)| Row { cells: vec![Cell::Text(k.clone()), Cell::Text(v.clone())], total: false })
-            .collect(),
+        rows: conventions.iter().map(|(k, v)| Row::plain(vec![Cell::Text(k.clone()), Cell::Text(v.clone())])).collect(),
     }));
 
     // Per-op table.
@@ -416,16 +425,13 @@ fn bindings_table(bindings: &Bindings, symbols: &SymbolTable) -> Table {
                     format!("{} = {}", b.symbol, crate::algebra::print(e, crate::algebra::Notation::Unicode))
                 }
             };
-            Row {
-                cells: vec![
-                    Cell::Math(Expr::sym(&b.symbol)),
-                    Cell::Text(def.map(|d| d.long.clone()).unwrap_or_default()),
-                    Cell::Text(def.map(|d| d.meaning.clone()).unwrap_or_default()),
-                    Cell::Number(b.value.clone()),
-                    Cell::Text(origin),
-                ],
-                total: false,
-            }
+            Row::plain(vec![
+                Cell::Math(Expr::sym(&b.symbol)),
+                Cell::Text(def.map(|d| d.long.clone()).unwrap_or_default()),
+                Cell::Text(def.map(|d| d.meaning.clone()).unwrap_or_default()),
+                Cell::Number(b.value.clone()),
+                Cell::Text(origin),
+            ])
         })
         .collect();
     Table {
@@ -457,56 +463,47 @@ fn op_table(
         for (i, op) in listed.into_iter().enumerate() {
             let p = op.params();
             let f = op.forward_flops(conv);
-            rows.push(Row {
-                cells: vec![
-                    if i == 0 { Cell::Text(stage.name.clone()) } else { Cell::Empty },
-                    Cell::Text(op.name.clone()),
-                    Cell::Text(op.rule()),
-                    Cell::Shape(op.operands()),
-                    Cell::Math(ctx.simplify(&p)),
-                    Cell::Math(ctx.simplify(&f)),
-                    number(&p),
-                    number(&f),
-                ],
-                total: false,
-            });
+            rows.push(Row::plain(vec![
+                if i == 0 { Cell::Text(stage.name.clone()) } else { Cell::Empty },
+                Cell::Text(op.name.clone()),
+                Cell::Text(op.rule()),
+                Cell::Shape(op.operands()),
+                Cell::Math(ctx.simplify(&p)),
+                Cell::Math(ctx.simplify(&f)),
+                number(&p),
+                number(&f),
+            ]));
         }
         let p = quantity::stage_params(stage);
         let f = quantity::stage_forward_flops(stage, conv);
         let once = stage.repeat == Expr::one();
         let label = if once { format!("{} total", stage.name) } else { format!("{} (one of them)", stage.name) };
-        rows.push(Row {
-            cells: vec![
-                Cell::Text(label),
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Math(ctx.simplify(&p)),
-                Cell::Math(ctx.simplify(&f)),
-                number(&p),
-                number(&f),
-            ],
-            total: true,
-        });
+        rows.push(Row::total(vec![
+            Cell::Text(label),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Math(ctx.simplify(&p)),
+            Cell::Math(ctx.simplify(&f)),
+            number(&p),
+            number(&f),
+        ]));
         if !once {
             let (rp, rf) = (stage.repeat.clone() * p, stage.repeat.clone() * f);
-            rows.push(Row {
-                cells: vec![
-                    Cell::Text(format!(
-                        "{} × {}",
-                        stage.name,
-                        crate::algebra::print(&stage.repeat, crate::algebra::Notation::Unicode)
-                    )),
-                    Cell::Empty,
-                    Cell::Empty,
-                    Cell::Empty,
-                    Cell::Math(ctx.simplify(&rp)),
-                    Cell::Math(ctx.simplify(&rf)),
-                    number(&rp),
-                    number(&rf),
-                ],
-                total: true,
-            });
+            rows.push(Row::total(vec![
+                Cell::Text(format!(
+                    "{} × {}",
+                    stage.name,
+                    crate::algebra::print(&stage.repeat, crate::algebra::Notation::Unicode)
+                )),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Math(ctx.simplify(&rp)),
+                Cell::Math(ctx.simplify(&rf)),
+                number(&rp),
+                number(&rf),
+            ]));
         }
     }
     Table {
@@ -530,14 +527,13 @@ fn shares_table(components: &[Quantity]) -> Table {
     let rows = components
         .iter()
         .enumerate()
-        .map(|(i, q)| Row {
-            cells: vec![
+        .map(|(i, q)| {
+            Row::plain(vec![
                 Cell::Text(q.title.clone()),
                 Cell::Math(q.closed.clone()),
                 q.value.clone().map(Cell::Number).unwrap_or(Cell::Empty),
                 shares.as_ref().map(|s| Cell::Text(s[i].clone())).unwrap_or(Cell::Empty),
-            ],
-            total: false,
+            ])
         })
         .collect();
     Table {

@@ -309,7 +309,7 @@ fn scaling(presets: &[String], setting: &Setting, derivations: &Derivations) -> 
             docs.iter().map(|d| find(d, name).map(|q| share(q, &components(d))).unwrap_or_default()).collect();
         let mut cells = vec![Cell::Text(title.clone())];
         cells.extend(shares.iter().map(|s| Cell::Text(percent(s))));
-        rows.push(Row { cells, total: false });
+        rows.push(Row::plain(cells));
         if let (Some(first), Some(last)) = (shares.first(), shares.last()) {
             let direction = if last > first { "grows" } else { "shrinks" };
             moves.push(format!("{title} {direction} from {} to {}", percent(first), percent(last)));

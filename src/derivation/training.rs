@@ -187,8 +187,8 @@ fn update_table(optimizer: &Optimizer) -> Table {
     let mut rows: Vec<Row> = optimizer
         .line
         .iter()
-        .map(|l| Row {
-            cells: vec![
+        .map(|l| {
+            Row::plain(vec![
                 Cell::Text(l.text.clone()),
                 Cell::Text(match l.per {
                     Per::Param => "parameter".into(),
@@ -196,20 +196,16 @@ fn update_table(optimizer: &Optimizer) -> Table {
                 }),
                 Cell::Text(l.ops.join(", ")),
                 Cell::Number(Rational::from_integer(BigInt::from(l.ops.len()))),
-            ],
-            total: false,
+            ])
         })
         .collect();
     for (label, n) in [("per parameter", optimizer.flops_per_param()), ("per step", optimizer.flops_per_step())] {
-        rows.push(Row {
-            cells: vec![
-                Cell::Text(format!("total {label}")),
-                Cell::Empty,
-                Cell::Empty,
-                Cell::Number(Rational::from_integer(n.into())),
-            ],
-            total: true,
-        });
+        rows.push(Row::total(vec![
+            Cell::Text(format!("total {label}")),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Number(Rational::from_integer(n.into())),
+        ]));
     }
     Table {
         columns: vec![
@@ -230,18 +226,15 @@ fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSetti
         if saved.recompute && stage.repeat != Expr::one() {
             let kept = quantity::recomputed_stage_bytes(stage, saved);
             let elements = quantity::recomputed_stage_bytes(stage, ActivationSettings { bytes: 1, ..saved });
-            rows.push(Row {
-                cells: vec![
-                    Cell::Text(stage.name.clone()),
-                    Cell::Text("block input (everything else recomputed)".into()),
-                    Cell::Text("recompute full".into()),
-                    Cell::Math(ctx.simplify(&elements)),
-                    Cell::Math(ctx.simplify(&kept)),
-                    Cell::Text(times.clone()),
-                    ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
-                ],
-                total: false,
-            });
+            rows.push(Row::plain(vec![
+                Cell::Text(stage.name.clone()),
+                Cell::Text("block input (everything else recomputed)".into()),
+                Cell::Text("recompute full".into()),
+                Cell::Math(ctx.simplify(&elements)),
+                Cell::Math(ctx.simplify(&kept)),
+                Cell::Text(times.clone()),
+                ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
+            ]));
             continue;
         }
         let mut first = true;
@@ -259,33 +252,27 @@ fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSetti
             let stage_cell = if first { Cell::Text(stage.name.clone()) } else { Cell::Empty };
             first = false;
             let elements = quantity::op_activation_elements(op, saved);
-            rows.push(Row {
-                cells: vec![
-                    stage_cell,
-                    Cell::Text(op.name.clone()),
-                    Cell::Text(why.into()),
-                    Cell::Math(ctx.simplify(&elements)),
-                    Cell::Math(ctx.simplify(&kept)),
-                    Cell::Text(times.clone()),
-                    ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
-                ],
-                total: false,
-            });
+            rows.push(Row::plain(vec![
+                stage_cell,
+                Cell::Text(op.name.clone()),
+                Cell::Text(why.into()),
+                Cell::Math(ctx.simplify(&elements)),
+                Cell::Math(ctx.simplify(&kept)),
+                Cell::Text(times.clone()),
+                ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
+            ]));
         }
     }
     let all = quantity::activation_bytes(&selection.model, saved);
-    rows.push(Row {
-        cells: vec![
-            Cell::Text("total bytes".into()),
-            Cell::Empty,
-            Cell::Empty,
-            Cell::Empty,
-            Cell::Math(ctx.simplify(&all)),
-            Cell::Empty,
-            ctx.value(&all).map(Cell::Number).unwrap_or(Cell::Empty),
-        ],
-        total: true,
-    });
+    rows.push(Row::total(vec![
+        Cell::Text("total bytes".into()),
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Math(ctx.simplify(&all)),
+        Cell::Empty,
+        ctx.value(&all).map(Cell::Number).unwrap_or(Cell::Empty),
+    ]));
     Table {
         columns: vec![
             ("stage".into(), false),
@@ -325,14 +312,13 @@ fn approximations(
     };
     let rows = [&exact, &six_n, &palm]
         .iter()
-        .map(|q| Row {
-            cells: vec![
+        .map(|q| {
+            Row::plain(vec![
                 Cell::Text(q.title.clone()),
                 Cell::Math(q.closed.clone()),
                 q.value.clone().map(Cell::Number).unwrap_or(Cell::Empty),
                 Cell::Text(if q.name == exact.name { String::new() } else { ratio(q) }),
-            ],
-            total: false,
+            ])
         })
         .collect();
     blocks.push(Block::Table(Table {
@@ -427,18 +413,15 @@ fn batch_section(
                 ("does not fit".to_string(), None, Some(verdict))
             }
         };
-        rows.push(Row {
-            cells: vec![
-                Cell::Text(label.clone()),
-                Cell::Number(budget.clone()),
-                Cell::Text(match fit {
-                    BatchFit::Largest(_) => format!("B ≤ {}", dim::decimal(&bound, 3)),
-                    BatchFit::DoesNotFit(_) => format!("B ≤ {}: no B ≥ 1", dim::decimal(&bound, 3)),
-                }),
-                Cell::Text(answer),
-            ],
-            total: false,
-        });
+        rows.push(Row::plain(vec![
+            Cell::Text(label.clone()),
+            Cell::Number(budget.clone()),
+            Cell::Text(match fit {
+                BatchFit::Largest(_) => format!("B ≤ {}", dim::decimal(&bound, 3)),
+                BatchFit::DoesNotFit(_) => format!("B ≤ {}: no B ≥ 1", dim::decimal(&bound, 3)),
+            }),
+            Cell::Text(answer),
+        ]));
         let name = if i == 0 { "batch.max".to_string() } else { "batch.max.binary".to_string() };
         // The bound before taking the floor: (budget − b)/a with a, b the closed-form coefficients.
         let bound_expr = Expr::Floor(Box::new((Expr::num(budget.clone()) - b_expr.clone()) * a_expr.clone().pow(-1)));
