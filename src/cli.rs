@@ -5,7 +5,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tally::algebra::{self, Rational};
+use tally::algebra::worker::{self, WaitOptions};
+use tally::algebra::{self, Engine, Rational};
 use tally::audit;
 use tally::derivation::{self, DeriveOptions, TrainingOptions};
 use tally::dim::{self, Precision};
@@ -161,6 +162,27 @@ struct TrainingArgs {
     /// A measured training throughput to turn into MFU.
     #[arg(long, value_name = "RATE", allow_hyphen_values = true)]
     tokens_per_second: Option<String>,
+    /// Give up (exit 2) after waiting this many seconds for another tally run of yours to finish
+    /// with symbolica (one run per user at a time). [default: wait as long as it takes]
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    wait_timeout: Option<String>,
+}
+
+/// How long to wait for the per-user lock, from `--wait-timeout`.
+fn wait_options(args: &TrainingArgs) -> Result<WaitOptions, Error> {
+    let timeout = match &args.wait_timeout {
+        None => None,
+        Some(text) => {
+            let seconds = algebra::parse_decimal(text.trim())
+                .filter(|v| *v >= Rational::from_integer(0.into()) && *v <= Rational::from_integer(86_400.into()))
+                .ok_or_else(|| {
+                    bad("--wait-timeout", text, "give a number of seconds from 0 to 86400 (e.g. 30 or 2.5)")
+                })?;
+            let millis = (seconds * Rational::from_integer(1000.into())).floor().to_integer();
+            Some(std::time::Duration::from_millis(u64::try_from(millis).unwrap_or(0)))
+        }
+    };
+    Ok(WaitOptions { timeout, quiet: false })
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -370,6 +392,7 @@ fn flop_convention(args: &TrainingArgs) -> FlopConvention {
 
 fn derive(args: DeriveArgs) -> Result<(), Error> {
     let symbols = SymbolTable::builtin();
+    let wait = wait_options(&args.training)?;
     let name = match (&args.positional, &args.model) {
         (Some(_), Some(_)) => {
             return Err(Error::BadSet {
@@ -395,11 +418,11 @@ fn derive(args: DeriveArgs) -> Result<(), Error> {
             });
         }
         let options = DeriveOptions { flops, training };
-        let work = move || -> Result<String, Error> {
-            let doc = derivation::answer(&sheet, &options, &symbols)?;
+        let work = move |engine: &Engine| -> Result<String, Error> {
+            let doc = derivation::answer(engine, &sheet, &options, &symbols)?;
             Ok(render::render(&doc, format, standalone))
         };
-        return emit(run_exclusive(work)?, &args.output);
+        return emit(run_exclusive(&wait, work)?, &args.output);
     }
     let selection = Registry::builtin(&symbols).select(&name, &symbols)?;
     // Training symbols first, so that an explicit --set of S, U or R wins.
@@ -409,12 +432,12 @@ fn derive(args: DeriveArgs) -> Result<(), Error> {
         sets.push((symbol, value, Origin::Set));
     }
     let options = DeriveOptions { flops, training };
-    let work = move || -> Result<String, Error> {
+    let work = move |engine: &Engine| -> Result<String, Error> {
         let bindings = selection.model.bind(selection.preset.as_ref(), &sets, &symbols)?;
-        let doc = derivation::derive(&selection, &bindings, &symbols, &options);
+        let doc = derivation::derive(engine, &selection, &bindings, &symbols, &options)?;
         Ok(render::render(&doc, format, standalone))
     };
-    emit(run_exclusive(work)?, &args.output)
+    emit(run_exclusive(&wait, work)?, &args.output)
 }
 
 /// A built-in answer sheet by name, or a file that is one (a TOML file with `[[part]]`s).
@@ -430,10 +453,12 @@ fn find_sheet(name: &str) -> Result<Option<derivation::Sheet>, Error> {
     derivation::Sheet::from_toml(&source).transpose()
 }
 
-/// Runs the algebra under the per-user symbolica lock (see `tally::algebra::session`).
-fn run_exclusive<R: Send + 'static>(work: impl FnOnce() -> Result<R, Error> + Send + 'static) -> Result<R, Error> {
-    algebra::session::exclusive(work)
-        .map_err(|e| Error::Io { path: algebra::session::lock_path().display().to_string(), reason: e.to_string() })?
+/// Runs the algebra under the per-user symbolica lock (see `tally::algebra::worker`).
+fn run_exclusive<R: Send + 'static>(
+    wait: &WaitOptions,
+    work: impl FnOnce(&Engine) -> Result<R, Error> + Send + 'static,
+) -> Result<R, Error> {
+    worker::exclusive(wait, work)?
 }
 
 /// Writes the rendered output to the file or to stdout (a closed pipe is not an error).
@@ -458,6 +483,7 @@ fn emit(output: String, path: &Option<PathBuf>) -> Result<(), Error> {
 /// them, prints the report; returns 0 if every claim holds, 1 if any is wrong, 2 if any is unreadable.
 fn audit(args: AuditArgs) -> Result<u8, Error> {
     let symbols = SymbolTable::builtin();
+    let wait = wait_options(&args.training)?;
     let mut claims = Vec::new();
     let mut file_model = None;
     if let Some(path) = &args.file {
@@ -514,12 +540,12 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
         references.push(((model.clone(), conventions.clone()), selection, options, group_sets));
     }
     let format = args.format;
-    let work = move || -> Result<(String, u8), Error> {
+    let work = move |engine: &Engine| -> Result<(String, u8), Error> {
         let mut report = audit::Report { model: String::new(), claims: Vec::new() };
         let mut names = Vec::new();
         for (group, selection, options, sets) in &references {
             let bindings = selection.model.bind(selection.preset.as_ref(), sets, &symbols)?;
-            let reference = audit::reference::Reference::new(selection, &bindings, &symbols, options);
+            let reference = audit::reference::Reference::new(engine, selection, &bindings, &symbols, options)?;
             let mine: Vec<_> = claims.iter().filter(|c| &key(c) == group).cloned().collect();
             let part = audit::check(&mine, &reference);
             if !names.contains(&part.model) {
@@ -537,7 +563,7 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
         };
         Ok((text, report.exit_code()))
     };
-    let (text, code) = run_exclusive(work)?;
+    let (text, code) = run_exclusive(&wait, work)?;
     emit(text, &None)?;
     Ok(code)
 }

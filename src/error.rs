@@ -61,6 +61,15 @@ pub enum Error {
     /// A size that must be a positive whole number is not.
     #[error("{0}")]
     InvalidSize(String),
+    /// The algebra could not work with a formula (a zero denominator, a size past tally's bounds).
+    #[error(transparent)]
+    Algebra(#[from] crate::algebra::AlgebraError),
+    /// A formula has no value at the bound sizes.
+    #[error("{0}")]
+    Eval(#[from] crate::algebra::EvalError),
+    /// The per-user lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::algebra::permit::LockError),
     /// Writing the output failed.
     #[error("cannot write `{path}`: {reason}")]
     Output {

@@ -394,7 +394,8 @@ impl Op {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algebra::{self, session};
+    use crate::algebra::worker::{WaitOptions, exclusive};
+    use crate::algebra::{self, Engine};
 
     fn s(name: &str) -> Expr {
         Expr::sym(name)
@@ -408,11 +409,15 @@ mod tests {
     fn check(kind: OpKind, params: &str, matmul: &str, elementwise: &str) {
         let o = op(kind);
         let (params, matmul, elementwise) = (params.to_string(), matmul.to_string(), elementwise.to_string());
-        session::exclusive(move || {
+        exclusive(&WaitOptions::default(), move |engine: &Engine| {
             let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
-            assert!(algebra::equal(&o.params(), &read(&params)), "params of {:?}", o.kind);
-            assert!(algebra::equal(&o.matmul_flops(), &read(&matmul)), "matmul FLOPs of {:?}", o.kind);
-            assert!(algebra::equal(&o.elementwise_flops(), &read(&elementwise)), "element-wise FLOPs of {:?}", o.kind);
+            assert!(engine.equal(&o.params(), &read(&params)).unwrap(), "params of {:?}", o.kind);
+            assert!(engine.equal(&o.matmul_flops(), &read(&matmul)).unwrap(), "matmul FLOPs of {:?}", o.kind);
+            assert!(
+                engine.equal(&o.elementwise_flops(), &read(&elementwise)).unwrap(),
+                "element-wise FLOPs of {:?}",
+                o.kind
+            );
         })
         .unwrap();
     }
@@ -493,12 +498,12 @@ mod tests {
     #[test]
     fn saved_activations_follow_the_convention() {
         let mut o = op(OpKind::Softmax { heads: s("A") });
-        session::exclusive(move || {
+        exclusive(&WaitOptions::default(), move |engine: &Engine| {
             let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
-            assert!(algebra::equal(&o.saved_elements(ActivationConvention::Cs336), &read("B*A*T^2")));
+            assert!(engine.equal(&o.saved_elements(ActivationConvention::Cs336), &read("B*A*T^2")).unwrap());
             o.saved = Saved::All;
             assert!(o.saved_elements(ActivationConvention::Cs336).is_zero());
-            assert!(algebra::equal(&o.saved_elements(ActivationConvention::All), &read("B*A*T^2")));
+            assert!(engine.equal(&o.saved_elements(ActivationConvention::All), &read("B*A*T^2")).unwrap());
             o.saved = Saved::Never;
             assert!(o.saved_elements(ActivationConvention::All).is_zero());
         })
@@ -508,12 +513,12 @@ mod tests {
     #[test]
     fn forward_flops_follow_the_convention() {
         let o = op(OpKind::Linear { input: s("H"), output: s("H"), bias: true, tied: false });
-        session::exclusive(move || {
+        exclusive(&WaitOptions::default(), move |engine: &Engine| {
             let matmul_only = o.forward_flops(FlopConvention { elementwise: false, causal: false });
             let all = o.forward_flops(FlopConvention { elementwise: true, causal: false });
             let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
-            assert!(algebra::equal(&matmul_only, &read("2*B*T*H^2")));
-            assert!(algebra::equal(&all, &read("2*B*T*H^2 + B*T*H")));
+            assert!(engine.equal(&matmul_only, &read("2*B*T*H^2")).unwrap());
+            assert!(engine.equal(&all, &read("2*B*T*H^2 + B*T*H")).unwrap());
         })
         .unwrap();
     }

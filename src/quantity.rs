@@ -2,8 +2,9 @@
 //! and per FLOP component; training memory, optimizer FLOPs and the largest batch that fits. A [`Quantity`] carries its raw sum, its textbook closed form, its unit
 //! and (when every symbol is bound) its exact value.
 
-use crate::algebra::{self, Expr, LayoutRules, Rational};
+use crate::algebra::{self, Engine, Expr, LayoutRules, Rational};
 use crate::dim::{Precision, Unit};
+use crate::error::Result;
 use crate::model::{Model, Stage};
 use crate::ops::{ActivationConvention, FlopConvention};
 use crate::optimizer::Optimizer;
@@ -28,31 +29,43 @@ pub struct Quantity {
     pub verdict: Option<String>,
 }
 
-/// What quantities are simplified and evaluated with.
-#[derive(Clone, Debug)]
-pub struct Context {
+/// What quantities are simplified and evaluated with: the algebra engine, the layout of closed
+/// forms and the bound values.
+#[derive(Clone)]
+pub struct Context<'e> {
+    /// The algebra (only exists on the session's worker thread).
+    pub engine: &'e Engine,
     /// How closed forms are laid out.
     pub layout: LayoutRules,
     /// Bound symbol values.
     pub values: BTreeMap<String, Rational>,
 }
 
-impl Context {
+impl Context<'_> {
     /// Simplifies `raw` and evaluates it.
-    pub fn quantity(&self, name: &str, title: &str, unit: Unit, raw: Expr) -> Quantity {
-        let closed = algebra::simplify(&raw, &self.layout);
-        let value = algebra::evaluate(&raw, &self.values).ok();
-        Quantity { name: name.to_string(), title: title.to_string(), unit, raw, closed, value, verdict: None }
+    pub fn quantity(&self, name: &str, title: &str, unit: Unit, raw: Expr) -> Result<Quantity> {
+        let closed = self.simplify(&raw)?;
+        let value = Some(self.value(&raw)?);
+        Ok(Quantity { name: name.to_string(), title: title.to_string(), unit, raw, closed, value, verdict: None })
     }
 
     /// Simplified form only.
-    pub fn simplify(&self, e: &Expr) -> Expr {
-        algebra::simplify(e, &self.layout)
+    pub fn simplify(&self, e: &Expr) -> Result<Expr> {
+        Ok(self.engine.simplify(e, &self.layout)?)
     }
 
-    /// Exact value, if bound.
-    pub fn value(&self, e: &Expr) -> Option<Rational> {
-        algebra::evaluate(e, &self.values).ok()
+    /// Exact value; every symbol a derivation uses is bound, so a missing one is an error.
+    pub fn value(&self, e: &Expr) -> Result<Rational> {
+        Ok(algebra::evaluate(e, &self.values)?)
+    }
+
+    /// The same context with closed forms split by `symbol` (memory as `a·B + b`).
+    pub fn split_by(&self, symbol: &str) -> Context<'_> {
+        Context {
+            engine: self.engine,
+            layout: LayoutRules { split_by: Some(symbol.to_string()), ..self.layout.clone() },
+            values: self.values.clone(),
+        }
     }
 }
 

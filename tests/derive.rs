@@ -1,7 +1,8 @@
 //! Derivations computed in-process: the numbers DESIGN.md requires, from the rules.
 
 use num_bigint::BigInt;
-use tally::algebra::{self, Rational, session};
+use tally::algebra::worker::{WaitOptions, exclusive};
+use tally::algebra::{self, Engine, Rational};
 use tally::derivation::{self, DeriveOptions, Document};
 use tally::model::Origin;
 use tally::preset::Registry;
@@ -12,11 +13,11 @@ fn derive(model: &str, sets: &[(&str, i64)]) -> Document {
     let options = DeriveOptions::default();
     let mut bindings = options.training.bindings().unwrap();
     bindings.extend(sets.iter().map(|(s, v)| (s.to_string(), Rational::from_integer(BigInt::from(*v)), Origin::Set)));
-    session::exclusive(move || {
+    exclusive(&WaitOptions::default(), move |engine: &Engine| {
         let symbols = SymbolTable::builtin();
         let selection = Registry::builtin(&symbols).select(&model, &symbols).unwrap();
         let bindings = selection.model.bind(selection.preset.as_ref(), &bindings, &symbols).unwrap();
-        derivation::derive(&selection, &bindings, &symbols, &options)
+        derivation::derive(engine, &selection, &bindings, &symbols, &options).unwrap()
     })
     .unwrap()
 }
@@ -47,11 +48,11 @@ fn a_longer_context_changes_only_what_depends_on_t() {
 fn the_parameter_closed_form_is_the_textbook_one_when_f_is_4h() {
     let doc = derive("gpt2-xl", &[]);
     let params = doc.quantities.iter().find(|q| q.name == "params").unwrap().closed.clone();
-    session::exclusive(move || {
+    exclusive(&WaitOptions::default(), move |engine: &Engine| {
         let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
         let with_f = params.substitute(&|s| (s == "F").then(|| read("4*H")));
-        assert!(algebra::equal(&with_f, &read("2*V*H + L*(16*H^2 + 2*H) + H")));
-        assert!(algebra::equal(&params, &read("2*V*H + L*(4*H^2 + 3*H*F + 2*H) + H")));
+        assert!(engine.equal(&with_f, &read("2*V*H + L*(16*H^2 + 2*H) + H")).unwrap());
+        assert!(engine.equal(&params, &read("2*V*H + L*(4*H^2 + 3*H*F + 2*H) + H")).unwrap());
     })
     .unwrap();
 }
@@ -119,7 +120,7 @@ fn closed_forms_keep_b_while_values_use_one_sequence() {
 fn korthikanti_reproduces_34sbh_plus_5as2b_per_layer_symbolically() {
     use tally::ops::ActivationConvention;
     use tally::quantity::{ActivationSettings, op_activation_bytes};
-    session::exclusive(|| {
+    exclusive(&WaitOptions::default(), |engine: &Engine| {
         let symbols = SymbolTable::builtin();
         let selection = Registry::builtin(&symbols).select("gpt2/small", &symbols).unwrap();
         let layer = tally::quantity::layer_stage(&selection.model).unwrap();
@@ -135,7 +136,7 @@ fn korthikanti_reproduces_34sbh_plus_5as2b_per_layer_symbolically() {
         // s = T, b = B, h = H, a = A; the MLP width is F = 4H in GPT-2.
         let with_f = per_layer.substitute(&|s| (s == "F").then(|| read("4*H")));
         assert!(
-            algebra::equal(&with_f, &read("34*T*B*H + 5*A*T^2*B")),
+            engine.equal(&with_f, &read("34*T*B*H + 5*A*T^2*B")).unwrap(),
             "{}",
             algebra::print(&with_f, algebra::Notation::Unicode)
         );
@@ -147,12 +148,12 @@ fn korthikanti_reproduces_34sbh_plus_5as2b_per_layer_symbolically() {
 fn flash_attention_keeps_no_t_squared_tensors() {
     use tally::ops::ActivationConvention;
     use tally::quantity::{ActivationSettings, activation_bytes};
-    session::exclusive(|| {
+    exclusive(&WaitOptions::default(), |engine: &Engine| {
         let symbols = SymbolTable::builtin();
         let selection = Registry::builtin(&symbols).select("gpt2-xl", &symbols).unwrap();
         for convention in [ActivationConvention::Cs336, ActivationConvention::All, ActivationConvention::Korthikanti] {
             let settings = ActivationSettings { convention, recompute: false, flash: true, bytes: 2 };
-            let terms = algebra::terms(&activation_bytes(&selection.model, settings)).unwrap();
+            let terms = engine.terms(&activation_bytes(&selection.model, settings)).unwrap().unwrap();
             assert!(terms.iter().all(|t| t.powers.get("T").copied().unwrap_or(0) <= 1), "{convention:?}");
         }
     })
@@ -178,11 +179,11 @@ fn llama_2_7b_kv_cache_in_bf16_at_4096_tokens_is_2_gib() {
     let mut options = DeriveOptions::default();
     options.training.precision = tally::dim::Precision::Bf16;
     let bindings = options.training.bindings().unwrap();
-    let doc = session::exclusive(move || {
+    let doc = exclusive(&WaitOptions::default(), move |engine: &Engine| {
         let symbols = SymbolTable::builtin();
         let selection = Registry::builtin(&symbols).select("llama-2-7b", &symbols).unwrap();
         let bindings = selection.model.bind(selection.preset.as_ref(), &bindings, &symbols).unwrap();
-        derivation::derive(&selection, &bindings, &symbols, &options)
+        derivation::derive(engine, &selection, &bindings, &symbols, &options).unwrap()
     })
     .unwrap();
     assert_eq!(value(&doc, "memory.kv_cache"), "2147483648");

@@ -1,73 +1,96 @@
-//! The bridge to symbolica: the only file that names it (with `session.rs`, which owns the permit).
-//! Expressions cross the bridge as text: tally prints its [`Expr`] in plain ASCII with every symbol
-//! prefixed (so no name can clash with one of symbolica's built-ins), symbolica parses, computes and
-//! prints, and tally reads the result back with its own parser.
+//! The bridge to symbolica: the only file that names it (with `worker.rs`, which makes its first
+//! call). Expressions cross the bridge as trees, both ways: tally's [`Expr`] is built into an atom
+//! node by node, and symbolica's result is read back by walking its atom views (sums, products,
+//! powers, numbers, variables). Nothing is ever printed and re-read, so what symbolica prints (on a
+//! terminal it colours its output) cannot reach tally's results.
+//!
+//! An [`Engine`] exists only on the session's worker thread, so every call into symbolica happens
+//! where the per-user permit is held; the type system, not a convention, enforces it.
 
 use super::expr::{Expr, Rational};
 use super::layout::Term;
-use super::parse::parse;
-use num_traits::One;
-use std::collections::BTreeMap;
-use symbolica::atom::{Atom, AtomCore};
-use symbolica::parse;
+use super::limits::{self, LimitError};
+use num_bigint::BigInt;
+use num_traits::{One, Zero};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
+use symbolica::atom::{Atom, AtomCore, AtomView, Symbol};
+use symbolica::coefficient::CoefficientView;
+use symbolica::domains::integer::Integer;
 
-const PREFIX: &str = "tly";
+/// Symbols are created in symbolica under this prefix, so no name of tally's can clash with one
+/// of symbolica's built-ins.
+const PREFIX: &str = "tly_";
 
-fn engine_text(e: &Expr) -> String {
-    match e {
-        Expr::Num(n) if n.is_integer() => format!("({})", n.numer()),
-        Expr::Num(n) => format!("({}/{})", n.numer(), n.denom()),
-        Expr::Sym(s) => format!("{PREFIX}{s}"),
-        Expr::Add(v) => format!("({})", v.iter().map(engine_text).collect::<Vec<_>>().join("+")),
-        Expr::Mul(v) => format!("({})", v.iter().map(engine_text).collect::<Vec<_>>().join("*")),
-        Expr::Pow(b, k) => format!("({}^({k}))", engine_text(b)),
-        // symbolica keeps an unknown function as it is: floor stays unevaluated, never expanded.
-        Expr::Floor(b) => format!("floor({})", engine_text(b)),
+/// Why the algebra could not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AlgebraError {
+    /// A denominator is identically zero.
+    #[error("division by zero: a denominator in this formula is identically 0")]
+    DivisionByZero,
+    /// The expression is too large to work with.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// symbolica returned something tally does not model (a function, a fractional power).
+    #[error("the algebra returned a form tally cannot read: {0}")]
+    Unreadable(&'static str),
+}
+
+/// Access to symbolica. Created only by the session's worker thread (see `super::worker`); neither
+/// `Send` nor `Sync`, so it cannot leave that thread. Results of expansions are remembered for the
+/// life of the engine: derivations ask for the same closed forms many times.
+pub struct Engine {
+    expanded: RefCell<HashMap<Expr, Expr>>,
+    _one_thread: PhantomData<*const ()>,
+}
+
+impl Engine {
+    /// Only the worker thread calls this, after it has made symbolica's first call.
+    pub(super) fn on_worker_thread() -> Engine {
+        Engine { expanded: RefCell::new(HashMap::new()), _one_thread: PhantomData }
+    }
+
+    /// Multiplies out every product and power (with cancellation, `A·(H/A)` → `H`).
+    pub fn expand(&self, e: &Expr) -> Result<Expr, AlgebraError> {
+        if let Some(done) = self.expanded.borrow().get(e) {
+            return Ok(done.clone());
+        }
+        limits::check_expandable(e)?;
+        let result = read(to_atom(e)?.expand().as_view())?;
+        self.expanded.borrow_mut().insert(e.clone(), result.clone());
+        Ok(result)
+    }
+
+    /// True when `a − b` expands to zero.
+    pub fn equal(&self, a: &Expr, b: &Expr) -> Result<bool, AlgebraError> {
+        Ok(self.expand(&(a.clone() - b.clone()))?.is_zero())
+    }
+
+    /// The expanded form as monomials, or `None` if it is not a (Laurent) polynomial.
+    pub fn terms(&self, e: &Expr) -> Result<Option<Vec<Term>>, AlgebraError> {
+        let expanded = self.expand(e)?;
+        let items = match expanded {
+            Expr::Add(v) => v,
+            other => vec![other],
+        };
+        Ok(items.iter().map(monomial_of).collect())
     }
 }
 
-fn to_atom(e: &Expr) -> Atom {
-    let text = engine_text(e);
-    parse!(&text)
-}
-
-fn from_atom(a: &Atom) -> Expr {
-    let text = a.to_string();
-    let resolve = |name: &str| -> Result<Expr, String> {
-        let bare = name.rsplit("::").next().unwrap_or(name);
-        bare.strip_prefix(PREFIX).map(Expr::sym).ok_or_else(|| format!("symbolica returned an unknown name `{name}`"))
-    };
-    // The text is symbolica's own rendering of what tally sent: failing to read it back is a bug.
-    parse(&text, &resolve).unwrap_or_else(|err| panic!("cannot read back `{text}`: {}", err.message))
-}
-
-/// Multiplies out every product and power (with cancellation of `A·(H/A)`).
-pub fn expand(e: &Expr) -> Expr {
-    from_atom(&to_atom(e).expand())
-}
-
-/// The expanded form as a list of monomials, or `None` if it is not a (Laurent) polynomial.
-pub fn terms(e: &Expr) -> Option<Vec<Term>> {
-    let expanded = expand(e);
-    let items = match expanded {
-        Expr::Add(v) => v,
-        other => vec![other],
-    };
-    items.iter().map(monomial_of).collect()
-}
-
-fn monomial_of(e: &Expr) -> Option<Term> {
+/// A monomial `c · Π sᵏ` as a [`Term`]; `None` for anything else (a power of a sum).
+pub fn monomial_of(e: &Expr) -> Option<Term> {
     let mut term = Term { coeff: Rational::one(), powers: BTreeMap::new() };
     let factors = match e {
-        Expr::Mul(v) => v.clone(),
-        other => vec![other.clone()],
+        Expr::Mul(v) => v.as_slice(),
+        other => std::slice::from_ref(other),
     };
     for f in factors {
         match f {
             Expr::Num(n) => term.coeff *= n,
-            Expr::Sym(s) => *term.powers.entry(s).or_insert(0) += 1,
-            Expr::Pow(b, k) => match *b {
-                Expr::Sym(s) => *term.powers.entry(s).or_insert(0) += k,
+            Expr::Sym(s) => *term.powers.entry(s.clone()).or_insert(0) += 1,
+            Expr::Pow(b, k) => match b.as_ref() {
+                Expr::Sym(s) => *term.powers.entry(s.clone()).or_insert(0) += k,
                 _ => return None,
             },
             _ => return None,
@@ -77,31 +100,125 @@ fn monomial_of(e: &Expr) -> Option<Term> {
     Some(term)
 }
 
-/// True when `a − b` expands to zero.
-pub fn equal(a: &Expr, b: &Expr) -> bool {
-    let difference = to_atom(a) - to_atom(b);
-    difference.expand().is_zero()
+fn symbol(name: &str) -> Symbol {
+    let full = format!("{PREFIX}{name}");
+    symbolica::symbol!(full.as_str())
 }
 
-/// Substitutes exact values for symbols and evaluates; returns the unbound symbols on failure.
-pub fn evaluate(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rational, Vec<String>> {
-    let unbound: Vec<String> = e.symbols().into_iter().filter(|s| !values.contains_key(s)).collect();
-    if !unbound.is_empty() {
-        return Err(unbound);
+/// An integer of any size as an atom: symbolica takes machine integers, so a larger one is built
+/// from 62-bit digits (the arithmetic is exact).
+fn integer(n: &BigInt) -> Atom {
+    if let Ok(small) = i64::try_from(n) {
+        return Atom::num(small);
     }
-    let mut atom = to_atom(e);
-    for symbol in e.symbols() {
-        let value = &values[&symbol];
-        let pattern = parse!(&format!("{PREFIX}{symbol}"));
-        atom = atom.replace(pattern).with(to_atom(&Expr::Num(value.clone())));
-    }
-    match from_atom(&atom.expand()) {
-        Expr::Num(n) => Ok(n),
-        other => panic!("substitution left a non-number: {other:?}"),
+    let base = BigInt::one() << 62;
+    let (high, low) = (n >> 62, n - ((n >> 62) << 62));
+    let low = i64::try_from(&low).unwrap_or(0);
+    integer(&high) * Atom::num(i64::try_from(&base).unwrap_or(i64::MAX)) + Atom::num(low)
+}
+
+fn rational(r: &Rational) -> Atom {
+    if r.is_integer() { integer(r.numer()) } else { integer(r.numer()) / integer(r.denom()) }
+}
+
+/// tally's expression as a symbolica atom. A negative power of something that is identically zero
+/// is refused here, before symbolica would have to divide by it.
+fn to_atom(e: &Expr) -> Result<Atom, AlgebraError> {
+    Ok(match e {
+        Expr::Num(n) => rational(n),
+        Expr::Sym(s) => Atom::var(symbol(s)),
+        Expr::Add(v) => {
+            let mut sum = Atom::num(0);
+            for t in v {
+                sum += to_atom(t)?;
+            }
+            sum
+        }
+        Expr::Mul(v) => {
+            let mut product = Atom::num(1);
+            for f in v {
+                product *= to_atom(f)?;
+            }
+            product
+        }
+        Expr::Pow(b, k) => {
+            let base = to_atom(b)?;
+            if *k < 0 && base.expand().is_zero() {
+                return Err(AlgebraError::DivisionByZero);
+            }
+            base.pow(Atom::num(i64::from(*k)))
+        }
+        // A floor is tally's own and is never sent (see `super::has_floor`).
+        Expr::Floor(_) => return Err(AlgebraError::Unreadable("a floor cannot be expanded")),
+    })
+}
+
+/// Reads a symbolica atom back into tally's expression, node by node.
+fn read(view: AtomView) -> Result<Expr, AlgebraError> {
+    Ok(match view {
+        AtomView::Num(n) => Expr::Num(number(n.get_coeff_view())?),
+        AtomView::Var(v) => {
+            let symbol = v.get_symbol();
+            let name = symbol.get_name();
+            let bare = name.rsplit("::").next().unwrap_or(name);
+            Expr::sym(bare.strip_prefix(PREFIX).ok_or(AlgebraError::Unreadable("a symbol tally did not send"))?)
+        }
+        AtomView::Add(a) => Expr::sum(a.iter().map(read).collect::<Result<_, _>>()?),
+        AtomView::Mul(m) => Expr::product(m.iter().map(read).collect::<Result<_, _>>()?),
+        AtomView::Pow(p) => {
+            let (base, exponent) = p.get_base_exp();
+            let k = match exponent {
+                AtomView::Num(n) => number(n.get_coeff_view())?,
+                _ => return Err(AlgebraError::Unreadable("a symbolic exponent")),
+            };
+            let k = k
+                .is_integer()
+                .then(|| i32::try_from(k.numer()).ok())
+                .flatten()
+                .ok_or(AlgebraError::Unreadable("a fractional or huge exponent"))?;
+            read(base)?.pow(k)
+        }
+        AtomView::Fun(_) => return Err(AlgebraError::Unreadable("a function")),
+    })
+}
+
+fn number(c: CoefficientView) -> Result<Rational, AlgebraError> {
+    match c {
+        CoefficientView::Natural(n, d, ni, di) => {
+            if ni != 0 || di != 1 {
+                return Err(AlgebraError::Unreadable("a complex number"));
+            }
+            Ok(Rational::new(BigInt::from(n), BigInt::from(d)))
+        }
+        CoefficientView::Large(r, i) => {
+            if !i.is_zero() {
+                return Err(AlgebraError::Unreadable("a complex number"));
+            }
+            let r = r.to_rat();
+            Ok(Rational::new(big(r.numerator_ref()), big(r.denominator_ref())))
+        }
+        _ => Err(AlgebraError::Unreadable("a floating-point or finite-field number")),
     }
 }
 
-/// The first symbolica call of a process; the session module routes its banner to stderr.
-pub fn warm_up() {
-    let _ = parse!("1");
+/// The first symbolica call of a process (the worker routes its banner to stderr around it).
+pub(super) fn warm_up() {
+    let _ = symbolica::parse!("1");
+}
+
+/// A symbolica integer as tally's, digit by digit in base 2⁶² (no text involved).
+fn big(n: &Integer) -> BigInt {
+    if let Some(small) = n.to_i64() {
+        return BigInt::from(small);
+    }
+    let base = Integer::new(1 << 62);
+    let mut rest = n.abs();
+    let mut digits = Vec::new();
+    while !rest.is_zero() {
+        let (quotient, remainder) = rest.quot_rem(&base);
+        digits.push(remainder.to_i64().unwrap_or(0));
+        rest = quotient;
+    }
+    let magnitude = digits.iter().rev().fold(BigInt::zero(), |acc, d| (acc << 62) + BigInt::from(*d));
+    if n.is_negative() { -magnitude } else { magnitude }
 }

@@ -10,7 +10,7 @@ use num_traits::{One, Signed, Zero};
 pub type Rational = BigRational;
 
 /// A symbolic expression over named symbols (short names such as `H`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Expr {
     /// An exact rational constant.
     Num(Rational),
@@ -107,7 +107,7 @@ impl Expr {
             (1, e) => e,
             (k, Expr::Num(n)) if !n.is_zero() || k > 0 => Expr::Num(num_traits::Pow::pow(n, k)),
             (k, Expr::Mul(factors)) => Expr::product(factors.into_iter().map(|f| f.pow(k)).collect()),
-            (k, Expr::Pow(base, j)) => base.pow(j * k),
+            (k, Expr::Pow(base, j)) => base.pow(j.saturating_mul(k)),
             (k, e) => Expr::Pow(Box::new(e), k),
         }
     }

@@ -3,6 +3,7 @@
 //! named quantities), so the reader itself knows no vocabulary. Every error carries a byte span.
 
 use super::expr::{Expr, Rational};
+use super::limits::{self, MAX_DEGREE};
 use num_bigint::BigInt;
 use std::ops::Range;
 
@@ -182,7 +183,9 @@ fn tokenize(input: &str, syntax: Syntax) -> Result<Vec<Token>, ParseError> {
             }
             let k = text
                 .parse::<i32>()
-                .map_err(|_| ParseError { message: "superscript is not a small integer".into(), span: start..end })?;
+                .ok()
+                .filter(|k| u64::from(k.unsigned_abs()) <= MAX_DEGREE)
+                .ok_or_else(|| ParseError { message: exponent_message(), span: start..end })?;
             tokens.push(Token { kind: Kind::Superscript(k), span: start..end });
             continue;
         }
@@ -319,6 +322,7 @@ impl Parser<'_, '_> {
     }
 
     fn product(&mut self) -> Result<Expr, ParseError> {
+        let start = self.peek().map(|t| t.span.start).unwrap_or(self.end);
         let mut factors = vec![self.unary()?];
         while let Some(t) = self.peek() {
             match &t.kind {
@@ -339,7 +343,10 @@ impl Parser<'_, '_> {
                 _ => break,
             }
         }
-        Ok(Expr::product(factors))
+        let product = Expr::product(factors);
+        let end = self.tokens.get(self.pos.saturating_sub(1)).map(|t| t.span.end).unwrap_or(self.end);
+        limits::check_numbers(&product).map_err(|e| ParseError { message: e.to_string(), span: start..end })?;
+        Ok(product)
     }
 
     /// Enters one level of nesting at `span`, refusing to go deeper than [`MAX_DEPTH`].
@@ -381,11 +388,11 @@ impl Parser<'_, '_> {
                 let start = self.peek().map(|t| t.span.start).unwrap_or(span.end);
                 let exponent = self.unary()?;
                 let end = self.tokens.get(self.pos.saturating_sub(1)).map(|t| t.span.end).unwrap_or(start);
-                Ok(base.pow(integer_exponent(&exponent, start..end)?))
+                bounded_power(base, integer_exponent(&exponent, start..end)?, start..end)
             }
-            Some((Kind::Superscript(k), _)) => {
+            Some((Kind::Superscript(k), span)) => {
                 self.next();
-                Ok(base.pow(k))
+                bounded_power(base, k, span)
             }
             _ => Ok(base),
         }
@@ -422,18 +429,28 @@ impl Parser<'_, '_> {
     }
 }
 
+fn exponent_message() -> String {
+    format!("an exponent must be a whole number from -{MAX_DEGREE} to {MAX_DEGREE}")
+}
+
 fn integer_exponent(e: &Expr, span: Range<usize>) -> Result<i32, ParseError> {
-    let err = || ParseError { message: "an exponent must be a small integer".into(), span: span.clone() };
+    let err = || ParseError { message: exponent_message(), span: span.clone() };
     match e.as_number() {
         Some(n) if n.is_integer() => {
             let k: i64 = n.to_integer().try_into().map_err(|_| err())?;
-            if k.abs() > 64 {
+            if k.unsigned_abs() > MAX_DEGREE {
                 return Err(err());
             }
             Ok(k as i32)
         }
         _ => Err(err()),
     }
+}
+
+/// `base^k`, refused when a number in it would grow past the bound.
+fn bounded_power(base: Expr, k: i32, span: Range<usize>) -> Result<Expr, ParseError> {
+    limits::check_power_of(&base, k).map_err(|e| ParseError { message: e.to_string(), span: span.clone() })?;
+    Ok(base.pow(k))
 }
 
 /// A resolver that accepts any name as a symbol of the same name.

@@ -178,7 +178,7 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
         let budget =
             dim::parse_bytes(inner).map_err(|e| unreadable(e, offset + "batch.max(".len()..offset + text.len() - 1))?;
         let total = r.quantity("memory.total").map(|(_, q)| q.raw.clone());
-        let coefficients = total.as_ref().and_then(|t| algebra::coefficients(t, "B"));
+        let coefficients = total.as_ref().and_then(|t| r.engine.coefficients(t, "B").ok().flatten());
         let values: std::collections::BTreeMap<String, Rational> =
             r.values.iter().filter(|(k, _)| *k != "B").map(|(k, v)| (k.clone(), v.clone())).collect();
         let coefficient =
@@ -373,14 +373,19 @@ fn check_formula(
         _ => {}
     }
     let claimed = r.unmark(&reading.marked);
+    // Anything the algebra cannot work with (a zero denominator, a power past the bounds) is
+    // reported on the claim before it is compared.
+    if let Err(e) = r.engine.expanded(&claimed) {
+        return (unreadable(e.to_string(), whole), None);
+    }
     let claimed_value = algebra::evaluate(&claimed, &r.values).ok();
     let Some(derived) = &target.expr else {
         // batch.max(…) is solved, not a formula: compare values only.
         let finding = compare_values(claimed_value.clone(), target, whole, evidence, "the formula", &Rational::zero());
         return (finding, claimed_value);
     };
-    let closed = |e: &Expr| print(&algebra::simplify(e, &r.layout()), Notation::Unicode);
-    if algebra::equal(&claimed, derived) {
+    let closed = |e: &Expr| print(&r.engine.simplify(e, &r.layout()).unwrap_or_else(|_| e.clone()), Notation::Unicode);
+    if r.engine.same(&claimed, derived).unwrap_or(false) {
         evidence.push(format!("both are {}", closed(derived)));
         return (
             Finding {
@@ -406,7 +411,7 @@ fn check_formula(
     let (claimed, derived) = (&with_relations(&claimed), &with_relations(derived));
     let relation_words: Vec<String> =
         relations.iter().map(|(s, e)| format!("{s} = {}", print(e, Notation::Unicode))).collect();
-    if !relations.is_empty() && algebra::equal(claimed, derived) {
+    if !relations.is_empty() && r.engine.same(claimed, derived).unwrap_or(false) {
         evidence.push(format!("both are {} with {}", closed(derived), relation_words.join(", ")));
         return (
             Finding {
@@ -438,7 +443,7 @@ fn check_formula(
             claimed_value,
         );
     }
-    if let Some(factor) = constant_factor(claimed, derived) {
+    if let Some(factor) = constant_factor(r.engine, claimed, derived) {
         let mut likely = causes(&factor, &Rational::one(), &Rational::zero(), target.family);
         if likely.is_empty() {
             likely.push("no usual cause matches this factor".into());
@@ -483,9 +488,9 @@ fn without_factor(text: &str, part: &Range<usize>, literal: &Range<usize>) -> Op
 }
 
 /// `claimed = c · derived` for a constant c ≠ 1.
-fn constant_factor(claimed: &Expr, derived: &Expr) -> Option<Rational> {
-    let a = algebra::terms(claimed)?;
-    let b = algebra::terms(derived)?;
+fn constant_factor(engine: &algebra::Engine, claimed: &Expr, derived: &Expr) -> Option<Rational> {
+    let a = engine.monomials(claimed).ok()??;
+    let b = engine.monomials(derived).ok()??;
     if a.len() != b.len() || b.is_empty() {
         return None;
     }
@@ -513,9 +518,9 @@ fn term_differences(
     claimed_value: Option<Rational>,
 ) -> (Finding, Option<Rational>) {
     let layout = r.layout();
-    let closed = |e: &Expr| print(&algebra::simplify(e, &layout), Notation::Unicode);
+    let closed = |e: &Expr| print(&r.engine.simplify(e, &layout).unwrap_or_else(|_| e.clone()), Notation::Unicode);
     let difference = claimed.clone() - derived.clone();
-    let Some(terms) = algebra::terms(&difference) else {
+    let Ok(Some(terms)) = r.engine.monomials(&difference) else {
         evidence.push(format!("the claim minus the derivation is {}", closed(&difference)));
         return (
             Finding {

@@ -2,7 +2,7 @@
 //! its rules-built expression, unit and value), how names in a claim resolve (quantities and their
 //! aliases, symbols by short or long name, unit words), and dimensional analysis of a claim.
 
-use crate::algebra::{self, Expr, Rational};
+use crate::algebra::{self, Engine, Expr, Rational};
 use crate::derivation::Document;
 use crate::dim::{Base, Unit};
 use crate::model::Model;
@@ -13,7 +13,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// The derivation claims are compared with.
-pub struct Reference {
+pub struct Reference<'e> {
+    /// The algebra.
+    pub engine: &'e Engine,
     /// The derived document (its quantities are the vocabulary of claims).
     pub doc: Document,
     /// The architecture, for attributing terms to ops.
@@ -117,22 +119,24 @@ pub enum Dimension {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch(pub Unit, pub Unit);
 
-impl Reference {
+impl<'e> Reference<'e> {
     /// The derivation of `selection` at `bindings`, as the reference for claims.
     pub fn new(
+        engine: &'e Engine,
         selection: &crate::preset::Selection,
         bindings: &crate::model::Bindings,
         symbols: &SymbolTable,
         options: &crate::derivation::DeriveOptions,
-    ) -> Reference {
-        Reference {
-            doc: crate::derivation::derive(selection, bindings, symbols, options),
+    ) -> crate::error::Result<Reference<'e>> {
+        Ok(Reference {
+            engine,
+            doc: crate::derivation::derive(engine, selection, bindings, symbols, options)?,
             model: selection.model.clone(),
             values: bindings.values(),
             flops: options.flops,
             bytes_per_element: options.training.precision.bytes(),
             symbols: symbols.clone(),
-        }
+        })
     }
 
     /// How closed forms are shown in findings: split into the part without B and the part with it.
@@ -307,7 +311,7 @@ impl Reference {
                     if atom.is_zero() {
                         continue;
                     }
-                    let Some(terms) = algebra::terms(&(stage.repeat.clone() * atom)) else { continue };
+                    let Ok(Some(terms)) = self.engine.monomials(&(stage.repeat.clone() * atom)) else { continue };
                     if terms.iter().any(|t| &t.powers == powers) {
                         match out.iter_mut().find(|(k, _)| k == kind) {
                             Some((_, names)) => names.push(op.name.clone()),

@@ -7,9 +7,10 @@ mod training;
 
 pub use sheet::{Sheet, answer};
 
-use crate::algebra::{Expr, Rational};
+use crate::algebra::{Engine, Expr, Rational};
 use crate::dim::Precision;
 use crate::dim::{self, Unit};
+use crate::error::Result;
 use crate::hardware::Hardware;
 use crate::model::{Bindings, Origin};
 use crate::ops::ActivationConvention;
@@ -222,9 +223,15 @@ fn chain(lhs: (&str, &str), q: &Quantity, raw_view: Option<Expr>, note: Option<S
 
 /// The derivation: op table, parameter and FLOP closed forms, values and shares, then training
 /// FLOPs, memory, the largest batch and training time.
-pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable, options: &DeriveOptions) -> Document {
+pub fn derive(
+    engine: &Engine,
+    selection: &Selection,
+    bindings: &Bindings,
+    symbols: &SymbolTable,
+    options: &DeriveOptions,
+) -> Result<Document> {
     let model = &selection.model;
-    let ctx = Context { layout: symbols.layout(), values: bindings.values() };
+    let ctx = Context { engine, layout: symbols.layout(), values: bindings.values() };
     let conv = options.flops;
     let training = &options.training;
     let flops_convention = if conv.elementwise { "matmul + element-wise" } else { "matmul only" };
@@ -291,41 +298,43 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
         Inline::Math(Expr::sym("T")),
         text(" tokens (a matmul of m×n by n×p costs 2mnp). Values are at the bindings above."),
     ]));
-    blocks.push(Block::Table(op_table(selection, &ctx, conv, &|_| true)));
+    blocks.push(Block::Table(op_table(selection, &ctx, conv, &|_| true)?));
 
     // Quantities.
-    let params = ctx.quantity("params", "trainable parameters", Unit::param(), quantity::params(model));
+    let params = ctx.quantity("params", "trainable parameters", Unit::param(), quantity::params(model))?;
     let fp32 = ctx.quantity(
         "bytes.params.fp32",
         "parameter memory in fp32 (4 bytes/param)",
         Unit::byte(),
         Expr::int(4) * quantity::params(model),
-    );
-    let flops = ctx.quantity("flops.forward", "forward FLOPs", Unit::flop(), quantity::forward_flops(model, conv));
+    )?;
+    let flops = ctx.quantity("flops.forward", "forward FLOPs", Unit::flop(), quantity::forward_flops(model, conv))?;
     let mut quantities = vec![params.clone(), fp32.clone()];
     let layer = quantity::layer_stage(model);
-    let layer_quantities = layer.map(|stage| {
-        (
-            ctx.quantity("params.per_layer", "parameters per layer", Unit::param(), quantity::stage_params(stage)),
-            ctx.quantity(
-                "flops.forward_per_layer",
-                "forward FLOPs per layer",
-                Unit::flop(),
-                quantity::stage_forward_flops(stage, conv),
-            ),
-        )
-    });
+    let layer_quantities = layer
+        .map(|stage| -> Result<(Quantity, Quantity)> {
+            Ok((
+                ctx.quantity("params.per_layer", "parameters per layer", Unit::param(), quantity::stage_params(stage))?,
+                ctx.quantity(
+                    "flops.forward_per_layer",
+                    "forward FLOPs per layer",
+                    Unit::flop(),
+                    quantity::stage_forward_flops(stage, conv),
+                )?,
+            ))
+        })
+        .transpose()?;
 
     blocks.push(Block::Heading("Parameters".into()));
     let stage_view = Expr::sum(
         model
             .stages
             .iter()
-            .map(|s| Expr::product(vec![s.repeat.clone(), ctx.simplify(&quantity::stage_params(s))]))
-            .collect(),
+            .map(|s| Ok(Expr::product(vec![s.repeat.clone(), ctx.simplify(&quantity::stage_params(s))?])))
+            .collect::<Result<_>>()?,
     );
     let mut eqs = vec![chain(("P", "P"), &params, Some(stage_view), Some("sum over stages".into()))];
-    eqs.extend(relation_variants(("P", "P"), &params, selection, &ctx));
+    eqs.extend(relation_variants(("P", "P"), &params, selection, &ctx)?);
     if let Some((pl, _)) = &layer_quantities {
         eqs.push(chain(("P_layer", "P_{\\text{layer}}"), pl, None, Some("one Transformer block".into())));
     }
@@ -346,7 +355,7 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
         None,
         Some(format!("{flops_convention}, B sequences of T tokens")),
     )];
-    eqs.extend(relation_variants(("C_fwd", "C_{\\text{fwd}}"), &flops, selection, &ctx));
+    eqs.extend(relation_variants(("C_fwd", "C_{\\text{fwd}}"), &flops, selection, &ctx)?);
     if let Some((pl, fl)) = layer_quantities {
         eqs.push(chain(("C_layer", "C_{\\text{layer}}"), &fl, None, Some("one Transformer block".into())));
         quantities.push(pl);
@@ -367,6 +376,8 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
                 quantity::component_flops(model, conv, id),
             )
         })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
         .filter(|q| !q.closed.is_zero())
         .collect();
     blocks.push(Block::Heading("Where the forward FLOPs go".into()));
@@ -380,20 +391,20 @@ pub fn derive(selection: &Selection, bindings: &Bindings, symbols: &SymbolTable,
         ))]));
     }
     quantities.extend(components);
-    training::append(selection, &ctx, options, &mut blocks, &mut quantities);
+    training::append(selection, &ctx, options, &mut blocks, &mut quantities)?;
 
-    Document {
+    Ok(Document {
         title: format!("tally derive: {} ({})", selection.id, model.name),
         model: selection.id.clone(),
         bindings: bindings.entries.iter().map(|b| (b.symbol.clone(), b.value.clone())).collect(),
         conventions,
         quantities,
         blocks,
-    }
+    })
 }
 
 /// The closed form again with each relation (F = 4H) substituted, when it changes the form.
-fn relation_variants(lhs: (&str, &str), q: &Quantity, selection: &Selection, ctx: &Context) -> Vec<Equation> {
+fn relation_variants(lhs: (&str, &str), q: &Quantity, selection: &Selection, ctx: &Context) -> Result<Vec<Equation>> {
     let mut out = Vec::new();
     for (symbol, formula) in &selection.model.relations {
         if !q.raw.symbols().contains(symbol) {
@@ -403,11 +414,11 @@ fn relation_variants(lhs: (&str, &str), q: &Quantity, selection: &Selection, ctx
         let note = format!("with {symbol} = {}", crate::algebra::print(formula, crate::algebra::Notation::Unicode));
         out.push(Equation {
             lhs: (lhs.0.to_string(), lhs.1.to_string()),
-            rhs: vec![Side::Expr(ctx.simplify(&substituted))],
+            rhs: vec![Side::Expr(ctx.simplify(&substituted)?)],
             note: Some(note),
         });
     }
-    out
+    Ok(out)
 }
 
 fn bindings_table(bindings: &Bindings, symbols: &SymbolTable) -> Table {
@@ -452,9 +463,9 @@ fn op_table(
     ctx: &Context,
     conv: FlopConvention,
     keep: &dyn Fn(&crate::ops::Op) -> bool,
-) -> Table {
+) -> Result<Table> {
     let mut rows = Vec::new();
-    let number = |e: &Expr| ctx.value(e).map(Cell::Number).unwrap_or(Cell::Empty);
+    let number = |e: &Expr| ctx.value(e).map(Cell::Number);
     for stage in &selection.model.stages {
         let listed: Vec<_> = stage.ops.iter().filter(|op| keep(op)).collect();
         if listed.is_empty() {
@@ -468,10 +479,10 @@ fn op_table(
                 Cell::Text(op.name.clone()),
                 Cell::Text(op.rule()),
                 Cell::Shape(op.operands()),
-                Cell::Math(ctx.simplify(&p)),
-                Cell::Math(ctx.simplify(&f)),
-                number(&p),
-                number(&f),
+                Cell::Math(ctx.simplify(&p)?),
+                Cell::Math(ctx.simplify(&f)?),
+                number(&p)?,
+                number(&f)?,
             ]));
         }
         let p = quantity::stage_params(stage);
@@ -483,10 +494,10 @@ fn op_table(
             Cell::Empty,
             Cell::Empty,
             Cell::Empty,
-            Cell::Math(ctx.simplify(&p)),
-            Cell::Math(ctx.simplify(&f)),
-            number(&p),
-            number(&f),
+            Cell::Math(ctx.simplify(&p)?),
+            Cell::Math(ctx.simplify(&f)?),
+            number(&p)?,
+            number(&f)?,
         ]));
         if !once {
             let (rp, rf) = (stage.repeat.clone() * p, stage.repeat.clone() * f);
@@ -499,14 +510,14 @@ fn op_table(
                 Cell::Empty,
                 Cell::Empty,
                 Cell::Empty,
-                Cell::Math(ctx.simplify(&rp)),
-                Cell::Math(ctx.simplify(&rf)),
-                number(&rp),
-                number(&rf),
+                Cell::Math(ctx.simplify(&rp)?),
+                Cell::Math(ctx.simplify(&rf)?),
+                number(&rp)?,
+                number(&rf)?,
             ]));
         }
     }
-    Table {
+    Ok(Table {
         columns: vec![
             ("stage".into(), false),
             ("op".into(), false),
@@ -518,7 +529,7 @@ fn op_table(
             ("forward FLOPs".into(), true),
         ],
         rows,
-    }
+    })
 }
 
 fn shares_table(components: &[Quantity]) -> Table {

@@ -6,7 +6,7 @@
 use super::{
     Block, Cell, DeriveOptions, Document, Equation, Inline, Row, Side, Table, derive, op_table, shares_table, text,
 };
-use crate::algebra::Rational;
+use crate::algebra::{Engine, Rational};
 use crate::diagnostic::{Source, snippet};
 use crate::dim::{self, Precision};
 use crate::error::{Error, Result};
@@ -169,13 +169,14 @@ fn setting(part: &PartFile, base: &DeriveOptions, symbols: &SymbolTable, sheet: 
 /// Derivations of one sheet, each computed once: most parts share a setting, and the scaling
 /// part derives every preset.
 struct Derivations<'a> {
+    engine: &'a Engine,
     symbols: &'a SymbolTable,
-    cache: RefCell<HashMap<String, (Document, Selection, Context)>>,
+    cache: RefCell<HashMap<String, (Document, Selection, Context<'a>)>>,
 }
 
-impl Derivations<'_> {
+impl<'a> Derivations<'a> {
     /// The document of `preset` at `setting`, with the model and evaluation context it used.
-    fn get(&self, preset: &str, setting: &Setting) -> Result<(Document, Selection, Context)> {
+    fn get(&self, preset: &str, setting: &Setting) -> Result<(Document, Selection, Context<'a>)> {
         let key = format!("{preset}|{:?}|{:?}", setting.sets, setting.options);
         if let Some(hit) = self.cache.borrow().get(&key) {
             return Ok(hit.clone());
@@ -183,8 +184,8 @@ impl Derivations<'_> {
         let symbols = self.symbols;
         let selection = Registry::builtin(symbols).select(preset, symbols)?;
         let bindings = selection.model.bind(selection.preset.as_ref(), &setting.sets, symbols)?;
-        let doc = derive(&selection, &bindings, symbols, &setting.options);
-        let ctx = Context { layout: symbols.layout(), values: bindings.values() };
+        let doc = derive(self.engine, &selection, &bindings, symbols, &setting.options)?;
+        let ctx = Context { engine: self.engine, layout: symbols.layout(), values: bindings.values() };
         let entry = (doc, selection, ctx);
         self.cache.borrow_mut().insert(key, entry.clone());
         Ok(entry)
@@ -201,7 +202,7 @@ fn find<'a>(doc: &'a Document, name: &str) -> Option<&'a Quantity> {
 }
 
 /// Fills `{value:q}`, `{display:q}`, `{expr:q}` from the derived quantities.
-fn fill(template: &str, doc: &Document) -> Vec<Inline> {
+fn fill(engine: &Engine, template: &str, doc: &Document) -> Result<Vec<Inline>> {
     let mut out = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -214,7 +215,7 @@ fn fill(template: &str, doc: &Document) -> Vec<Inline> {
             ("display", Some(q)) => text(
                 q.verdict.clone().or_else(|| q.value.as_ref().map(|v| dim::display(v, &q.unit))).unwrap_or_default(),
             ),
-            ("linear", Some(q)) => text(linear_words(q, doc)),
+            ("linear", Some(q)) => text(linear_words(engine, q, doc)?),
             ("value", Some(q)) => text(match &q.value {
                 Some(v) if v.is_integer() => dim::exact_with_unit(v, &q.unit),
                 Some(v) => dim::display(v, &q.unit),
@@ -226,21 +227,21 @@ fn fill(template: &str, doc: &Document) -> Vec<Inline> {
         rest = &rest[start + end + 1..];
     }
     out.push(text(rest));
-    out
+    Ok(out)
 }
 
 /// `15,517,753,344·B + 34,032,921,600 bytes`: the quantity as a·B + b at the document's sizes.
-fn linear_words(q: &Quantity, doc: &Document) -> String {
+fn linear_words(engine: &Engine, q: &Quantity, doc: &Document) -> Result<String> {
     let values: BTreeMap<String, Rational> =
         doc.bindings.iter().filter(|(s, _)| s != "B").map(|(s, v)| (s.clone(), v.clone())).collect();
-    let Some(by_power) = crate::algebra::coefficients(&q.raw, "B") else { return "(not linear in B)".into() };
+    let Some(by_power) = engine.coefficients(&q.raw, "B")? else { return Ok("(not linear in B)".into()) };
     let value = |k: i32| by_power.get(&k).and_then(|e| crate::algebra::evaluate(e, &values).ok());
-    match (by_power.keys().all(|k| *k == 0 || *k == 1), value(1), value(0)) {
+    Ok(match (by_power.keys().all(|k| *k == 0 || *k == 1), value(1), value(0)) {
         (true, Some(a), Some(b)) => {
             format!("{}·B + {} {}s", dim::exact(&a), dim::exact(&b), q.unit.name())
         }
         _ => "(not linear in B)".into(),
-    }
+    })
 }
 
 fn show(doc: &Document, names: &[String], suffix: &str, out: &mut Vec<Quantity>) -> Block {
@@ -342,10 +343,10 @@ fn update_summary(optimizer: &Optimizer) -> String {
 }
 
 /// Builds the answer sheet's document.
-pub fn answer(sheet: &Sheet, base: &DeriveOptions, symbols: &SymbolTable) -> Result<Document> {
+pub fn answer(engine: &Engine, sheet: &Sheet, base: &DeriveOptions, symbols: &SymbolTable) -> Result<Document> {
     let model = &sheet.file.model;
     let base_setting = Setting { sets: base.training.bindings()?, options: base.clone(), label: String::new() };
-    let derivations = Derivations { symbols, cache: RefCell::new(HashMap::new()) };
+    let derivations = Derivations { engine, symbols, cache: RefCell::new(HashMap::new()) };
     let base_doc = derivations.doc(model, &base_setting)?;
     let mut blocks = vec![Block::Paragraph(vec![text(sheet.file.intro.clone())])];
     let mut quantities = Vec::new();
@@ -358,7 +359,7 @@ pub fn answer(sheet: &Sheet, base: &DeriveOptions, symbols: &SymbolTable) -> Res
             "quantities" => {}
             "matmuls" => {
                 let matmuls = |op: &crate::ops::Op| !op.matmul_flops().is_zero();
-                blocks.push(Block::Table(op_table(&selection, &ctx, s.options.flops, &matmuls)));
+                blocks.push(Block::Table(op_table(&selection, &ctx, s.options.flops, &matmuls)?));
             }
             "dominant" => {
                 blocks.push(Block::Table(shares_table(&components(&doc))));
@@ -398,7 +399,7 @@ pub fn answer(sheet: &Sheet, base: &DeriveOptions, symbols: &SymbolTable) -> Res
         }
         if !part.answer.is_empty() {
             let mut inlines = vec![text("Answer: ")];
-            inlines.extend(fill(&part.answer, &doc));
+            inlines.extend(fill(engine, &part.answer, &doc)?);
             blocks.push(Block::Paragraph(inlines));
         }
     }

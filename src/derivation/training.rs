@@ -3,8 +3,9 @@
 //! training time at a given MFU.
 
 use super::{Block, Cell, DeriveOptions, Equation, Inline, Row, Side, Table, relation_variants, text};
-use crate::algebra::{self, Expr, Notation, Rational, print};
+use crate::algebra::{Expr, Notation, Rational, print};
 use crate::dim::{self, Unit, parse_bytes};
+use crate::error::Result;
 use crate::ops::{ActivationConvention, Saved};
 use crate::optimizer::{Optimizer, Per};
 use crate::preset::Selection;
@@ -35,26 +36,27 @@ pub(super) fn append(
     options: &DeriveOptions,
     blocks: &mut Vec<Block>,
     quantities: &mut Vec<Quantity>,
-) {
+) -> Result<()> {
     let model = &selection.model;
     let training = &options.training;
     let adamw = Optimizer::adamw();
     let forward = quantity::forward_flops(model, options.flops);
-    let split = Context {
-        layout: algebra::LayoutRules { split_by: Some("B".into()), ..ctx.layout.clone() },
-        values: ctx.values.clone(),
-    };
+    let split = ctx.split_by("B");
 
     // FLOPs of one training step.
     blocks.push(Block::Heading("Training step FLOPs".into()));
     let backward =
-        ctx.quantity("flops.backward", "backward FLOPs (2× forward)", Unit::flop(), Expr::int(2) * forward.clone());
-    let optimizer =
-        ctx.quantity("flops.optimizer", "AdamW FLOPs per step", Unit::flop(), quantity::optimizer_flops(model, &adamw));
+        ctx.quantity("flops.backward", "backward FLOPs (2× forward)", Unit::flop(), Expr::int(2) * forward.clone())?;
+    let optimizer = ctx.quantity(
+        "flops.optimizer",
+        "AdamW FLOPs per step",
+        Unit::flop(),
+        quantity::optimizer_flops(model, &adamw),
+    )?;
     // Full recomputation reruns the forward pass inside the backward pass.
     let forwards = if training.recompute { 2 } else { 1 };
     let step_raw = Expr::sum(vec![Expr::int(forwards) * forward.clone(), backward.raw.clone(), optimizer.raw.clone()]);
-    let step = split.quantity("flops.step", "FLOPs of one training step", Unit::flop(), step_raw);
+    let step = split.quantity("flops.step", "FLOPs of one training step", Unit::flop(), step_raw)?;
     blocks.push(Block::Paragraph(vec![text(format!(
         "The {} update written as element-wise operations; every listed operation is one FLOP, per parameter \
          or once per step. {} per parameter and {} per step come out of the list.",
@@ -87,7 +89,7 @@ pub(super) fn append(
         ),
         eq(lhs("C_step", "C_{\\text{step}}"), with_value(vec![Side::Expr(step_form)], &step), step_note),
     ]));
-    approximations(model, ctx, &forward, blocks, quantities);
+    approximations(model, ctx, &forward, blocks, quantities)?;
 
     // Memory.
     let precision = training.precision;
@@ -113,13 +115,15 @@ pub(super) fn append(
         if training.recompute { ", with full recomputation (each block keeps only its input)" } else { "" },
         if training.flash { ", with FlashAttention (no T² tensors; an fp32 log-sum-exp per row)" } else { "" },
     ))]));
-    blocks.push(Block::Table(activation_table(selection, ctx, saved)));
-    let m_params = ctx.quantity("memory.params", "parameter memory", Unit::byte(), terms.params.clone());
-    let m_master = ctx.quantity("memory.master", "fp32 master weights", Unit::byte(), terms.master.clone());
-    let m_grads = ctx.quantity("memory.gradients", "gradient memory", Unit::byte(), terms.gradients.clone());
-    let m_opt = ctx.quantity("memory.optimizer", "AdamW state memory (m and v)", Unit::byte(), terms.optimizer.clone());
-    let m_act = ctx.quantity("memory.activations", "saved activation memory", Unit::byte(), terms.activations.clone());
-    let m_total = split.quantity("memory.total", "training memory", Unit::byte(), terms.total());
+    blocks.push(Block::Table(activation_table(selection, ctx, saved)?));
+    let m_params = ctx.quantity("memory.params", "parameter memory", Unit::byte(), terms.params.clone())?;
+    let m_master = ctx.quantity("memory.master", "fp32 master weights", Unit::byte(), terms.master.clone())?;
+    let m_grads = ctx.quantity("memory.gradients", "gradient memory", Unit::byte(), terms.gradients.clone())?;
+    let m_opt =
+        ctx.quantity("memory.optimizer", "AdamW state memory (m and v)", Unit::byte(), terms.optimizer.clone())?;
+    let m_act =
+        ctx.quantity("memory.activations", "saved activation memory", Unit::byte(), terms.activations.clone())?;
+    let m_total = split.quantity("memory.total", "training memory", Unit::byte(), terms.total())?;
     let per_param = |bytes: i64| Side::Expr(Expr::int(bytes) * Expr::sym("P"));
     let mut eqs = vec![eq(lhs("M_params", "M_{\\text{params}}"), with_value(vec![per_param(w)], &m_params), "")];
     if m > 0 {
@@ -135,10 +139,10 @@ pub(super) fn append(
         ),
         eq(lhs("M_total", "M_{\\text{total}}"), with_value(vec![], &m_total), "all terms"),
     ]);
-    eqs.extend(relation_variants(("M_total", "M_{\\text{total}}"), &m_total, selection, &split));
+    eqs.extend(relation_variants(("M_total", "M_{\\text{total}}"), &m_total, selection, &split)?);
     blocks.push(Block::Equations(eqs));
-    let linear = linear_in_batch(&m_total.raw, ctx);
-    let coefficients = batch_coefficients(&m_total.raw, ctx);
+    let linear = linear_in_batch(&m_total.raw, ctx)?;
+    let coefficients = batch_coefficients(&m_total.raw, ctx)?;
     if let Some((a, b)) = &linear {
         blocks.push(Block::Paragraph(vec![
             text("At these sizes, as a function of the batch size: "),
@@ -147,7 +151,7 @@ pub(super) fn append(
         ]));
     }
     let m_static =
-        ctx.quantity("memory.static", "parameters, gradients and optimizer state", Unit::byte(), terms.fixed());
+        ctx.quantity("memory.static", "parameters, gradients and optimizer state", Unit::byte(), terms.fixed())?;
     quantities.extend([backward, optimizer, step, m_params]);
     if m > 0 {
         quantities.push(m_master);
@@ -160,27 +164,27 @@ pub(super) fn append(
     }
 
     // Time and MFU.
-    time_section(options, &split, &forward, blocks, quantities);
+    time_section(options, &split, &forward, blocks, quantities)?;
 
     // Inference.
-    inference_section(model, ctx, options, blocks, quantities);
+    inference_section(model, ctx, options, blocks, quantities)
 }
 
 /// The closed forms a and b of memory = a·B + b.
-fn batch_coefficients(total: &Expr, ctx: &Context) -> Option<(Expr, Expr)> {
-    let by_power = algebra::coefficients(total, "B")?;
-    let get = |k: i32| by_power.get(&k).map(|e| ctx.simplify(e)).unwrap_or_else(Expr::zero);
-    Some((get(1), get(0)))
+fn batch_coefficients(total: &Expr, ctx: &Context) -> Result<Option<(Expr, Expr)>> {
+    let Some(by_power) = ctx.engine.coefficients(total, "B")? else { return Ok(None) };
+    let get = |k: i32| by_power.get(&k).map(|e| ctx.simplify(e)).unwrap_or_else(|| Ok(Expr::zero()));
+    Ok(Some((get(1)?, get(0)?)))
 }
 
 /// (a, b) with memory = a·B + b at the bound sizes, if memory is linear in B.
-fn linear_in_batch(total: &Expr, ctx: &Context) -> Option<(Rational, Rational)> {
-    let by_power = algebra::coefficients(total, "B")?;
+fn linear_in_batch(total: &Expr, ctx: &Context) -> Result<Option<(Rational, Rational)>> {
+    let Some(by_power) = ctx.engine.coefficients(total, "B")? else { return Ok(None) };
     if by_power.keys().any(|k| *k != 0 && *k != 1) {
-        return None;
+        return Ok(None);
     }
-    let value = |k: i32| by_power.get(&k).map(|e| ctx.value(e)).unwrap_or(Some(Rational::from_integer(0.into())));
-    Some((value(1)?, value(0)?))
+    let value = |k: i32| by_power.get(&k).map(|e| ctx.value(e)).unwrap_or_else(|| Ok(Rational::from_integer(0.into())));
+    Ok(Some((value(1)?, value(0)?)))
 }
 
 fn update_table(optimizer: &Optimizer) -> Table {
@@ -218,7 +222,7 @@ fn update_table(optimizer: &Optimizer) -> Table {
     }
 }
 
-fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSettings) -> Table {
+fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSettings) -> Result<Table> {
     let mut rows = Vec::new();
     for stage in &selection.model.stages {
         let repeat = print(&stage.repeat, Notation::Unicode);
@@ -230,10 +234,10 @@ fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSetti
                 Cell::Text(stage.name.clone()),
                 Cell::Text("block input (everything else recomputed)".into()),
                 Cell::Text("recompute full".into()),
-                Cell::Math(ctx.simplify(&elements)),
-                Cell::Math(ctx.simplify(&kept)),
+                Cell::Math(ctx.simplify(&elements)?),
+                Cell::Math(ctx.simplify(&kept)?),
                 Cell::Text(times.clone()),
-                ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
+                Cell::Number(ctx.value(&(stage.repeat.clone() * kept))?),
             ]));
             continue;
         }
@@ -256,10 +260,10 @@ fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSetti
                 stage_cell,
                 Cell::Text(op.name.clone()),
                 Cell::Text(why.into()),
-                Cell::Math(ctx.simplify(&elements)),
-                Cell::Math(ctx.simplify(&kept)),
+                Cell::Math(ctx.simplify(&elements)?),
+                Cell::Math(ctx.simplify(&kept)?),
                 Cell::Text(times.clone()),
-                ctx.value(&(stage.repeat.clone() * kept)).map(Cell::Number).unwrap_or(Cell::Empty),
+                Cell::Number(ctx.value(&(stage.repeat.clone() * kept))?),
             ]));
         }
     }
@@ -269,11 +273,11 @@ fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSetti
         Cell::Empty,
         Cell::Empty,
         Cell::Empty,
-        Cell::Math(ctx.simplify(&all)),
+        Cell::Math(ctx.simplify(&all)?),
         Cell::Empty,
-        ctx.value(&all).map(Cell::Number).unwrap_or(Cell::Empty),
+        Cell::Number(ctx.value(&all)?),
     ]));
-    Table {
+    Ok(Table {
         columns: vec![
             ("stage".into(), false),
             ("kept for backward".into(), false),
@@ -284,7 +288,7 @@ fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSetti
             ("bytes in all".into(), true),
         ],
         rows,
-    }
+    })
 }
 
 /// Training FLOPs per token from the rules beside the 6N and PaLM (6N + 12·L·H·T) estimates.
@@ -294,15 +298,19 @@ fn approximations(
     forward: &Expr,
     blocks: &mut Vec<Block>,
     quantities: &mut Vec<Quantity>,
-) {
+) -> Result<()> {
     let per_token = Expr::int(3) * forward.clone() * (Expr::sym("B") * Expr::sym("T")).pow(-1);
-    let exact =
-        ctx.quantity("flops.train_per_token", "training FLOPs per token (forward + backward)", Unit::flop(), per_token);
+    let exact = ctx.quantity(
+        "flops.train_per_token",
+        "training FLOPs per token (forward + backward)",
+        Unit::flop(),
+        per_token,
+    )?;
     let n = quantity::params(model);
-    let six_n = ctx.quantity("flops.approx.6n", "6N estimate per token", Unit::flop(), Expr::int(6) * n.clone());
+    let six_n = ctx.quantity("flops.approx.6n", "6N estimate per token", Unit::flop(), Expr::int(6) * n.clone())?;
     let palm_raw =
         Expr::int(6) * n + Expr::product(vec![Expr::int(12), Expr::sym("L"), Expr::sym("H"), Expr::sym("T")]);
-    let palm = ctx.quantity("flops.approx.palm", "6N + 12·L·H·T (PaLM) estimate per token", Unit::flop(), palm_raw);
+    let palm = ctx.quantity("flops.approx.palm", "6N + 12·L·H·T (PaLM) estimate per token", Unit::flop(), palm_raw)?;
     blocks.push(Block::Paragraph(vec![text(
         "Training FLOPs per token from the rules, beside the usual estimates (N = all parameters):",
     )]));
@@ -331,6 +339,7 @@ fn approximations(
         rows,
     }));
     quantities.extend([exact, six_n, palm]);
+    Ok(())
 }
 
 /// KV-cache bytes and FLOPs per decoded token.
@@ -340,20 +349,20 @@ fn inference_section(
     options: &DeriveOptions,
     blocks: &mut Vec<Block>,
     quantities: &mut Vec<Quantity>,
-) {
+) -> Result<()> {
     let bytes = options.training.precision.bytes();
     let cache = quantity::kv_cache_bytes(model, bytes);
     if cache.is_zero() {
-        return;
+        return Ok(());
     }
     blocks.push(Block::Heading("Inference".into()));
-    let kv = ctx.quantity("memory.kv_cache", "KV cache for B sequences of T tokens", Unit::byte(), cache);
+    let kv = ctx.quantity("memory.kv_cache", "KV cache for B sequences of T tokens", Unit::byte(), cache)?;
     let decode = ctx.quantity(
         "flops.decode_per_token",
         "FLOPs to decode one token with T positions cached",
         Unit::flop(),
         quantity::decode_flops(model, options.flops),
-    );
+    )?;
     blocks.push(Block::Paragraph(vec![text(format!(
         "Every K and V projection output is cached for each of the T positions, {bytes} bytes per element \
          ({}); decoding one token runs every op once and attends to the T cached positions.",
@@ -364,6 +373,7 @@ fn inference_section(
         eq(lhs("C_decode", "C_{\\text{decode}}"), with_value(vec![], &decode), "one token, one sequence"),
     ]));
     quantities.extend([kv, decode]);
+    Ok(())
 }
 
 /// One memory budget to try: how it was written, and its bytes.
@@ -460,7 +470,7 @@ fn time_section(
     forward: &Expr,
     blocks: &mut Vec<Block>,
     quantities: &mut Vec<Quantity>,
-) {
+) -> Result<()> {
     let training = &options.training;
     let model_step = Expr::int(3) * forward.clone();
     blocks.push(Block::Heading("Training time".into()));
@@ -472,7 +482,7 @@ fn time_section(
     let step_flops =
         quantities.iter().find(|q| q.name == "flops.step").map(|q| q.raw.clone()).unwrap_or(model_step.clone());
     let time_raw = Expr::sym("S") * step_flops * (Expr::sym("U") * Expr::sym("R")).pow(-1);
-    let time = ctx.quantity("time.training", "training time", Unit::of(crate::dim::Base::Second), time_raw);
+    let time = ctx.quantity("time.training", "training time", Unit::of(crate::dim::Base::Second), time_raw)?;
     let symbolic = Expr::sym("S") * Expr::sym("C_step") * (Expr::sym("U") * Expr::sym("R")).pow(-1);
     blocks.push(Block::Equations(vec![eq(lhs("t", "t"), with_value(vec![Side::Expr(symbolic)], &time), "")]));
     quantities.push(time);
@@ -480,7 +490,7 @@ fn time_section(
     if let Some(rate) = &training.tokens_per_second {
         let per_token = model_step * (Expr::sym("B") * Expr::sym("T")).pow(-1);
         let raw = Expr::num(rate.clone()) * per_token * Expr::sym("R").pow(-1);
-        let mfu = ctx.quantity("mfu", "model FLOPs utilisation from the measured throughput", Unit::none(), raw);
+        let mfu = ctx.quantity("mfu", "model FLOPs utilisation from the measured throughput", Unit::none(), raw)?;
         blocks.push(Block::Paragraph(vec![text(format!(
             "MFU from a measured {} tokens/s: model FLOPs per token (forward + backward, 3·C_fwd/(BT)) × tokens/s ÷ peak.",
             dim::decimal(rate, 0)
@@ -498,4 +508,5 @@ fn time_section(
         }
         quantities.push(mfu);
     }
+    Ok(())
 }

@@ -1,0 +1,123 @@
+//! The one-thread-per-user rule of symbolica's free mode, enforced: the per-user lock (see
+//! [`super::permit`]) is taken first, then all algebra runs on one worker thread, which is joined
+//! before the lock is released — symbolica's permit belongs to the thread and is let go when the
+//! thread ends. symbolica's first-use banner is routed to stderr so stdout stays machine-readable.
+//!
+//! The worker is the only place an [`Engine`] is made, so algebra cannot run anywhere else.
+
+use super::engine::Engine;
+use super::permit::{self, Lock, LockError, WaitPolicy};
+use std::io::Write;
+use std::sync::Once;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A job for the worker: gets the engine, sends its own result back.
+type Job = Box<dyn FnOnce(&Engine) + Send>;
+
+/// How a session waits for another run of the same user.
+#[derive(Clone, Debug, Default)]
+pub struct WaitOptions {
+    /// Give up after this long; `None` waits as long as it takes.
+    pub timeout: Option<Duration>,
+    /// Say nothing while waiting (the notice is printed on stderr otherwise).
+    pub quiet: bool,
+}
+
+/// A held per-user lock and the thread that owns symbolica's permit. Jobs run one after another
+/// on that thread; dropping the worker joins the thread, then releases the lock.
+pub struct Worker {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    lock: Option<Lock>,
+}
+
+impl Worker {
+    /// Takes the lock (waiting as `wait` says) and starts the worker thread.
+    pub fn start(wait: &WaitOptions) -> Result<Worker, LockError> {
+        let dir = permit::permit_dir(&|name| std::env::var_os(name))?;
+        let quiet = wait.quiet;
+        let notice = move |line: &str| {
+            if !quiet {
+                eprintln!("tally: {line}");
+            }
+        };
+        let lock = permit::acquire(&dir, &WaitPolicy { timeout: wait.timeout, notice: &notice })?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("tally-algebra".into())
+            .spawn(move || {
+                banner_to_stderr();
+                let engine = Engine::on_worker_thread();
+                for job in queue {
+                    job(&engine);
+                }
+            })
+            .map_err(|e| LockError::Unusable { path: lock.path.clone(), reason: format!("no worker thread: {e}") })?;
+        Ok(Worker { jobs: Some(jobs), thread: Some(thread), lock: Some(lock) })
+    }
+
+    /// Runs `work` on the worker thread and returns its result. A panic inside `work` is resumed
+    /// on the caller's thread (a panic is a bug in tally, and stays one).
+    pub fn run<R, F>(&self, work: F) -> R
+    where
+        R: Send + 'static,
+        F: FnOnce(&Engine) -> R + Send + 'static,
+    {
+        let (reply, answer) = mpsc::channel();
+        let job: Job = Box::new(move |engine| {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(engine)));
+            let _ = reply.send(outcome);
+        });
+        let sent = self.jobs.as_ref().map(|jobs| jobs.send(job).is_ok()).unwrap_or(false);
+        match (sent, answer.recv()) {
+            (true, Ok(Ok(r))) => r,
+            (true, Ok(Err(panic))) => std::panic::resume_unwind(panic),
+            _ => panic!("the algebra worker thread is gone"),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread's loop; the thread must be gone (its permit with it)
+        // before the lock is released.
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        drop(self.lock.take());
+    }
+}
+
+/// Runs `work` once under the lock, on a fresh worker thread that is joined before returning.
+pub fn exclusive<R, F>(wait: &WaitOptions, work: F) -> Result<R, LockError>
+where
+    R: Send + 'static,
+    F: FnOnce(&Engine) -> R + Send + 'static,
+{
+    let worker = Worker::start(wait)?;
+    Ok(worker.run(work))
+}
+
+/// Makes symbolica's first call with fd 1 pointing at fd 2, so its licensing banner (printed on
+/// first use unless `SYMBOLICA_HIDE_BANNER` is set) reaches the terminal on stderr, not stdout.
+fn banner_to_stderr() {
+    static FIRST_USE: Once = Once::new();
+    FIRST_USE.call_once(|| {
+        let _ = std::io::stdout().flush();
+        // SAFETY: plain descriptor duplication on fds 1 and 2, restored before returning.
+        let saved = unsafe { libc::dup(1) };
+        if saved < 0 {
+            super::engine::warm_up();
+            return;
+        }
+        unsafe { libc::dup2(2, 1) };
+        super::engine::warm_up();
+        let _ = std::io::stdout().flush();
+        unsafe {
+            libc::dup2(saved, 1);
+            libc::close(saved);
+        }
+    });
+}
