@@ -12,6 +12,17 @@ pub struct Source {
     pub text: String,
 }
 
+/// `text` with every control character but newline and tab replaced by `�`, so nothing read from
+/// a file or an argument can move the cursor, recolour or retitle a terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if text.chars().any(unsafe_char) {
+        std::borrow::Cow::Owned(text.chars().map(|c| if unsafe_char(c) { '\u{fffd}' } else { c }).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -31,14 +42,14 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 /// `name:line:col`, the source line, and carets under `span`.
 pub fn snippet(source: &Source, span: Range<usize>) -> String {
     let (line, col) = line_col(&source.text, span.start);
-    let text_line = source.text.lines().nth(line - 1).unwrap_or("");
+    let text_line = printable(source.text.lines().nth(line - 1).unwrap_or("")).replace('\t', " ");
     let start = floor_char_boundary(&source.text, span.start.min(source.text.len()));
     let end = floor_char_boundary(&source.text, span.end.min(source.text.len())).max(start);
     let width = source.text[start..end].lines().next().map(|s| s.chars().count()).unwrap_or(0).max(1);
     let gutter = " ".repeat(line.to_string().len());
     format!(
         "  --> {}:{line}:{col}\n{gutter} |\n{line} | {text_line}\n{gutter} | {}{}",
-        source.name,
+        printable(&source.name),
         " ".repeat(col - 1),
         "^".repeat(width)
     )

@@ -153,7 +153,8 @@ impl Precision {
     }
 }
 
-/// Reads a memory size: `80GB` (10⁹ bytes), `80GiB` (2³⁰ bytes), `512MB`, `1.5TB`, `8e10` (bytes).
+/// Reads a memory size: `80GB` (10⁹ bytes), `80GiB` (2³⁰ bytes), `512MB`, `1.5TB`, `8e10B` (bytes).
+/// A unit is required: a bare `80` is far more likely to mean 80 GB than 80 bytes.
 /// Zero and negative sizes are refused.
 pub fn parse_bytes(text: &str) -> Result<Rational, String> {
     let t = text.trim();
@@ -163,7 +164,12 @@ pub fn parse_bytes(text: &str) -> Result<Rational, String> {
         .or_else(|| crate::algebra::parse_decimal(number.trim_start_matches('-')).map(|v| -v))
         .ok_or_else(|| format!("`{text}` is not a memory size (write e.g. 80GB or 80GiB)"))?;
     let factor: u64 = match unit {
-        "" | "B" | "bytes" => 1,
+        "" => {
+            return Err(format!(
+                "`{text}` has no unit: write {number}GB (10⁹ bytes), {number}GiB (2³⁰ bytes) or {number}B (bytes), as one word"
+            ));
+        }
+        "B" | "bytes" => 1,
         "kB" | "KB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
@@ -203,6 +209,12 @@ pub fn exact(value: &Rational) -> String {
         return decimal(value, places).trim_end_matches('0').to_string();
     }
     format!("≈ {}", decimal(value, 4))
+}
+
+/// The exact value with nothing rounded: grouped digits, a terminating decimal, or `p/q`.
+pub fn exact_fraction(value: &Rational) -> String {
+    let shown = exact(value);
+    if shown.starts_with('≈') { format!("{}/{}", value.numer(), value.denom()) } else { shown }
 }
 
 /// The exact value followed by its unit name, plural where English wants it:
@@ -313,37 +325,17 @@ pub fn bytes(value: &Rational) -> String {
     format!("{mantissa} {prefix}B ({binary} {bprefix}B)")
 }
 
-/// The fraction `part / whole` as percentages that add up to exactly 100.00 when shown
-/// (largest-remainder rounding to hundredths of a percent).
+/// Each part's share of the whole as a percentage to hundredths, each rounded on its own (half
+/// away from zero), so equal parts always show equal shares; the shown shares may then add up to
+/// 99.99% or 100.01%.
 pub fn percentages(parts: &[Rational]) -> Vec<String> {
     let total: Rational = parts.iter().cloned().fold(Rational::zero(), |a, b| a + b);
     if total.is_zero() {
         return parts.iter().map(|_| "—".to_string()).collect();
     }
-    let units = Rational::from_integer(BigInt::from(10_000));
-    let exact: Vec<Rational> = parts.iter().map(|p| p / &total * &units).collect();
-    let mut floors: Vec<BigInt> = exact.iter().map(|e| e.floor().to_integer()).collect();
-    let assigned: BigInt = floors.iter().sum();
-    let mut missing: i64 = (BigInt::from(10_000) - assigned).try_into().unwrap_or(0);
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by(|a, b| {
-        let ra = &exact[*a] - exact[*a].floor();
-        let rb = &exact[*b] - exact[*b].floor();
-        rb.cmp(&ra).then(a.cmp(b))
-    });
-    for i in order {
-        if missing <= 0 {
-            break;
-        }
-        floors[i] += 1;
-        missing -= 1;
-    }
-    floors
+    parts
         .iter()
-        .map(|f| {
-            let (w, r) = f.div_rem(&BigInt::from(100));
-            format!("{w}.{:0>2}%", r.to_string())
-        })
+        .map(|p| format!("{}%", decimal(&(p / &total * Rational::from_integer(BigInt::from(100))), 2)))
         .collect()
 }
 
@@ -378,16 +370,17 @@ mod tests {
     }
 
     #[test]
-    fn percentages_always_sum_to_one_hundred() {
-        let shown = percentages(&[r(1), r(1), r(1)]);
-        assert_eq!(shown, vec!["33.34%", "33.33%", "33.33%"]);
+    fn equal_parts_show_equal_shares() {
+        assert_eq!(percentages(&[r(1), r(1), r(1)]), vec!["33.33%", "33.33%", "33.33%"]);
+        assert_eq!(percentages(&[r(1), r(3)]), vec!["25.00%", "75.00%"]);
     }
 
     #[test]
     fn memory_sizes_name_decimal_and_binary_units_apart() {
         assert_eq!(parse_bytes("80GB").unwrap(), r(80_000_000_000));
         assert_eq!(parse_bytes("80 GiB").unwrap(), r(85_899_345_920));
-        assert_eq!(parse_bytes("8e10").unwrap(), r(80_000_000_000));
+        assert_eq!(parse_bytes("8e10B").unwrap(), r(80_000_000_000));
+        assert!(parse_bytes("80").unwrap_err().contains("no unit"));
         assert!(parse_bytes("-5GB").unwrap_err().contains("positive"));
         assert!(parse_bytes("0GB").is_err());
         assert!(parse_bytes("80 parsecs").unwrap_err().contains("unknown memory unit"));

@@ -7,15 +7,17 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum Error {
     /// `--model` named nothing tally knows.
-    #[error("unknown model `{name}`\n  known models: {}\n  or pass the path of a model file (.toml)", known.join(", "))]
+    #[error("unknown model `{name}`{}\n  known models: {}\n  or pass the path of a model file (.toml)", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default(), known.join(", "))]
     UnknownModel {
         /// What was asked for.
         name: String,
+        /// The closest known name.
+        suggestion: Option<String>,
         /// What exists.
         known: Vec<String>,
     },
     /// A named thing (hardware, precision) that tally does not know.
-    #[error("unknown {what} `{name}`; known: {}", known.join(", "))]
+    #[error("unknown {what} `{name}`{}; {}", crate::preset::suggest(name, known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), if known.is_empty() { "there are none".to_string() } else { format!("known: {}", known.join(", ")) })]
     Unknown {
         /// What kind of thing.
         what: String,
@@ -34,6 +36,9 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// Options that cannot be used together or here, in a sentence.
+    #[error("{0}")]
+    Usage(String),
     /// A file could not be read.
     #[error("cannot read `{path}`: {reason}")]
     Io {

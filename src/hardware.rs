@@ -2,7 +2,7 @@
 //! precision, read as exact decimals.
 
 use crate::algebra::{Rational, parse_decimal};
-use crate::dim::{Precision, parse_bytes};
+use crate::dim::Precision;
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -17,8 +17,11 @@ struct HardwareFile {
 #[serde(deny_unknown_fields)]
 struct HardwareEntry {
     name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
     summary: String,
     memory: String,
+    readings: Vec<String>,
     peak: BTreeMap<String, String>,
 }
 
@@ -29,8 +32,12 @@ pub struct Hardware {
     pub name: String,
     /// Marketing name.
     pub summary: String,
+    /// Other names accepted for it (`a100`).
+    pub aliases: Vec<String>,
     /// Memory as marketed (`80GB`).
     pub memory_nominal: String,
+    /// Budgets tried for the largest batch when none is given, as written (`80GB`, `80GiB`).
+    pub readings: Vec<String>,
     /// Peak dense FLOP/s by precision name.
     pub peak: BTreeMap<String, Rational>,
 }
@@ -55,21 +62,23 @@ impl Hardware {
                     })
                     .collect(),
                 name: h.name,
+                aliases: h.aliases,
                 summary: h.summary,
                 memory_nominal: h.memory,
+                readings: h.readings,
             })
             .collect()
     }
 
-    /// The accelerator of that name, or an error listing the known ones.
+    /// The accelerator of that name or alias, in any letter case, or an error listing the known
+    /// ones.
     pub fn find(name: &str) -> Result<Hardware> {
         let all = Hardware::builtin();
         let known: Vec<String> = all.iter().map(|h| h.name.clone()).collect();
-        all.into_iter().find(|h| h.name == name).ok_or_else(|| Error::Unknown {
-            what: "hardware".into(),
-            name: name.to_string(),
-            known,
-        })
+        let wanted = name.trim().to_lowercase();
+        all.into_iter()
+            .find(|h| h.name == wanted || h.aliases.contains(&wanted))
+            .ok_or_else(|| Error::Unknown { what: "hardware".into(), name: name.to_string(), known })
     }
 
     /// Peak FLOP/s at a precision, or an error naming the precisions this hardware lists.
@@ -79,10 +88,5 @@ impl Hardware {
             name: precision.name().to_string(),
             known: self.peak.keys().cloned().collect(),
         })
-    }
-
-    /// The nominal memory read in decimal units (80GB = 80·10⁹ bytes).
-    pub fn memory_bytes(&self) -> Rational {
-        parse_bytes(&self.memory_nominal).unwrap_or_else(|e| panic!("{}: memory: {e}", self.name))
     }
 }

@@ -4,14 +4,17 @@
 
 use crate::algebra::{self, Expr, Rational};
 use crate::diagnostic::{Source, snippet};
+use crate::dim;
 use crate::error::{Error, Result};
 use crate::ops::{Activation, Op, OpKind, Saved};
 use crate::symbol::SymbolTable;
 use num_bigint::BigInt;
 use num_traits::Signed;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
+use std::sync::Arc;
 use toml::Spanned;
 
 #[derive(Deserialize)]
@@ -127,6 +130,38 @@ pub struct Model {
     pub whole_numbers: Vec<Expr>,
     /// The stages in execution order.
     pub stages: Vec<Stage>,
+    /// Every size formula of the file with where it is written, checked when sizes are bound.
+    pub sites: Vec<SizeSite>,
+    /// Where each relation is written (same order as `relations`).
+    pub relation_spans: Vec<Range<usize>>,
+    /// The file the model was read from, for pointing at a place in it.
+    pub source: Arc<Source>,
+}
+
+/// What a size formula is for, which decides what values it may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SiteKind {
+    /// A tensor dimension of an op (rows, width, in, out, heads, head_dim, vocab).
+    Dimension,
+    /// How many times a stage runs.
+    Repeat,
+    /// Elements an op caches per token for inference.
+    KvCache,
+    /// A formula the file requires to be whole (H/A).
+    WholeNumber,
+}
+
+/// One size formula in a model file.
+#[derive(Clone, Debug)]
+pub struct SizeSite {
+    /// What it sizes, in words (`op `W_Q` in `Transformer block`: out`).
+    pub what: String,
+    /// The formula.
+    pub expr: Expr,
+    /// Where it is written (the string, quotes included).
+    pub span: Range<usize>,
+    /// What it is for.
+    pub kind: SiteKind,
 }
 
 /// Where a symbol's value came from.
@@ -142,6 +177,19 @@ pub enum Origin {
     Option(String),
     /// A relation such as F = 4H.
     Relation(Expr),
+}
+
+impl Origin {
+    /// Where a value came from, in words (`--set`, `preset gpt2-xl`).
+    pub fn words(&self) -> String {
+        match self {
+            Origin::Default => "architecture default".into(),
+            Origin::Preset(p) => format!("preset {p}"),
+            Origin::Set => "--set".into(),
+            Origin::Option(o) => o.clone(),
+            Origin::Relation(e) => format!("from {}", algebra::print(e, algebra::Notation::Unicode)),
+        }
+    }
 }
 
 /// One bound symbol.
@@ -177,6 +225,7 @@ impl Bindings {
 struct Reader<'a> {
     source: &'a Source,
     symbols: &'a SymbolTable,
+    sites: RefCell<Vec<SizeSite>>,
 }
 
 impl Reader<'_> {
@@ -195,6 +244,13 @@ impl Reader<'_> {
                 offset + e.span.start..offset + e.span.end.max(e.span.start + 1),
             )
         })
+    }
+
+    /// Parses a size formula and records it as a site to check once sizes are bound.
+    fn site(&self, field: &Spanned<String>, what: String, kind: SiteKind) -> Result<Expr> {
+        let expr = self.expr(field)?;
+        self.sites.borrow_mut().push(SizeSite { what, expr: expr.clone(), span: field.span(), kind });
+        Ok(expr)
     }
 
     fn symbol(&self, name: &Spanned<String>) -> Result<String> {
@@ -219,13 +275,13 @@ impl Reader<'_> {
         Ok(out)
     }
 
-    fn op(&self, spanned: &Spanned<OpFile>, default_component: &str) -> Result<Op> {
+    fn op(&self, spanned: &Spanned<OpFile>, stage: &str, default_component: &str) -> Result<Op> {
         let file = spanned.get_ref();
         let span = spanned.span();
         let kind_name = file.kind.get_ref().as_str();
         let field = |name: &'static str, value: &Option<Spanned<String>>| -> Result<Expr> {
             match value {
-                Some(v) => self.expr(v),
+                Some(v) => self.site(v, format!("op `{}` in `{stage}`: {name}", file.name), SiteKind::Dimension),
                 None => {
                     Err(self.located(format!("op `{}` of kind `{kind_name}` needs `{name}`", file.name), span.clone()))
                 }
@@ -323,7 +379,11 @@ impl Reader<'_> {
                 ));
             }
         };
-        let kv_cache = file.kv_cache.as_ref().map(|k| self.expr(k)).transpose()?;
+        let kv_cache = file
+            .kv_cache
+            .as_ref()
+            .map(|k| self.site(k, format!("op `{}` in `{stage}`: kv_cache", file.name), SiteKind::KvCache))
+            .transpose()?;
         Ok(Op { name: file.name.clone(), kind, component, saved, kv_cache })
     }
 }
@@ -335,10 +395,12 @@ impl Model {
             Some(span) => Error::Located { message: e.message().to_string(), at: snippet(source, span) },
             None => Error::Located { message: e.message().to_string(), at: format!("  --> {}", source.name) },
         })?;
-        let reader = Reader { source, symbols };
+        let reader = Reader { source, symbols, sites: RefCell::new(Vec::new()) };
         let mut relations = Vec::new();
+        let mut relation_spans = Vec::new();
         for (name, formula) in &file.relations {
             relations.push((reader.symbol(name)?, reader.expr(formula)?));
+            relation_spans.push(formula.span());
         }
         let mut presets = Vec::new();
         for p in &file.preset {
@@ -347,10 +409,10 @@ impl Model {
         let mut stages = Vec::new();
         for s in &file.stage {
             let repeat = match &s.repeat {
-                Some(r) => reader.expr(r)?,
+                Some(r) => reader.site(r, format!("stage `{}`: repeat", s.name), SiteKind::Repeat)?,
                 None => Expr::one(),
             };
-            let ops = s.op.iter().map(|o| reader.op(o, "other")).collect::<Result<Vec<_>>>()?;
+            let ops = s.op.iter().map(|o| reader.op(o, &s.name, "other")).collect::<Result<Vec<_>>>()?;
             stages.push(Stage { name: s.name.clone(), repeat, ops });
         }
         let mut components: Vec<(String, String)> = Vec::new();
@@ -361,13 +423,21 @@ impl Model {
                 components.push((op.component.clone(), title));
             }
         }
-        let whole_numbers = file.whole_numbers.iter().map(|w| reader.expr(w)).collect::<Result<Vec<_>>>()?;
+        let whole_numbers = file
+            .whole_numbers
+            .iter()
+            .map(|w| reader.site(w, "whole_numbers".into(), SiteKind::WholeNumber))
+            .collect::<Result<Vec<_>>>()?;
+        let defaults = reader.sizes(&file.defaults)?;
         Ok(Model {
+            sites: reader.sites.into_inner(),
+            relation_spans,
+            source: Arc::new(source.clone()),
             whole_numbers,
             name: file.name,
             summary: file.summary,
             default_preset: file.default_preset,
-            defaults: reader.sizes(&file.defaults)?,
+            defaults,
             relations,
             components,
             presets,
@@ -380,14 +450,37 @@ impl Model {
         self.presets.iter().find(|p| p.name == name)
     }
 
+    /// Every symbol the model's sizes are written in (relations included where they feed one).
+    pub fn symbols_used(&self) -> BTreeSet<String> {
+        let mut used: BTreeSet<String> = self.sites.iter().flat_map(|site| site.expr.symbols()).collect();
+        // The op rules add their own axes (B·T tokens per op).
+        for op in self.stages.iter().flat_map(|s| &s.ops) {
+            let rules = [op.params(), op.matmul_flops(), op.elementwise_flops(), op.output_elements()];
+            used.extend(rules.iter().flat_map(Expr::symbols));
+        }
+        loop {
+            let before = used.len();
+            for (symbol, formula) in &self.relations {
+                if used.contains(symbol) {
+                    used.extend(formula.symbols());
+                }
+            }
+            if used.len() == before {
+                return used;
+            }
+        }
+    }
+
     /// Binds every symbol: defaults, then the preset, then `--set` values, then relations for
-    /// whatever is still unbound. Sizes the ops use are checked to be positive whole numbers.
+    /// whatever is still unbound (in as many passes as they need). Every size the model writes is
+    /// then checked: bound, defined at these values, and a positive whole number.
     pub fn bind(
         &self,
         preset: Option<&Preset>,
         sets: &[(String, Rational, Origin)],
         symbols: &SymbolTable,
     ) -> Result<Bindings> {
+        let used = self.symbols_used();
         let mut values: BTreeMap<String, (Rational, Origin)> = BTreeMap::new();
         for (s, v) in &self.defaults {
             values.insert(s.clone(), (Rational::from_integer(v.clone()), Origin::Default));
@@ -398,17 +491,20 @@ impl Model {
             }
         }
         for (s, v, origin) in sets {
+            let def = symbols.get(s);
+            if *origin == Origin::Set && !used.contains(s) && !def.is_some_and(|d| d.training) {
+                let long = def.map(|d| format!(" ({})", d.long)).unwrap_or_default();
+                return Err(Error::BadSet {
+                    arg: format!("{s}={v}"),
+                    reason: format!(
+                        "{s}{long} is not used by {}: no size of the model is written in it, so this value would change nothing",
+                        self.name
+                    ),
+                });
+            }
             values.insert(s.clone(), (v.clone(), origin.clone()));
         }
-        for (s, formula) in &self.relations {
-            if values.contains_key(s) {
-                continue;
-            }
-            let known: BTreeMap<String, Rational> = values.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect();
-            if let Ok(v) = algebra::evaluate(formula, &known) {
-                values.insert(s.clone(), (v, Origin::Relation(formula.clone())));
-            }
-        }
+        self.resolve_relations(&mut values)?;
         let entries = symbols
             .all()
             .iter()
@@ -425,41 +521,99 @@ impl Model {
         Ok(bindings)
     }
 
-    /// Every bound symbol and every op size must be a positive whole number.
+    /// Binds what relations give, repeating until nothing changes, so that the order relations
+    /// are written in does not matter (`A = K` with `K = H/64`). A relation that still cannot be
+    /// worked out is left for the size checks, which name the symbol that has no value.
+    fn resolve_relations(&self, values: &mut BTreeMap<String, (Rational, Origin)>) -> Result<()> {
+        loop {
+            let mut changed = false;
+            for ((s, formula), span) in self.relations.iter().zip(&self.relation_spans) {
+                if values.contains_key(s) {
+                    continue;
+                }
+                let known: BTreeMap<String, Rational> =
+                    values.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect();
+                match algebra::evaluate(formula, &known) {
+                    Ok(v) => {
+                        values.insert(s.clone(), (v, Origin::Relation(formula.clone())));
+                        changed = true;
+                    }
+                    Err(algebra::EvalError::Unbound(_)) => {}
+                    Err(e) => return Err(self.located(format!("relation {s} = …: {e}"), span.clone())),
+                }
+            }
+            if !changed {
+                return Ok(());
+            }
+        }
+    }
+
+    fn located(&self, message: String, span: Range<usize>) -> Error {
+        Error::Located { message, at: snippet(&self.source, span) }
+    }
+
+    /// Every bound symbol must be a positive number (whole where the vocabulary says so, at most
+    /// its bound where it has one), and every size the file writes must be bound, defined and a
+    /// positive whole number.
     fn check_sizes(&self, bindings: &Bindings, symbols: &SymbolTable) -> Result<()> {
         for b in &bindings.entries {
             let def = symbols.get(&b.symbol);
-            let whole = def.is_none_or(|d| d.whole);
-            if (whole && !b.value.is_integer()) || !b.value.is_positive() {
-                let long = def.map(|d| d.long.as_str()).unwrap_or("");
-                let kind = if whole { "a positive whole number" } else { "a positive number" };
-                return Err(Error::InvalidSize(format!("{} ({long}) = {} is not {kind}", b.symbol, b.value)));
+            if let Some(def) = def {
+                def.check(&b.value).map_err(|reason| {
+                    Error::InvalidSize(format!("{} ({}) = {}: {reason}", b.symbol, def.long, dim::exact(&b.value)))
+                })?;
             }
         }
         let values = bindings.values();
-        for formula in &self.whole_numbers {
-            let Ok(v) = algebra::evaluate(formula, &values) else { continue };
-            if !v.is_integer() || !v.is_positive() {
-                let shown = algebra::print(formula, algebra::Notation::Unicode);
-                return Err(Error::InvalidSize(format!(
-                    "{shown} = {v} is not a positive whole number{}",
-                    divisibility_hint(formula, symbols)
-                )));
-            }
-        }
-        for stage in &self.stages {
-            for op in &stage.ops {
-                for (field, size) in op.dimensions() {
-                    let Ok(v) = algebra::evaluate(size, &values) else { continue };
-                    if !v.is_integer() || !v.is_positive() {
-                        let formula = algebra::print(size, algebra::Notation::Unicode);
-                        let hint = divisibility_hint(size, symbols);
-                        return Err(Error::InvalidSize(format!(
-                            "op `{}` in `{}`: {field} = {formula} = {v} is not a positive whole number{hint}",
-                            op.name, stage.name
-                        )));
-                    }
+        for site in &self.sites {
+            let formula = algebra::print(&site.expr, algebra::Notation::Unicode);
+            let v = match algebra::evaluate(&site.expr, &values) {
+                Ok(v) => v,
+                Err(algebra::EvalError::Unbound(missing)) => {
+                    let m = &missing[0];
+                    let long = symbols.get(m).map(|d| format!(" ({})", d.long)).unwrap_or_default();
+                    let why = match self.relations.iter().find(|(s, _)| s == m) {
+                        Some((_, f)) => {
+                            let deps: Vec<String> =
+                                f.symbols().into_iter().filter(|d| !values.contains_key(d)).collect();
+                            format!(
+                                "but its relation {m} = {} cannot be worked out: {} {} no value either (relations that depend on each other, or a size never given)",
+                                algebra::print(f, algebra::Notation::Unicode),
+                                deps.join(", "),
+                                if deps.len() == 1 { "has" } else { "have" }
+                            )
+                        }
+                        None => "which no preset, default, relation or --set gives".to_string(),
+                    };
+                    return Err(
+                        self.located(format!("{}: {formula} needs {m}{long}, {why}", site.what), site.span.clone())
+                    );
                 }
+                Err(e) => return Err(self.located(format!("{}: {formula}: {e}", site.what), site.span.clone())),
+            };
+            if !v.is_integer() || !v.is_positive() {
+                let hint = divisibility_hint(&site.expr, symbols);
+                let what = match site.kind {
+                    SiteKind::Repeat => "a stage must run a positive whole number of times",
+                    SiteKind::KvCache => "a cache holds a positive whole number of elements per token",
+                    SiteKind::Dimension | SiteKind::WholeNumber => "it must be a positive whole number",
+                };
+                let at: Vec<String> = site
+                    .expr
+                    .symbols()
+                    .iter()
+                    .filter_map(|sym| bindings.entries.iter().find(|b| &b.symbol == sym))
+                    .map(|b| format!("{} = {} ({})", b.symbol, dim::exact(&b.value), b.origin.words()))
+                    .collect();
+                return Err(self.located(
+                    format!(
+                        "{}: {formula} = {} with {}; {what}{hint}",
+                        site.what,
+                        dim::exact_fraction(&v),
+                        at.join(", ")
+                    ),
+                    site.span.clone(),
+                ));
             }
         }
         Ok(())

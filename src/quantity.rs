@@ -284,12 +284,18 @@ pub enum BatchFit {
     Largest(Rational),
     /// a + b > budget by this many bytes.
     DoesNotFit(Rational),
+    /// Memory does not grow with B (a = 0) and b fits: any batch fits.
+    Unbounded,
 }
 
 /// Solves `a·B + b ≤ budget` for the largest whole B ≥ 1.
 pub fn largest_batch(a: &Rational, b: &Rational, budget: &Rational) -> BatchFit {
+    let zero = Rational::from_integer(0.into());
+    if a <= &zero {
+        return if b <= budget { BatchFit::Unbounded } else { BatchFit::DoesNotFit(b - budget) };
+    }
     let one_sequence = a + b;
-    if &one_sequence > budget || a <= &Rational::from_integer(0.into()) {
+    if &one_sequence > budget {
         return BatchFit::DoesNotFit(one_sequence - budget);
     }
     BatchFit::Largest(((budget - b) / a).floor())

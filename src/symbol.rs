@@ -2,7 +2,8 @@
 //! meaning, read from `derivations/symbols.toml`. Also decides how closed forms are laid out, since
 //! that is a property of the symbols (which are per-token axes, which one counts layers).
 
-use crate::algebra::{Expr, LayoutRules};
+use crate::algebra::{Expr, LayoutRules, Rational, parse_decimal};
+use num_traits::Signed;
 use serde::Deserialize;
 
 /// One symbol of the vocabulary.
@@ -24,6 +25,32 @@ pub struct SymbolDef {
     /// Values must be whole numbers (sizes); `false` for fractions such as MFU.
     #[serde(default = "yes")]
     pub whole: bool,
+    /// The largest value that makes sense (1 for a utilisation), as an exact decimal.
+    #[serde(default)]
+    pub at_most: Option<String>,
+    /// Used by the training derivation whatever the model (batch, steps, utilisation, peak), so
+    /// `--set` may give it even when no size of the model is written in it.
+    #[serde(default)]
+    pub training: bool,
+}
+
+impl SymbolDef {
+    /// Whether `value` is one this symbol can take: positive, whole where it must be, and at most
+    /// its bound; the reason in words otherwise.
+    pub fn check(&self, value: &Rational) -> Result<(), String> {
+        if !value.is_positive() {
+            return Err(if self.whole { "must be a positive whole number" } else { "must be positive" }.into());
+        }
+        if self.whole && !value.is_integer() {
+            return Err("must be a whole number".into());
+        }
+        if let Some(limit) = self.at_most.as_deref().and_then(parse_decimal)
+            && value > &limit
+        {
+            return Err(format!("must be at most {limit} ({})", self.meaning));
+        }
+        Ok(())
+    }
 }
 
 fn yes() -> bool {

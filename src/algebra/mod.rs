@@ -27,7 +27,22 @@ impl Engine {
     /// blocks, head), so `VH + L(…) + H + VH` reads `2VH + L(…) + H`. A floor is left as written.
     pub fn simplify(&self, e: &Expr, rules: &LayoutRules) -> Result<Expr, AlgebraError> {
         if has_floor(e) {
-            return Ok(e.clone());
+            // The terms without a floor are laid out as usual; each floor keeps its place, with
+            // its inside laid out.
+            let terms = match e {
+                Expr::Add(terms) => terms.as_slice(),
+                other => std::slice::from_ref(other),
+            };
+            let (floors, plain): (Vec<&Expr>, Vec<&Expr>) = terms.iter().partition(|t| has_floor(t));
+            let mut out = Vec::new();
+            for f in floors {
+                out.push(match f {
+                    Expr::Floor(inner) => Expr::Floor(Box::new(self.simplify(inner, rules)?)),
+                    other => other.clone(),
+                });
+            }
+            out.push(self.simplify(&Expr::sum(plain.into_iter().cloned().collect()), rules)?);
+            return Ok(Expr::sum(out));
         }
         match self.terms(e)? {
             Some(mut terms) => {
@@ -65,6 +80,30 @@ impl Engine {
             out.entry(k).or_default().push(Expr::product(factors));
         }
         Ok(Some(out.into_iter().map(|(k, v)| (k, Expr::sum(v))).collect()))
+    }
+
+    /// `e` with every floor of a whole-number polynomial dropped: ⌊p⌋ = p when p has integer
+    /// coefficients and only whole, non-negative powers of symbols that `whole` says are integers
+    /// (Python's `x // 1` of a size formula).
+    pub fn without_integral_floors(&self, e: &Expr, whole: &dyn Fn(&str) -> bool) -> Result<Expr, AlgebraError> {
+        Ok(match e {
+            Expr::Floor(inner) => {
+                let inner = self.without_integral_floors(inner, whole)?;
+                let integral = !has_floor(&inner)
+                    && self.terms(&inner)?.is_some_and(|terms| {
+                        terms.iter().all(|t| t.coeff.is_integer() && t.powers.iter().all(|(s, k)| *k > 0 && whole(s)))
+                    });
+                if integral { inner } else { Expr::Floor(Box::new(inner)) }
+            }
+            Expr::Num(_) | Expr::Sym(_) => e.clone(),
+            Expr::Pow(b, k) => self.without_integral_floors(b, whole)?.pow(*k),
+            Expr::Add(v) => {
+                Expr::sum(v.iter().map(|t| self.without_integral_floors(t, whole)).collect::<Result<_, _>>()?)
+            }
+            Expr::Mul(v) => {
+                Expr::product(v.iter().map(|t| self.without_integral_floors(t, whole)).collect::<Result<_, _>>()?)
+            }
+        })
     }
 
     /// Symbolic equality: `a − b` expands to 0 (with a floor: the same tree).

@@ -29,12 +29,15 @@ pub struct Syntax {
     /// Magnitude suffixes on numbers written with a decimal point or as k/M/G: `2.1B` (billion),
     /// `1.5M`, `19.5T`, `4k`. Without a decimal point `2B` stays 2·B.
     pub magnitude_suffixes: bool,
+    /// `B` and `T` right after a whole number are magnitudes too (`8B` = 8·10⁹): for stated counts,
+    /// where `8B` cannot mean 8 times the batch size.
+    pub bare_magnitudes: bool,
 }
 
 impl Syntax {
     /// Everything people write in notebooks and homework.
     pub fn people() -> Syntax {
-        Syntax { dotted_names: true, digit_groups: true, magnitude_suffixes: true }
+        Syntax { dotted_names: true, digit_groups: true, magnitude_suffixes: true, bare_magnitudes: false }
     }
 }
 
@@ -62,6 +65,7 @@ enum Kind {
     Minus,
     Times,
     Divide,
+    FloorDivide,
     Power,
     Superscript(i32),
     Open(char),
@@ -139,7 +143,7 @@ fn tokenize(input: &str, syntax: Syntax) -> Result<Vec<Token>, ParseError> {
             let mut value = parse_decimal(&text)
                 .ok_or_else(|| ParseError { message: format!("`{text}` is not a number"), span: start..end })?;
             if syntax.magnitude_suffixes
-                && let Some((scale, width)) = magnitude(&input[end..], text.contains('.'))
+                && let Some((scale, width)) = magnitude(&input[end..], text.contains('.') || syntax.bare_magnitudes)
             {
                 value *= Rational::from_integer(num_traits::pow(BigInt::from(10), scale));
                 for _ in 0..width {
@@ -199,11 +203,11 @@ fn tokenize(input: &str, syntax: Syntax) -> Result<Vec<Token>, ParseError> {
                 continue;
             }
             '*' | '×' | '·' | '⋅' => Kind::Times,
-            // Python's floor division of whole sizes (d_model // num_heads) is exact here.
+            // Python's floor division (d_model // num_heads): the quotient rounded down.
             '/' if input[start + 1..].starts_with('/') => {
                 chars.next();
                 chars.next();
-                tokens.push(Token { kind: Kind::Divide, span: start..start + 2 });
+                tokens.push(Token { kind: Kind::FloorDivide, span: start..start + 2 });
                 continue;
             }
             '/' | '÷' => Kind::Divide,
@@ -338,6 +342,17 @@ impl Parser<'_, '_> {
                         return Err(ParseError { message: "division by zero".into(), span });
                     }
                     factors.push(Expr::one().divide(d));
+                }
+                Kind::FloorDivide => {
+                    let span = t.span.clone();
+                    self.next();
+                    let d = self.unary()?;
+                    if d.is_zero() {
+                        return Err(ParseError { message: "division by zero".into(), span });
+                    }
+                    // a // b binds like a / b, then rounds the quotient so far down.
+                    let quotient = Expr::product(std::mem::take(&mut factors)).divide(d);
+                    factors.push(Expr::Floor(Box::new(quotient)));
                 }
                 k if Self::starts_factor(k) => factors.push(self.power()?),
                 _ => break,

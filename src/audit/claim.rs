@@ -6,6 +6,7 @@ use crate::diagnostic::{Source, snippet};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::ops::Range;
+use toml::Spanned;
 
 /// One claim to check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,7 +111,7 @@ struct ClaimEntry {
     value: Option<String>,
     /// Allowed relative difference for the number (`"1%"`, `"0.001"`).
     #[serde(default)]
-    tolerance: Option<String>,
+    tolerance: Option<Spanned<String>>,
     /// Model for this claim.
     #[serde(default)]
     model: Option<String>,
@@ -129,6 +130,20 @@ struct Conventions {
     precision: Option<String>,
     #[serde(default)]
     flops: Option<String>,
+}
+
+/// A tolerance is a relative difference from 0 to 1 (`0.001`) or a percentage from 0% to 100%.
+fn check_tolerance(text: &str) -> std::result::Result<(), String> {
+    let (number, scale) = match text.trim().strip_suffix('%') {
+        Some(n) => (n.trim(), 100),
+        None => (text.trim(), 1),
+    };
+    let value = crate::algebra::parse_decimal(number).ok_or("not a number (write e.g. \"1%\" or \"0.01\")")?;
+    let zero = crate::algebra::Rational::from_integer(0.into());
+    if value < zero || value > crate::algebra::Rational::from_integer(scale.into()) {
+        return Err(format!("a tolerance lies between 0 and {}", if scale == 100 { "100%" } else { "1" }));
+    }
+    Ok(())
 }
 
 /// Reads a claims file: `[[claim]]` tables with `id`, `quantity`, `formula` and/or `value`.
@@ -155,7 +170,13 @@ pub fn from_file(source: &Source) -> Result<(Option<String>, Vec<Claim>)> {
             message: format!("claim `{}`: {message}", e.id),
             at: snippet(source, entry.span()),
         })?;
-        claim.tolerance = e.tolerance.clone();
+        if let Some(t) = &e.tolerance {
+            check_tolerance(t.get_ref()).map_err(|message| Error::Located {
+                message: format!("claim `{}`: tolerance `{}`: {message}", e.id, t.get_ref()),
+                at: snippet(source, t.span()),
+            })?;
+        }
+        claim.tolerance = e.tolerance.as_ref().map(|t| t.get_ref().clone());
         claim.model = e.model.clone();
         if let Some(c) = &e.conventions {
             for (key, value) in [("activations", &c.activations), ("precision", &c.precision), ("flops", &c.flops)] {

@@ -149,12 +149,17 @@ fn check_claim(claim: &Claim, r: &Reference) -> Vec<Finding> {
     };
     let mut findings = Vec::new();
     let mut formula_value: Option<(Rational, Range<usize>)> = None;
+    // A stated count (parameters, FLOPs, tokens) reads `8B` as 8 billion: 8 times the batch size is
+    // no count anyone states.
+    let counts = matches!(target.family, Family::Count | Family::Flops);
     for part in &claim.rhs {
         let text = &claim.text[part.clone()];
-        if r.is_stated_number(text) {
-            match r.read(text, true) {
+        if r.is_stated_number(text, counts) {
+            match r.read_stated(text, counts) {
                 Ok(stated) => {
-                    findings.push(check_number(claim, part, &stated.marked, &target, formula_value.as_ref(), r))
+                    let mut finding = check_number(claim, part, &stated.marked, &target, formula_value.as_ref(), r);
+                    finding.evidence.extend(stated.notes);
+                    findings.push(finding)
                 }
                 Err(e) => findings.push(unreadable(e.message, shift(&e.span, part.start))),
             }
@@ -188,6 +193,7 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
         };
         let (value, verdict) = match largest_batch(&a, &b, &budget) {
             BatchFit::Largest(n) => (Some(n), None),
+            BatchFit::Unbounded => (None, Some("any batch fits: memory does not grow with B".to_string())),
             BatchFit::DoesNotFit(missing) => {
                 (None, Some(format!("even B = 1 does not fit: one sequence needs {} more", dim::bytes(&missing))))
             }
@@ -204,6 +210,16 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
             verdict: Some("no measured throughput given (--tokens-per-second)".into()),
             family: Family::Other,
         });
+    }
+    if let Some(unit) = r.unit_name(text.trim()) {
+        return Err(unreadable(
+            format!(
+                "`{}` is a unit, not a quantity; name what is claimed, e.g. {}",
+                text.trim(),
+                r.quantities_in(&unit).join(", ")
+            ),
+            offset..offset + text.len(),
+        ));
     }
     let reading = r.read(text, false).map_err(|e| unreadable(e.message, shift(&e.span, offset)))?;
     let unit = match r.dimension(&reading.marked) {
@@ -373,6 +389,8 @@ fn check_formula(
         _ => {}
     }
     let claimed = r.unmark(&reading.marked);
+    let is_whole = |s: &str| r.symbols.get(s).is_some_and(|d| d.whole);
+    let claimed = r.engine.without_integral_floors(&claimed, &is_whole).unwrap_or(claimed);
     // Anything the algebra cannot work with (a zero denominator, a power past the bounds) is
     // reported on the claim before it is compared.
     if let Err(e) = r.engine.expanded(&claimed) {

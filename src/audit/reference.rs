@@ -193,16 +193,30 @@ impl<'e> Reference<'e> {
     }
 
     /// True if `text` is a stated number: one number, then only unit words (`565 days`, `-3`,
-    /// `2.13B params`, `16 bytes/param`), with no arithmetic.
-    pub fn is_stated_number(&self, text: &str) -> bool {
+    /// `2.13B params`, `16 bytes/param`), with no arithmetic. With `counts`, a magnitude letter
+    /// right after a whole number is part of it (`8B`).
+    pub fn is_stated_number(&self, text: &str, counts: bool) -> bool {
         let t = text.trim().trim_start_matches(['-', '+', '−']).trim_start();
-        let numbers = algebra::number_literals(t, algebra::Syntax::people());
+        let numbers = algebra::number_literals(t, stated_syntax(counts));
         let Some((first, _)) = numbers.first() else { return false };
         if first.start != 0 || numbers.len() > 1 {
             return false;
         }
         let rest = &t[first.end..];
         rest.split(|c: char| c.is_whitespace() || c == '/').filter(|w| !w.is_empty()).all(|w| unit_word(w).is_some())
+    }
+
+    /// A quantity name that is a unit word only (`flops`, `bytes`), with its unit.
+    pub fn unit_name(&self, name: &str) -> Option<Unit> {
+        if self.quantity(name).is_some() || self.symbols.get(name).is_some() {
+            return None;
+        }
+        unit_word(name).map(|(base, _)| Unit::of(base))
+    }
+
+    /// Names of quantities in `unit`, for suggestions.
+    pub fn quantities_in(&self, unit: &Unit) -> Vec<String> {
+        self.doc.quantities.iter().filter(|q| &q.unit == unit).map(|q| q.name.clone()).take(4).collect()
     }
 
     /// The architecture's relations (F = 4H) that hold at the bound sizes.
@@ -222,7 +236,24 @@ impl<'e> Reference<'e> {
         let notes = RefCell::new(Vec::new());
         let resolve = |name: &str| self.resolve(name, units_only, &notes);
         let marked = algebra::parse_with(text, &resolve, algebra::Syntax::people())?;
-        Ok(Reading { marked, notes: notes.into_inner() })
+        let mut notes = notes.into_inner();
+        notes.extend(juxtaposition_notes(text, algebra::Syntax::people()));
+        Ok(Reading { marked, notes })
+    }
+
+    /// Reads a stated number with its units (`2.13B params`, `8B` for a count, `565 days`).
+    pub fn read_stated(&self, text: &str, counts: bool) -> Result<Reading, algebra::ParseError> {
+        let notes = RefCell::new(Vec::new());
+        let resolve = |name: &str| self.resolve(name, true, &notes);
+        let marked = algebra::parse_with(text, &resolve, stated_syntax(counts))?;
+        let mut notes = notes.into_inner();
+        for (span, value) in algebra::number_literals(text, stated_syntax(counts)) {
+            let written = &text[span];
+            if written.ends_with(['k', 'K', 'M', 'G', 'B', 'T']) {
+                notes.push(format!("read `{written}` as {} (a magnitude suffix)", crate::dim::exact(&value)));
+            }
+        }
+        Ok(Reading { marked, notes })
     }
 
     /// The formula with markers replaced: quantities by their rules-built expressions, units by 1.
@@ -348,6 +379,33 @@ impl Contribution {
             Contribution::SavedAllOnly => "outputs saved under convention `all`, not `cs336`:",
         }
     }
+}
+
+/// How stated numbers are read: people notation, and for counts `8B` as 8 billion.
+fn stated_syntax(counts: bool) -> algebra::Syntax {
+    algebra::Syntax { bare_magnitudes: counts, ..algebra::Syntax::people() }
+}
+
+/// "read `2B` as 2·B (batch size)" for every number written right against a letter that could
+/// also be a magnitude suffix, so the reading is never silent.
+fn juxtaposition_notes(text: &str, syntax: algebra::Syntax) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (span, value) in algebra::number_literals(text, syntax) {
+        let rest = &text[span.end..];
+        let mut chars = rest.chars();
+        let (Some(letter), next) = (chars.next(), chars.next()) else { continue };
+        let alone = next.is_none_or(|n| !n.is_alphanumeric() && n != '_');
+        if matches!(letter, 'B' | 'T' | 'M' | 'K' | 'G') && alone {
+            let written = &text[span.start..span.end + 1];
+            notes.push(format!(
+                "read `{written}` as {}·{letter}, the symbol {letter} (write {}e9 or a decimal point, {}.0B, for a magnitude)",
+                crate::dim::exact(&value),
+                crate::dim::exact(&value),
+                crate::dim::exact(&value)
+            ));
+        }
+    }
+    notes
 }
 
 fn has_unit_marker(e: &Expr) -> bool {

@@ -41,12 +41,15 @@ fn text_claim(c: &ClaimReport) -> String {
 
 fn summary(r: &Report) -> String {
     let count = |v: Verdict| r.claims.iter().filter(|c| c.verdict() == v).count();
+    let n = r.claims.len();
+    let holds = count(Verdict::Holds);
     format!(
-        "{} claims against {}: {} hold, {} hold only numerically, {} wrong, {} unreadable\n",
-        r.claims.len(),
+        "{n} {} against {}: {holds} {}, {} {} only numerically, {} wrong, {} unreadable\n",
+        if n == 1 { "claim" } else { "claims" },
         r.model,
-        count(Verdict::Holds),
+        if holds == 1 { "holds" } else { "hold" },
         count(Verdict::HoldsNumerically),
+        if count(Verdict::HoldsNumerically) == 1 { "holds" } else { "hold" },
         count(Verdict::Wrong),
         count(Verdict::Unreadable)
     )

@@ -268,7 +268,11 @@ pub fn derive(
             "memory".to_string(),
             match &training.budget {
                 Some((text, _)) => text.clone(),
-                None => format!("{} nominal, tried as GB (10⁹ B) and GiB (2³⁰ B)", training.hardware.memory_nominal),
+                None => format!(
+                    "{} nominal, tried as {}",
+                    training.hardware.memory_nominal,
+                    training.hardware.readings.join(" and ")
+                ),
             },
         ),
         ("values".to_string(), "closed forms keep B; values use the bound B".to_string()),

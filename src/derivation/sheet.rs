@@ -182,7 +182,8 @@ impl<'a> Derivations<'a> {
             return Ok(hit.clone());
         }
         let symbols = self.symbols;
-        let selection = Registry::builtin(symbols).select(preset, symbols)?;
+        let registry = Registry::builtin(symbols);
+        let selection = registry.select(preset)?.ok_or_else(|| registry.unknown(preset))?;
         let bindings = selection.model.bind(selection.preset.as_ref(), &setting.sets, symbols)?;
         let doc = derive(self.engine, &selection, &bindings, symbols, &setting.options)?;
         let ctx = Context { engine: self.engine, layout: symbols.layout(), values: bindings.values() };

@@ -11,7 +11,7 @@ use crate::optimizer::{Optimizer, Per};
 use crate::preset::Selection;
 use crate::quantity::{self, ActivationSettings, BatchFit, Context, MemoryTerms, Quantity};
 use num_bigint::BigInt;
-use num_traits::Zero;
+use num_traits::{Signed, Zero};
 
 fn lhs(text: &str, latex: &str) -> (String, String) {
     (text.to_string(), latex.to_string())
@@ -160,7 +160,7 @@ pub(super) fn append(
 
     // Largest batch.
     if let (Some((a, b)), Some((a_expr, b_expr))) = (&linear, &coefficients) {
-        batch_section(training, (a, b), (a_expr, b_expr), blocks, quantities);
+        batch_section(training, (a, b), (a_expr, b_expr), blocks, quantities)?;
     }
 
     // Time and MFU.
@@ -376,19 +376,27 @@ fn inference_section(
     Ok(())
 }
 
-/// One memory budget to try: how it was written, and its bytes.
-fn budgets(training: &super::TrainingOptions) -> Vec<(String, Rational)> {
+/// The memory budgets to try: the one given with --memory, else the hardware's readings of its
+/// marketed memory (decimal GB, and binary GiB where the device has it).
+fn budgets(training: &super::TrainingOptions) -> Result<Vec<(String, Rational)>> {
     if let Some(b) = &training.budget {
-        return vec![b.clone()];
+        return Ok(vec![b.clone()]);
     }
-    let nominal = &training.hardware.memory_nominal;
-    let mut out = vec![(format!("{nominal} (decimal, 10⁹ bytes per GB)"), training.hardware.memory_bytes())];
-    if let Some(number) = nominal.strip_suffix("GB")
-        && let Ok(bytes) = parse_bytes(&format!("{number}GiB"))
-    {
-        out.push((format!("{number}GiB (binary, 2³⁰ bytes per GiB)"), bytes));
-    }
-    out
+    training
+        .hardware
+        .readings
+        .iter()
+        .map(|reading| {
+            let bytes = parse_bytes(reading).map_err(|reason| crate::error::Error::BadOption {
+                option: format!("hardware {} reading", training.hardware.name),
+                value: reading.clone(),
+                reason,
+            })?;
+            let words =
+                if reading.ends_with("GiB") { "binary, 2³⁰ bytes per GiB" } else { "decimal, 10⁹ bytes per GB" };
+            Ok((format!("{reading} ({words})"), bytes))
+        })
+        .collect()
 }
 
 fn batch_section(
@@ -397,14 +405,17 @@ fn batch_section(
     (a_expr, b_expr): (&Expr, &Expr),
     blocks: &mut Vec<Block>,
     quantities: &mut Vec<Quantity>,
-) {
+) -> Result<()> {
     blocks.push(Block::Heading("Largest batch that fits".into()));
     let mut rows = Vec::new();
     let mut sentences = Vec::new();
-    for (i, (label, budget)) in budgets(training).iter().enumerate() {
+    for (i, (label, budget)) in budgets(training)?.iter().enumerate() {
         let fit = quantity::largest_batch(a, b, budget);
-        let bound = (budget - b) / a;
+        let bound = || dim::decimal(&((budget - b) / a), 3);
         let (answer, value, verdict) = match &fit {
+            BatchFit::Unbounded => {
+                ("any".to_string(), None, Some("any batch fits: memory does not grow with B".to_string()))
+            }
             BatchFit::Largest(n) => (dim::exact(n), Some(n.clone()), None),
             BatchFit::DoesNotFit(missing) => {
                 let sentence = format!(
@@ -427,13 +438,18 @@ fn batch_section(
             Cell::Text(label.clone()),
             Cell::Number(budget.clone()),
             Cell::Text(match fit {
-                BatchFit::Largest(_) => format!("B ≤ {}", dim::decimal(&bound, 3)),
-                BatchFit::DoesNotFit(_) => format!("B ≤ {}: no B ≥ 1", dim::decimal(&bound, 3)),
+                BatchFit::Largest(_) => format!("B ≤ {}", bound()),
+                BatchFit::DoesNotFit(_) if a.is_positive() => format!("B ≤ {}: no B ≥ 1", bound()),
+                BatchFit::DoesNotFit(_) => "no B fits".to_string(),
+                BatchFit::Unbounded => "memory does not grow with B".to_string(),
             }),
             Cell::Text(answer),
         ]));
         let name = if i == 0 { "batch.max".to_string() } else { "batch.max.binary".to_string() };
         // The bound before taking the floor: (budget − b)/a with a, b the closed-form coefficients.
+        if !a.is_positive() {
+            continue;
+        }
         let bound_expr = Expr::Floor(Box::new((Expr::num(budget.clone()) - b_expr.clone()) * a_expr.clone().pow(-1)));
         quantities.push(Quantity {
             name,
@@ -462,6 +478,7 @@ fn batch_section(
     for s in sentences {
         blocks.push(Block::Paragraph(vec![text(s)]));
     }
+    Ok(())
 }
 
 fn time_section(

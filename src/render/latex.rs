@@ -13,10 +13,27 @@ pub struct Latex {
     pub standalone: bool,
 }
 
-/// Escapes running text for LaTeX and spells out the Unicode math tally uses in prose.
+/// Escapes running text for LaTeX and spells out the Unicode math tally uses in prose. Runs of
+/// superscripts or subscripts become one group (`2³⁰` → `2$^{30}$`); a character pdflatex cannot
+/// set with its default fonts is written as its code point, so no input can break compilation.
 pub fn latex_text(s: &str) -> String {
     let mut out = String::new();
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        for (script, lookup) in [("^", superscript_char as fn(char) -> Option<&'static str>), ("_", subscript_char)] {
+            if let Some(first) = lookup(c) {
+                let mut run = String::from(first);
+                while let Some(next) = chars.peek().and_then(|n| lookup(*n)) {
+                    run.push_str(next);
+                    chars.next();
+                }
+                out.push_str(&format!("${script}{{{run}}}$"));
+                break;
+            }
+        }
+        if superscript_char(c).is_some() || subscript_char(c).is_some() {
+            continue;
+        }
         match c {
             '\\' => out.push_str("\\textbackslash{}"),
             '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
@@ -25,39 +42,91 @@ pub fn latex_text(s: &str) -> String {
             }
             '~' => out.push_str("\\textasciitilde{}"),
             '^' => out.push_str("\\textasciicircum{}"),
-            'ᵀ' => out.push_str("$^{\\top}$"),
-            '⊙' => out.push_str("$\\odot$"),
-            '×' => out.push_str("$\\times$"),
-            '·' => out.push_str("$\\cdot$"),
-            '≈' => out.push_str("$\\approx$"),
-            '→' => out.push_str("$\\to$"),
+            '<' => out.push_str("\\textless{}"),
+            '>' => out.push_str("\\textgreater{}"),
+            '|' => out.push_str("\\textbar{}"),
             '—' => out.push_str("---"),
             '–' => out.push_str("--"),
-            '−' => out.push_str("$-$"),
-            '²' => out.push_str("$^{2}$"),
-            '³' => out.push_str("$^{3}$"),
-            '⁹' => out.push_str("$^{9}$"),
-            '⁰' => out.push_str("$^{0}$"),
-            'ᵗ' => out.push_str("$^{t}$"),
-            '₁' => out.push_str("$_{1}$"),
-            '₂' => out.push_str("$_{2}$"),
-            'α' => out.push_str("$\\alpha$"),
-            'β' => out.push_str("$\\beta$"),
-            'ε' => out.push_str("$\\epsilon$"),
-            'θ' => out.push_str("$\\theta$"),
-            'λ' => out.push_str("$\\lambda$"),
-            '√' => out.push_str("$\\sqrt{\\;}$"),
-            '←' => out.push_str("$\\leftarrow$"),
-            '≤' => out.push_str("$\\le$"),
-            '⌊' => out.push_str("$\\lfloor$"),
-            '⌋' => out.push_str("$\\rfloor$"),
-            '÷' => out.push_str("$\\div$"),
             '…' => out.push_str("\\ldots{}"),
-            '⁻' => out.push_str("$^{-}$"),
-            other => out.push(other),
+            '‘' => out.push('`'),
+            '’' => out.push('\''),
+            '“' => out.push_str("``"),
+            '”' => out.push_str("\'\'"),
+            '\t' | '\n' | '\r' => out.push(' '),
+            c if c.is_ascii_control() => {}
+            c if c.is_ascii() || ('\u{c0}'..='\u{ff}').contains(&c) && c != '×' && c != '÷' => out.push(c),
+            c => match math_symbol(c) {
+                Some(m) => out.push_str(&format!("${m}$")),
+                None => out.push_str(&format!("\\texttt{{U+{:04X}}}", c as u32)),
+            },
         }
     }
     out
+}
+
+/// What a Unicode superscript stands for, in LaTeX.
+fn superscript_char(c: char) -> Option<&'static str> {
+    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    Some(match c {
+        '⁰' => "0",
+        '¹' => "1",
+        '²' => "2",
+        '³' => "3",
+        '⁴'..='⁹' => DIGITS[(c as u32 - '⁴' as u32 + 4) as usize],
+        '⁻' => "-",
+        '⁺' => "+",
+        'ᵗ' => "t",
+        'ᵀ' => "\\top",
+        'ⁿ' => "n",
+        _ => return None,
+    })
+}
+
+/// What a Unicode subscript stands for, in LaTeX.
+fn subscript_char(c: char) -> Option<&'static str> {
+    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match c {
+        '₀'..='₉' => Some(DIGITS[(c as u32 - '₀' as u32) as usize]),
+        _ => None,
+    }
+}
+
+/// Math-mode LaTeX for a symbol tally uses in prose.
+fn math_symbol(c: char) -> Option<&'static str> {
+    Some(match c {
+        '⊙' => "\\odot",
+        '×' => "\\times",
+        '·' => "\\cdot",
+        '≈' => "\\approx",
+        '→' => "\\to",
+        '←' => "\\leftarrow",
+        '−' => "-",
+        '≤' => "\\le",
+        '≥' => "\\ge",
+        '≠' => "\\ne",
+        '∞' => "\\infty",
+        '⌊' => "\\lfloor",
+        '⌋' => "\\rfloor",
+        '÷' => "\\div",
+        '√' => "\\surd",
+        '∑' | 'Σ' => "\\Sigma",
+        'α' => "\\alpha",
+        'β' => "\\beta",
+        'γ' => "\\gamma",
+        'δ' => "\\delta",
+        'ε' => "\\epsilon",
+        'η' => "\\eta",
+        'θ' => "\\theta",
+        'λ' => "\\lambda",
+        'μ' => "\\mu",
+        'π' => "\\pi",
+        'σ' => "\\sigma",
+        'τ' => "\\tau",
+        'Ψ' => "\\Psi",
+        'ψ' => "\\psi",
+        '∇' => "\\nabla",
+        _ => return None,
+    })
 }
 
 /// A number with grouping that LaTeX prints as `2,127,057,600` (and `≈` as `\approx`).

@@ -21,6 +21,7 @@ pub enum Format {
     /// Markdown with pipe tables and `$$…$$` math.
     Markdown,
     /// LaTeX (a fragment, or a whole document with `--standalone`).
+    #[value(alias = "tex")]
     Latex,
     /// One JSON object: model, bindings, conventions, quantities.
     Json,

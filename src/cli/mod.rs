@@ -1,7 +1,10 @@
 //! The command line: arguments in, one derivation out. Reads files and prints; all the work is
 //! the library's. Exit status: 0 success, 2 the input could not be used.
 
+mod files;
+
 use clap::{Parser, Subcommand, ValueEnum};
+use files::Inputs;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +42,12 @@ enum Command {
         /// What to list.
         #[arg(value_enum)]
         what: ListWhat,
+    },
+    /// Print a shell completion script: `tally completions bash > ~/.local/share/bash-completion/completions/tally`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -86,7 +95,7 @@ enum ListWhat {
     Hardware,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum FlopsArg {
     /// Only matrix multiplications (CS336's convention).
     Matmul,
@@ -99,9 +108,13 @@ struct DeriveArgs {
     /// An answer sheet (cs336-2025, cs336-2024, or a sheet file), or a model as for --model.
     #[arg(value_name = "SHEET|MODEL")]
     positional: Option<String>,
-    /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (.toml).
+    /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (FILE.toml or
+    /// FILE.toml:PRESET).
     #[arg(long, value_name = "NAME|FILE")]
     model: Option<String>,
+    /// A size preset of the model (for a model file or an architecture): --preset small.
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
     /// Bind a symbol, by short or long name: --set T=16384, --set context_length=16384. Repeatable.
     #[arg(long = "set", value_name = "SYMBOL=VALUE")]
     sets: Vec<String>,
@@ -168,6 +181,36 @@ struct TrainingArgs {
     wait_timeout: Option<String>,
 }
 
+/// The training options given with a value other than their default.
+fn changed_options(args: &TrainingArgs) -> Vec<&'static str> {
+    /// The training options alone, to read their defaults.
+    #[derive(Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        training: TrainingArgs,
+    }
+    let defaults = Defaults::parse_from(["tally"]).training;
+    let mut changed = Vec::new();
+    let mut check = |name: &'static str, differs: bool| {
+        if differs {
+            changed.push(name);
+        }
+    };
+    check("--flops", args.flops != defaults.flops);
+    check("--precision", args.precision != defaults.precision);
+    check("--attention-flops", args.attention_flops != defaults.attention_flops);
+    check("--activations", args.activations != defaults.activations);
+    check("--recompute", args.recompute != defaults.recompute);
+    check("--attention-kernel", args.attention_kernel != defaults.attention_kernel);
+    check("--layout", args.layout != defaults.layout);
+    check("--hardware", args.hardware != defaults.hardware);
+    check("--memory", args.memory.is_some());
+    check("--mfu", args.mfu != defaults.mfu);
+    check("--steps", args.steps != defaults.steps);
+    check("--tokens-per-second", args.tokens_per_second.is_some());
+    changed
+}
+
 /// How long to wait for the per-user lock, from `--wait-timeout`.
 fn wait_options(args: &TrainingArgs) -> Result<WaitOptions, Error> {
     let timeout = match &args.wait_timeout {
@@ -185,7 +228,7 @@ fn wait_options(args: &TrainingArgs) -> Result<WaitOptions, Error> {
     Ok(WaitOptions { timeout, quiet: false })
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum PrecisionArg {
     /// 4 bytes per element; fp32 peak.
     Fp32,
@@ -197,7 +240,7 @@ enum PrecisionArg {
     Fp16,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ActivationsArg {
     /// The CS336 assignment's list of saved activations.
     Cs336,
@@ -207,7 +250,7 @@ enum ActivationsArg {
     Korthikanti,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum AttentionFlopsArg {
     /// Full QKᵀ and AV.
     Full,
@@ -215,7 +258,7 @@ enum AttentionFlopsArg {
     Causal,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum RecomputeArg {
     /// Keep every activation of the chosen list.
     None,
@@ -223,7 +266,7 @@ enum RecomputeArg {
     Full,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum KernelArg {
     /// Materialise the T×T attention matrices.
     Standard,
@@ -231,7 +274,7 @@ enum KernelArg {
     Flash,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum LayoutArg {
     /// Every tensor in --precision.
     Uniform,
@@ -246,9 +289,14 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            // clap echoes the arguments it rejects; they are printed without control characters.
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                eprint!("{}", tally::diagnostic::printable(&text));
+                return ExitCode::from(2);
+            }
+            print!("{}", tally::diagnostic::printable(&text));
+            return ExitCode::SUCCESS;
         }
     };
     let result = match cli.command {
@@ -258,11 +306,16 @@ pub fn main() -> ExitCode {
             list(what);
             Ok(0)
         }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "tally", &mut std::io::stdout());
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", tally::diagnostic::printable(&e.to_string()));
             ExitCode::from(2)
         }
     }
@@ -301,20 +354,35 @@ fn list(what: ListWhat) {
     print!("{out}");
 }
 
-/// `SYMBOL=VALUE` with a known symbol and a positive whole number.
+/// `SYMBOL=VALUE` with a known symbol and a value it can take (a positive whole number for a
+/// size; a fraction up to 1 for MFU). Commas are read only as thousands separators (`16,384`).
 fn parse_set(arg: &str, symbols: &SymbolTable) -> Result<(String, Rational), Error> {
     let bad = |reason: String| Error::BadSet { arg: arg.to_string(), reason };
     let Some((name, value)) = arg.split_once('=') else {
         return Err(bad("expected SYMBOL=VALUE, e.g. --set T=16384".into()));
     };
     let def = symbols.get(name.trim()).ok_or_else(|| bad(symbols.resolve(name.trim()).err().unwrap_or_default()))?;
-    let cleaned: String = value.trim().chars().filter(|c| *c != ',').collect();
-    let number = algebra::parse_decimal(&cleaned)
-        .ok_or_else(|| bad(format!("`{value}` is not a number (write e.g. {}=1024)", def.short)))?;
-    if !number.is_integer() || number <= Rational::from_integer(0.into()) {
-        return Err(bad(format!("{} ({}) must be a positive whole number, not `{value}`", def.short, def.long)));
-    }
+    let number = read_number(value.trim()).ok_or_else(|| {
+        bad(format!("`{value}` is not a number (write e.g. {}=1024 or {}=16,384)", def.short, def.short))
+    })?;
+    def.check(&number).map_err(|reason| bad(format!("{} ({}) {reason}, not `{value}`", def.short, def.long)))?;
     Ok((def.short.clone(), number))
+}
+
+/// A number as people type it on a command line: `16384`, `16,384`, `1e9`, `0.5`. A comma must
+/// separate groups of three digits (`1,2` is not a number).
+fn read_number(text: &str) -> Option<Rational> {
+    let (whole, rest) = match text.find(['.', 'e', 'E']) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let mut groups = whole.split(',');
+    let first = groups.next()?;
+    let grouped = whole.contains(',');
+    if grouped && (first.is_empty() || first.len() > 3 || groups.clone().any(|g| g.len() != 3)) {
+        return None;
+    }
+    algebra::parse_decimal(&format!("{}{rest}", whole.replace(',', "")))
 }
 
 fn bad(option: &str, value: &str, reason: impl Into<String>) -> Error {
@@ -393,38 +461,51 @@ fn flop_convention(args: &TrainingArgs) -> FlopConvention {
 fn derive(args: DeriveArgs) -> Result<(), Error> {
     let symbols = SymbolTable::builtin();
     let wait = wait_options(&args.training)?;
+    // Options first: `--memory 80 GB` leaves `GB` as a stray argument, and the memory is the mistake.
+    let training = training_options(&args.training)?;
     let name = match (&args.positional, &args.model) {
-        (Some(_), Some(_)) => {
-            return Err(Error::BadSet {
-                arg: "MODEL".into(),
-                reason: "give the model either as an argument or with --model, not both".into(),
-            });
+        (Some(p), Some(m)) => {
+            return Err(Error::Usage(format!(
+                "two models given: `{p}` as an argument and `{m}` with --model; give the model once"
+            )));
         }
         (Some(n), None) | (None, Some(n)) => n.clone(),
         (None, None) => "gpt2-xl".to_string(),
     };
-    let training = training_options(&args.training)?;
     let flops = flop_convention(&args.training);
     let (format, standalone) = (args.format, args.standalone);
+    let mut inputs = Inputs::default();
     if args.model.is_none()
-        && let Some(sheet) = find_sheet(&name)?
+        && let Some(sheet) = find_sheet(&name, &mut inputs)?
     {
+        let mut changed = changed_options(&args.training);
         if !args.sets.is_empty() {
-            return Err(Error::BadSet {
-                arg: args.sets.join(" "),
-                reason: format!(
-                    "the answer sheet `{name}` fixes its own sizes per part; use --model for a free derivation"
-                ),
-            });
+            changed.insert(0, "--set");
+        }
+        if args.preset.is_some() {
+            changed.insert(0, "--preset");
+        }
+        if !changed.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} cannot be used with the answer sheet `{name}`: it answers each part at the assignment's own sizes and settings, so {} would change nothing; for a derivation with your options use --model (e.g. --model gpt2-xl)",
+                changed.join(", "),
+                if changed.len() == 1 { "the option" } else { "the options" }
+            )));
+        }
+        if let Some(path) = &args.output {
+            inputs.check_output(path)?;
         }
         let options = DeriveOptions { flops, training };
         let work = move |engine: &Engine| -> Result<String, Error> {
             let doc = derivation::answer(engine, &sheet, &options, &symbols)?;
             Ok(render::render(&doc, format, standalone))
         };
-        return emit(run_exclusive(&wait, work)?, &args.output);
+        return emit(run_exclusive(&wait, work)?, &args.output, &inputs);
     }
-    let selection = Registry::builtin(&symbols).select(&name, &symbols)?;
+    let selection = select_model(&name, args.preset.as_deref(), &symbols, &mut inputs)?;
+    if let Some(path) = &args.output {
+        inputs.check_output(path)?;
+    }
     // Training symbols first, so that an explicit --set of S, U or R wins.
     let mut sets = training.bindings()?;
     for s in &args.sets {
@@ -437,20 +518,57 @@ fn derive(args: DeriveArgs) -> Result<(), Error> {
         let doc = derivation::derive(engine, &selection, &bindings, &symbols, &options)?;
         Ok(render::render(&doc, format, standalone))
     };
-    emit(run_exclusive(&wait, work)?, &args.output)
+    emit(run_exclusive(&wait, work)?, &args.output, &inputs)
 }
 
-/// A built-in answer sheet by name, or a file that is one (a TOML file with `[[part]]`s).
-fn find_sheet(name: &str) -> Result<Option<derivation::Sheet>, Error> {
-    if let Some(sheet) = derivation::Sheet::builtin(name) {
+/// A built-in answer sheet by name (any letter case), or a file that is one (a TOML file with
+/// `[[part]]`s).
+fn find_sheet(name: &str, inputs: &mut Inputs) -> Result<Option<derivation::Sheet>, Error> {
+    if let Some(sheet) = derivation::Sheet::builtin(&name.to_lowercase()) {
         return Ok(Some(sheet));
     }
-    if !name.ends_with(".toml") {
+    let path = std::path::Path::new(name);
+    if !name.ends_with(".toml") || !path.is_file() {
         return Ok(None);
     }
-    let Ok(text) = std::fs::read_to_string(name) else { return Ok(None) };
-    let source = tally::diagnostic::Source { name: name.to_string(), text };
+    let source = inputs.read(path)?;
     derivation::Sheet::from_toml(&source).transpose()
+}
+
+/// A model by built-in name, or a model file (`FILE.toml`, `FILE.toml:PRESET`); `preset` picks
+/// one of its size presets.
+fn select_model(
+    name: &str,
+    preset: Option<&str>,
+    symbols: &SymbolTable,
+    inputs: &mut Inputs,
+) -> Result<tally::preset::Selection, Error> {
+    let registry = Registry::builtin(symbols);
+    if let Some(mut selection) = registry.select(name)? {
+        if let Some(note) = &selection.note {
+            eprintln!("tally: {note}");
+        }
+        if let Some(p) = preset {
+            let qualified = format!("{}/{p}", selection.model.name);
+            selection = registry.select(&qualified)?.ok_or_else(|| registry.unknown(&qualified))?;
+        }
+        return Ok(selection);
+    }
+    let (file, file_preset) = match name.rsplit_once(':') {
+        Some((f, p)) if f.ends_with(".toml") && !p.contains('/') => (f, Some(p)),
+        _ => (name, None),
+    };
+    let path = std::path::Path::new(file);
+    if !(file.ends_with(".toml") || path.exists() || file.contains(std::path::MAIN_SEPARATOR)) {
+        return Err(registry.unknown(name));
+    }
+    if let (Some(a), Some(b)) = (file_preset, preset)
+        && a != b
+    {
+        return Err(Error::Usage(format!("two presets given: `{a}` after the file name and `{b}` with --preset")));
+    }
+    let source = inputs.read(path)?;
+    tally::preset::from_source(&source, file_preset.or(preset), symbols)
 }
 
 /// Runs the algebra under the per-user symbolica lock (see `tally::algebra::worker`).
@@ -461,20 +579,22 @@ fn run_exclusive<R: Send + 'static>(
     worker::exclusive(wait, work)?
 }
 
-/// Writes the rendered output to the file or to stdout (a closed pipe is not an error).
-fn emit(output: String, path: &Option<PathBuf>) -> Result<(), Error> {
+/// Writes the rendered output to the file (atomically, never over an input) or to stdout (a
+/// closed pipe is not an error).
+fn emit(output: String, path: &Option<PathBuf>, inputs: &Inputs) -> Result<(), Error> {
     match path {
-        Some(path) => std::fs::write(path, output)
-            .map_err(|e| Error::Output { path: path.display().to_string(), reason: e.to_string() }),
+        Some(path) => inputs.write(path, &output),
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(output.as_bytes()).and_then(|_| stdout.flush()).or_else(|e| {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    Ok(())
-                } else {
-                    Err(Error::Output { path: "stdout".into(), reason: e.to_string() })
-                }
-            })
+            stdout.write_all(tally::diagnostic::printable(&output).as_bytes()).and_then(|_| stdout.flush()).or_else(
+                |e| {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        Ok(())
+                    } else {
+                        Err(Error::Output { path: "stdout".into(), reason: e.to_string() })
+                    }
+                },
+            )
         }
     }
 }
@@ -486,10 +606,9 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
     let wait = wait_options(&args.training)?;
     let mut claims = Vec::new();
     let mut file_model = None;
+    let mut inputs = Inputs::default();
     if let Some(path) = &args.file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Io { path: path.display().to_string(), reason: e.to_string() })?;
-        let source = tally::diagnostic::Source { name: path.display().to_string(), text };
+        let source = inputs.read(path)?;
         let (model, from_file) = audit::claim::from_file(&source)?;
         file_model = model;
         claims.extend(from_file);
@@ -518,7 +637,6 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
     }
     // Group claims by the model and conventions they are checked against; the report keeps the
     // order the claims were given in.
-    let registry = Registry::builtin(&symbols);
     let key = move |c: &audit::claim::Claim| {
         (c.model.clone().unwrap_or_else(|| default_model.clone()), c.conventions.clone())
     };
@@ -530,7 +648,7 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
     }
     let mut references = Vec::new();
     for (model, conventions) in &groups {
-        let selection = registry.select(model, &symbols)?;
+        let selection = select_model(model, None, &symbols, &mut inputs)?;
         let mut options = DeriveOptions { flops, training: training.clone() };
         for (name, value) in conventions {
             apply_convention(&mut options, name, value)?;
@@ -564,7 +682,7 @@ fn audit(args: AuditArgs) -> Result<u8, Error> {
         Ok((text, report.exit_code()))
     };
     let (text, code) = run_exclusive(&wait, work)?;
-    emit(text, &None)?;
+    emit(text, &None, &inputs)?;
     Ok(code)
 }
 
