@@ -76,9 +76,11 @@ impl Hardware {
         let all = Hardware::builtin();
         let known: Vec<String> = all.iter().map(|h| h.name.clone()).collect();
         let wanted = name.trim().to_lowercase();
-        all.into_iter()
-            .find(|h| h.name == wanted || h.aliases.contains(&wanted))
-            .ok_or_else(|| Error::Unknown { what: "hardware".into(), name: name.to_string(), known })
+        all.into_iter().find(|h| h.name == wanted || h.aliases.contains(&wanted)).ok_or_else(|| Error::Unknown {
+            what: "hardware".into(),
+            name: name.to_string(),
+            known,
+        })
     }
 
     /// Peak FLOP/s at a precision, or an error naming the precisions this hardware lists.

@@ -87,6 +87,12 @@ struct OpFile {
     kv_cache: Option<Spanned<String>>,
 }
 
+/// The highest power of a symbol in one size formula (real sizes use powers 1 and −1).
+const MAX_SIZE_DEGREE: u64 = 8;
+
+/// The most terms one size formula may expand to.
+const MAX_SIZE_TERMS: u128 = 64;
+
 /// A run of ops repeated `repeat` times (the L Transformer blocks).
 #[derive(Clone, Debug)]
 pub struct Stage {
@@ -249,6 +255,23 @@ impl Reader<'_> {
     /// Parses a size formula and records it as a site to check once sizes are bound.
     fn site(&self, field: &Spanned<String>, what: String, kind: SiteKind) -> Result<Expr> {
         let expr = self.expr(field)?;
+        // Op rules multiply sizes together (B·T·H·F, A·T²), so a size must stay far below the
+        // algebra's bounds for the totals built from it to stay within them.
+        for symbol in expr.symbols() {
+            let degree = algebra::limits::degree_bound(&expr, &symbol);
+            if degree > MAX_SIZE_DEGREE {
+                return Err(self.located(
+                    format!("{what}: `{}` raises {symbol} to the power {degree}; a size may use powers up to {MAX_SIZE_DEGREE}", field.get_ref()),
+                    field.span(),
+                ));
+            }
+        }
+        if algebra::limits::term_estimate(&expr) > MAX_SIZE_TERMS {
+            return Err(self.located(
+                format!("{what}: this size formula has too many terms (at most {MAX_SIZE_TERMS})"),
+                field.span(),
+            ));
+        }
         self.sites.borrow_mut().push(SizeSite { what, expr: expr.clone(), span: field.span(), kind });
         Ok(expr)
     }
@@ -605,13 +628,9 @@ impl Model {
                     .filter_map(|sym| bindings.entries.iter().find(|b| &b.symbol == sym))
                     .map(|b| format!("{} = {} ({})", b.symbol, dim::exact(&b.value), b.origin.words()))
                     .collect();
+                let with = if at.is_empty() { String::new() } else { format!(" with {}", at.join(", ")) };
                 return Err(self.located(
-                    format!(
-                        "{}: {formula} = {} with {}; {what}{hint}",
-                        site.what,
-                        dim::exact_fraction(&v),
-                        at.join(", ")
-                    ),
+                    format!("{}: {formula} = {}{with}; {what}{hint}", site.what, dim::exact_fraction(&v)),
                     site.span.clone(),
                 ));
             }

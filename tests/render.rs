@@ -1,21 +1,13 @@
 //! Every output format for GPT-2 XL, snapshotted under snapshots/. A snapshot is a claim that the
 //! output is right: review changes with `cargo insta review`, never accept them blindly.
 
+use super::common::snapshot;
 use assert_cmd::Command;
 
 fn run(args: &[&str]) -> String {
     let out = Command::cargo_bin("tally").unwrap().args(args).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn snapshot(name: &str, output: &str) {
-    insta::with_settings!({
-        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"),
-        prepend_module_to_snapshot => false,
-    }, {
-        insta::assert_snapshot!(name, output);
-    });
 }
 
 #[test]

@@ -79,7 +79,27 @@ pub fn check_expandable(e: &Expr) -> Result<(), LimitError> {
             return Err(LimitError::Degree { symbol, degree });
         }
     }
-    check_numbers(e)
+    check_numbers(e)?;
+    if coefficient_bits(e) > MAX_BITS {
+        return Err(LimitError::Number);
+    }
+    Ok(())
+}
+
+/// An upper bound on the bits of any coefficient of the expanded form: products add bits, a sum
+/// of n terms adds log₂ n, a power multiplies (the multinomial coefficients included).
+fn coefficient_bits(e: &Expr) -> u64 {
+    let log2 = |n: u128| 128 - u64::from(n.leading_zeros());
+    match e {
+        Expr::Num(n) => n.numer().bits().max(n.denom().bits()),
+        Expr::Sym(_) | Expr::Floor(_) => 0,
+        Expr::Add(v) => v.iter().map(coefficient_bits).max().unwrap_or(0).saturating_add(log2(v.len() as u128)),
+        Expr::Mul(v) => v.iter().map(coefficient_bits).fold(0, u64::saturating_add),
+        Expr::Pow(b, k) => {
+            let per = coefficient_bits(b).saturating_add(log2(term_estimate(b)));
+            per.saturating_mul(u64::from(k.unsigned_abs()))
+        }
+    }
 }
 
 /// Checks every number written in `e`.
@@ -154,6 +174,12 @@ mod tests {
     fn big_expansions_are_refused_before_they_start() {
         assert!(matches!(check_expandable(&read("(H+L+V+T+A+1)^40")), Err(LimitError::Terms { .. })));
         assert!(check_expandable(&read("(H+L+V+T+A+1)^4")).is_ok());
+    }
+
+    #[test]
+    fn coefficients_that_would_grow_past_the_bound_are_refused_before_expanding() {
+        assert_eq!(check_expandable(&read("(H + 3 + 1e400)^40")), Err(LimitError::Number));
+        assert!(check_expandable(&read("(H + 3)^40")).is_ok());
     }
 
     #[test]

@@ -1,0 +1,15 @@
+//! tally's integration tests, in one binary so that symbolica is linked once. Each module is an
+//! area (the binary as users run it, derivations, training, the audit, rendering, hardening);
+//! `common` holds what they share.
+
+mod audit;
+mod cli;
+mod common;
+mod derive;
+mod fuzz;
+mod hardening;
+mod latex;
+mod reader;
+mod readme;
+mod render;
+mod training;
