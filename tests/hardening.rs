@@ -375,3 +375,36 @@ fn output_is_written_atomically_and_never_over_an_input() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_model_of_ten_thousand_ops_derives_and_its_parameters_add_up() {
+    let dir = scratch("big-model");
+    let kinds = [
+        ("linear", "in = \"H\"\nout = \"H\""),
+        ("rmsnorm", "width = \"H\""),
+        ("linear", "in = \"H\"\nout = \"F\""),
+        ("activation", "function = \"silu\"\nwidth = \"F\""),
+        ("linear", "in = \"F\"\nout = \"H\""),
+        ("residual_add", "width = \"H\""),
+    ];
+    let mut text = String::from(
+        "name = \"big\"\nsummary = \"10,000 ops\"\n[defaults]\nV = 1000\nT = 128\nB = 1\nL = 2\nH = 64\nA = 4\n\
+         [relations]\nF = \"4*H\"\n[[stage]]\nname = \"block\"\nrepeat = \"L\"\n",
+    );
+    for i in 0..10_000 {
+        let (kind, fields) = kinds[i % kinds.len()];
+        text.push_str(&format!("[[stage.op]]\nname = \"op{i}\"\nkind = \"{kind}\"\n{fields}\nsaved = \"cs336\"\n"));
+    }
+    let path = dir.join("big.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = tally().arg("derive").arg(&path).args(["--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let params = doc["quantities"].as_array().unwrap().iter().find(|q| q["name"] == "params").unwrap();
+    // Six ops hold H² + H + 2HF parameters; 10,000 ops are 1,666 such runs and four more ops
+    // (H² + H + HF); the block runs L = 2 times. H = 64, F = 256.
+    let (h, f) = (64i64, 256i64);
+    let expected = 2 * (1666 * (h * h + h + 2 * h * f) + h * h + h + h * f);
+    assert_eq!(params["value"], expected.to_string());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
