@@ -3,9 +3,12 @@
 //! with its unit, and with GB (10⁹ bytes) and GiB (2³⁰ bytes) named explicitly.
 
 use crate::algebra::Rational;
+use crate::diagnostic::Source;
+use crate::error::{Error, Result};
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, Zero};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// A base dimension.
@@ -28,6 +31,23 @@ pub enum Base {
 }
 
 impl Base {
+    /// Every base dimension.
+    pub const ALL: [Base; 7] =
+        [Base::Param, Base::Element, Base::Byte, Base::Flop, Base::Token, Base::Second, Base::Sequence];
+
+    /// The id data files use (`byte`, `flop`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Base::Param => "param",
+            Base::Element => "element",
+            Base::Byte => "byte",
+            Base::Flop => "flop",
+            Base::Token => "token",
+            Base::Second => "second",
+            Base::Sequence => "sequence",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Base::Param => "param",
@@ -119,76 +139,129 @@ impl Unit {
     }
 }
 
-/// Number formats for stored tensors; selects bytes per element and the hardware peak.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Precision {
-    /// IEEE single precision, 4 bytes.
-    #[default]
-    Fp32,
-    /// TensorFloat-32 matmuls on fp32 storage, 4 bytes.
-    Tf32,
-    /// bfloat16, 2 bytes.
-    Bf16,
-    /// IEEE half precision, 2 bytes.
-    Fp16,
+/// A number format tensors are stored in (`derivations/precisions.toml`): bytes per element;
+/// its name picks the hardware peak.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Precision {
+    /// Name as used on the command line and in hardware data (`bf16`).
+    pub name: String,
+    /// Bytes per stored element.
+    pub bytes: i64,
+    /// What it is.
+    pub summary: String,
 }
 
 impl Precision {
-    /// Name as used on the command line and in hardware data.
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::Fp32 => "fp32",
-            Precision::Tf32 => "tf32",
-            Precision::Bf16 => "bf16",
-            Precision::Fp16 => "fp16",
+    /// Reads a precisions file.
+    pub fn read(source: &Source) -> Result<Vec<Precision>> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            precision: Vec<toml::Spanned<Precision>>,
         }
-    }
-
-    /// Bytes per stored element.
-    pub fn bytes(self) -> i64 {
-        match self {
-            Precision::Fp32 | Precision::Tf32 => 4,
-            Precision::Bf16 | Precision::Fp16 => 2,
-        }
+        let file: File = crate::data::read_toml(source)?;
+        file.precision
+            .into_iter()
+            .map(|p| {
+                let span = p.span();
+                let mut p = p.into_inner();
+                p.name = p.name.to_lowercase();
+                if p.bytes <= 0 {
+                    return Err(Error::at(source, span, "a precision needs a positive number of bytes per element"));
+                }
+                Ok(p)
+            })
+            .collect()
     }
 }
 
-/// Reads a memory size: `80GB` (10⁹ bytes), `80GiB` (2³⁰ bytes), `512MB`, `1.5TB`, `8e10B` (bytes).
-/// A unit is required: a bare `80` is far more likely to mean 80 GB than 80 bytes.
-/// Zero and negative sizes are refused.
-pub fn parse_bytes(text: &str) -> Result<Rational, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| c.is_alphabetic() && c != 'e' && c != 'E').unwrap_or(t.len());
-    let (number, unit) = (t[..split].trim(), t[split..].trim());
-    let value = crate::algebra::parse_decimal(number.trim_start_matches('+'))
-        .or_else(|| crate::algebra::parse_decimal(number.trim_start_matches('-')).map(|v| -v))
-        .ok_or_else(|| format!("`{text}` is not a memory size (write e.g. 80GB or 80GiB)"))?;
-    let factor: u64 = match unit {
-        "" => {
+/// A unit word: the base dimension it stands for and its exact factor.
+#[derive(Clone, Debug)]
+pub struct UnitWord {
+    /// The word (`GiB`).
+    pub word: String,
+    /// Its base dimension.
+    pub base: Base,
+    /// How many of the base it is.
+    pub factor: Rational,
+    /// Whether claims may use it (`B` may not: it is the batch size there).
+    pub claims: bool,
+}
+
+/// Every unit word (`derivations/units.toml`).
+#[derive(Clone, Debug, Default)]
+pub struct Units {
+    words: Vec<UnitWord>,
+}
+
+impl Units {
+    /// Reads the units file.
+    pub fn read(source: &Source) -> Result<Units> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            words: Vec<String>,
+            base: toml::Spanned<String>,
+            factor: toml::Spanned<String>,
+            #[serde(default = "yes")]
+            claims: bool,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            unit: Vec<Entry>,
+        }
+        fn yes() -> bool {
+            true
+        }
+        let file: File = crate::data::read_toml(source)?;
+        let mut words = Vec::new();
+        for e in file.unit {
+            let base = Base::ALL.into_iter().find(|b| b.id() == e.base.get_ref()).ok_or_else(|| {
+                Error::at(source, e.base.span(), format!("unknown base dimension `{}`", e.base.get_ref()))
+            })?;
+            let factor = crate::algebra::parse(e.factor.get_ref(), &|n| Err(format!("`{n}`: a factor is a number")))
+                .ok()
+                .and_then(|f| crate::algebra::evaluate(&f, &Default::default()).ok())
+                .ok_or_else(|| Error::at(source, e.factor.span(), "a factor is an exact number (`1e9`, `1/8`)"))?;
+            for word in e.words {
+                words.push(UnitWord { word, base, factor: factor.clone(), claims: e.claims });
+            }
+        }
+        Ok(Units { words })
+    }
+
+    /// The unit a word stands for; `claims` leaves out words claims may not use.
+    pub fn find(&self, word: &str, claims: bool) -> Option<&UnitWord> {
+        self.words.iter().find(|w| w.word == word && (w.claims || !claims))
+    }
+
+    /// Reads a memory size: `80GB` (10⁹ bytes), `80GiB` (2³⁰ bytes), `512MB`, `1.5TB`, `8e10B`.
+    /// A unit is required: a bare `80` is far more likely to mean 80 GB than 80 bytes.
+    pub fn parse_bytes(&self, text: &str) -> std::result::Result<Rational, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| c.is_alphabetic() && c != 'e' && c != 'E').unwrap_or(t.len());
+        let (number, unit) = (t[..split].trim(), t[split..].trim());
+        let value = crate::algebra::parse_decimal(number.trim_start_matches('+'))
+            .or_else(|| crate::algebra::parse_decimal(number.trim_start_matches('-')).map(|v| -v))
+            .ok_or_else(|| format!("`{text}` is not a memory size (write e.g. 80GB or 80GiB)"))?;
+        if unit.is_empty() {
             return Err(format!(
                 "`{text}` has no unit: write {number}GB (10⁹ bytes), {number}GiB (2³⁰ bytes) or {number}B (bytes), as one word"
             ));
         }
-        "B" | "bytes" => 1,
-        "kB" | "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        other => {
-            return Err(format!(
-                "unknown memory unit `{other}` in `{text}`; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
-            ));
+        let word = self.find(unit, false).filter(|w| w.base == Base::Byte).ok_or_else(|| {
+            let known: Vec<&str> =
+                self.words.iter().filter(|w| w.base == Base::Byte).map(|w| w.word.as_str()).collect();
+            format!("unknown memory unit `{unit}` in `{text}`; use {}", known.join(", "))
+        })?;
+        let bytes = value * &word.factor;
+        if !bytes.is_positive() {
+            return Err(format!("a memory size must be positive, not `{text}`"));
         }
-    };
-    let bytes = value * Rational::from_integer(BigInt::from(factor));
-    if !bytes.is_positive() {
-        return Err(format!("a memory size must be positive, not `{text}`"));
+        Ok(bytes)
     }
-    Ok(bytes)
 }
 
 /// Exact integer with thousands separators; a terminating decimal exactly (`0.5`); any other
@@ -373,6 +446,10 @@ mod tests {
     fn equal_parts_show_equal_shares() {
         assert_eq!(percentages(&[r(1), r(1), r(1)]), vec!["33.33%", "33.33%", "33.33%"]);
         assert_eq!(percentages(&[r(1), r(3)]), vec!["25.00%", "75.00%"]);
+    }
+
+    fn parse_bytes(text: &str) -> std::result::Result<Rational, String> {
+        crate::data::Data::builtin().units.parse_bytes(text)
     }
 
     #[test]

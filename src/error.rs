@@ -1,6 +1,11 @@
-//! Everything that can go wrong reading input, as values. Each variant says what was wrong and
-//! where; the binary prints it and exits with status 2. No variant is a bug report: bugs panic.
+//! Everything that can go wrong reading input, as values. A problem at a place in a file or an
+//! argument keeps that place (the source and the byte span) and is rendered by
+//! [`crate::diagnostic`]; the binary prints it and exits with status 2. No variant is a bug report:
+//! bugs panic.
 
+use crate::diagnostic::{Diagnostic, Label, Source};
+use std::ops::Range;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// An input tally could not use.
@@ -16,7 +21,7 @@ pub enum Error {
         /// What exists.
         known: Vec<String>,
     },
-    /// A named thing (hardware, precision) that tally does not know.
+    /// A named thing (hardware, precision, optimizer) that tally does not know.
     #[error("unknown {what} `{name}`{}; {}", crate::preset::suggest(name, known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), if known.is_empty() { "there are none".to_string() } else { format!("known: {}", known.join(", ")) })]
     Unknown {
         /// What kind of thing.
@@ -26,7 +31,7 @@ pub enum Error {
         /// What exists.
         known: Vec<String>,
     },
-    /// A command-line option with an unusable value.
+    /// An option with an unusable value.
     #[error("bad {option} `{value}`: {reason}")]
     BadOption {
         /// The option (`--memory`).
@@ -47,14 +52,9 @@ pub enum Error {
         /// The OS error.
         reason: String,
     },
-    /// A problem at a known place in a file or argument; `at` is the rendered location snippet.
-    #[error("{message}\n{at}")]
-    Located {
-        /// What is wrong.
-        message: String,
-        /// `file:line:col` with the line and a caret.
-        at: String,
-    },
+    /// A problem at a known place in a file or an argument.
+    #[error("{}", .0.plain())]
+    Located(Box<Diagnostic>),
     /// A `--set` value that is not `SYMBOL=VALUE` with a known symbol and a usable value.
     #[error("bad --set `{arg}`: {reason}")]
     BadSet {
@@ -83,6 +83,29 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+impl Error {
+    /// A problem at `span` of `source`, labelled "here".
+    pub fn at(source: &Source, span: Range<usize>, message: impl Into<String>) -> Error {
+        Error::at_shared(&Arc::new(source.clone()), span, message)
+    }
+
+    /// A problem at `span` of a shared source.
+    pub fn at_shared(source: &Arc<Source>, span: Range<usize>, message: impl Into<String>) -> Error {
+        Error::Located(Box::new(
+            Diagnostic::error(message).in_source(source.clone()).with_label(Label::primary(span, "")),
+        ))
+    }
+
+    /// The error as a diagnostic, for rendering: located errors keep their place, the others are
+    /// a message alone.
+    pub fn diagnostic(&self) -> Diagnostic {
+        match self {
+            Error::Located(d) => (**d).clone(),
+            other => Diagnostic::error(other.to_string()),
+        }
+    }
 }
 
 /// Result with tally's error.

@@ -1,16 +1,18 @@
-//! Accelerators as data (`derivations/hardware.toml`): nominal memory and dense peak FLOP/s per
-//! precision, read as exact decimals.
+//! Accelerators as data (`derivations/hardware.toml`): nominal memory, the budgets it is read as,
+//! and dense peak FLOP/s per precision, read as exact decimals.
 
 use crate::algebra::{Rational, parse_decimal};
-use crate::dim::Precision;
+use crate::diagnostic::Source;
+use crate::dim::{Precision, Units};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use toml::Spanned;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HardwareFile {
-    hardware: Vec<HardwareEntry>,
+    hardware: Vec<Spanned<HardwareEntry>>,
 }
 
 #[derive(Deserialize)]
@@ -21,8 +23,8 @@ struct HardwareEntry {
     aliases: Vec<String>,
     summary: String,
     memory: String,
-    readings: Vec<String>,
-    peak: BTreeMap<String, String>,
+    readings: Vec<Spanned<String>>,
+    peak: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// One accelerator.
@@ -30,64 +32,70 @@ struct HardwareEntry {
 pub struct Hardware {
     /// Name used on the command line (`a100-80gb`).
     pub name: String,
-    /// Marketing name.
-    pub summary: String,
     /// Other names accepted for it (`a100`).
     pub aliases: Vec<String>,
+    /// Marketing name.
+    pub summary: String,
     /// Memory as marketed (`80GB`).
     pub memory_nominal: String,
-    /// Budgets tried for the largest batch when none is given, as written (`80GB`, `80GiB`).
-    pub readings: Vec<String>,
+    /// Budgets tried for the largest batch when none is given: as written (`80GiB`) and in bytes.
+    pub readings: Vec<(String, Rational)>,
     /// Peak dense FLOP/s by precision name.
     pub peak: BTreeMap<String, Rational>,
 }
 
-const HARDWARE: &str = include_str!("../derivations/hardware.toml");
-
 impl Hardware {
-    /// Every built-in accelerator.
-    pub fn builtin() -> Vec<Hardware> {
-        let file: HardwareFile =
-            toml::from_str(HARDWARE).unwrap_or_else(|e| panic!("derivations/hardware.toml is invalid: {e}"));
-        file.hardware
-            .into_iter()
-            .map(|h| Hardware {
-                peak: h
-                    .peak
-                    .iter()
-                    .map(|(k, v)| {
-                        let value =
-                            parse_decimal(v).unwrap_or_else(|| panic!("{}: peak {k} = {v} is not a number", h.name));
-                        (k.clone(), value)
-                    })
-                    .collect(),
-                name: h.name,
-                aliases: h.aliases,
+    /// Reads a hardware file; every peak must name a known precision.
+    pub fn read(source: &Source, precisions: &[Precision], units: &Units) -> Result<Vec<Hardware>> {
+        let file: HardwareFile = crate::data::read_toml(source)?;
+        let mut out = Vec::new();
+        for entry in file.hardware {
+            let h = entry.into_inner();
+            let mut peak = BTreeMap::new();
+            for (name, value) in h.peak {
+                if !precisions.iter().any(|p| p.name == *name.get_ref()) {
+                    let known: Vec<&str> = precisions.iter().map(|p| p.name.as_str()).collect();
+                    return Err(Error::at(
+                        source,
+                        name.span(),
+                        format!("unknown precision `{}`; known: {}", name.get_ref(), known.join(", ")),
+                    ));
+                }
+                let v = parse_decimal(value.get_ref()).filter(|v| *v > Rational::from_integer(0.into())).ok_or_else(
+                    || Error::at(source, value.span(), "a peak is a positive number of FLOP/s (`989.4e12`)"),
+                )?;
+                peak.insert(name.into_inner(), v);
+            }
+            let mut readings = Vec::new();
+            for r in h.readings {
+                let bytes = units.parse_bytes(r.get_ref()).map_err(|reason| Error::at(source, r.span(), reason))?;
+                readings.push((r.into_inner(), bytes));
+            }
+            out.push(Hardware {
+                name: h.name.to_lowercase(),
+                aliases: h.aliases.iter().map(|a| a.to_lowercase()).collect(),
                 summary: h.summary,
                 memory_nominal: h.memory,
-                readings: h.readings,
-            })
-            .collect()
+                readings,
+                peak,
+            });
+        }
+        Ok(out)
     }
 
-    /// The accelerator of that name or alias, in any letter case, or an error listing the known
-    /// ones.
-    pub fn find(name: &str) -> Result<Hardware> {
-        let all = Hardware::builtin();
-        let known: Vec<String> = all.iter().map(|h| h.name.clone()).collect();
-        let wanted = name.trim().to_lowercase();
-        all.into_iter().find(|h| h.name == wanted || h.aliases.contains(&wanted)).ok_or_else(|| Error::Unknown {
-            what: "hardware".into(),
-            name: name.to_string(),
-            known,
-        })
+    /// One line for listings: the name, memory and dense peaks.
+    pub fn describe(&self) -> String {
+        let tera = Rational::from_integer(1_000_000_000_000u64.into());
+        let peaks: Vec<String> =
+            self.peak.iter().map(|(p, v)| format!("{p} {} TFLOP/s", crate::dim::decimal(&(v / &tera), 1))).collect();
+        format!("{}, {}: {}", self.summary, self.memory_nominal, peaks.join(", "))
     }
 
     /// Peak FLOP/s at a precision, or an error naming the precisions this hardware lists.
-    pub fn peak_at(&self, precision: Precision) -> Result<Rational> {
-        self.peak.get(precision.name()).cloned().ok_or_else(|| Error::Unknown {
+    pub fn peak_at(&self, precision: &str) -> Result<Rational> {
+        self.peak.get(precision).cloned().ok_or_else(|| Error::Unknown {
             what: format!("precision for {}", self.name),
-            name: precision.name().to_string(),
+            name: precision.to_string(),
             known: self.peak.keys().cloned().collect(),
         })
     }

@@ -1,12 +1,18 @@
 //! tally derives what it costs to train a Transformer language model — parameters, FLOPs, memory —
 //! symbolically, from per-operation rules, and prints the derivation.
 //!
-//! Data flows one way: spec (TOML) → [`model`] (ops with symbolic shapes) → [`ops`] rules →
-//! [`quantity`] (symbolic totals) → [`algebra`] simplification → [`derivation`] (document) →
-//! [`render`] (text, Markdown, LaTeX, JSON). The library never prints; the binary does.
+//! Data flows one way: [`data`] (TOML) → [`model`] (ops with symbolic shapes) → [`ops`] rules →
+//! [`quantity`] (the catalog of named quantities) → [`algebra`] simplification → [`derivation`]
+//! (a format-free document) → [`render`] (text, Markdown, LaTeX, HTML, JSON); [`audit`] reads
+//! claims against the catalog. [`session::Session`] is the door: it owns the per-user lock and
+//! the algebra's worker thread. The library never prints and reads no files; the binary does.
+
+#[macro_use]
+mod macros;
 
 pub mod algebra;
 pub mod audit;
+pub mod data;
 pub mod derivation;
 pub mod diagnostic;
 pub mod dim;
@@ -15,7 +21,9 @@ pub mod hardware;
 pub mod model;
 pub mod ops;
 pub mod optimizer;
+pub mod options;
 pub mod preset;
 pub mod quantity;
 pub mod render;
+pub mod session;
 pub mod symbol;

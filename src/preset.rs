@@ -1,17 +1,11 @@
-//! The built-in model files (embedded from `derivations/models/`) and choosing one by name: an
-//! architecture (`cs336-2025`), a size preset (`gpt2-xl`), `architecture/preset`, or a path.
+//! The architectures tally knows (from `derivations/models/` and a user's data directory) and
+//! choosing one by name: an architecture (`cs336-2025`), a size preset (`gpt2-xl`),
+//! `architecture/preset`, or a model file's text.
 
+use crate::data::Data;
 use crate::diagnostic::Source;
 use crate::error::{Error, Result};
 use crate::model::{Model, Preset};
-use crate::symbol::SymbolTable;
-
-const BUILTIN: &[(&str, &str)] = &[
-    ("derivations/models/cs336-2025.toml", include_str!("../derivations/models/cs336-2025.toml")),
-    ("derivations/models/cs336-2024.toml", include_str!("../derivations/models/cs336-2024.toml")),
-    ("derivations/models/gpt2.toml", include_str!("../derivations/models/gpt2.toml")),
-    ("derivations/models/llama.toml", include_str!("../derivations/models/llama.toml")),
-];
 
 /// A model chosen for a run: the architecture, maybe a preset, and the name to show.
 #[derive(Clone, Debug)]
@@ -27,21 +21,33 @@ pub struct Selection {
 }
 
 /// All models tally knows without being given a file.
+#[derive(Clone, Debug, Default)]
 pub struct Registry {
     models: Vec<Model>,
 }
 
 impl Registry {
-    /// The embedded model files. A broken built-in file is a bug in tally, caught by its tests.
-    pub fn builtin(symbols: &SymbolTable) -> Registry {
-        let models = BUILTIN
-            .iter()
-            .map(|(name, text)| {
-                let source = Source { name: name.to_string(), text: text.to_string() };
-                Model::from_toml(&source, symbols).unwrap_or_else(|e| panic!("built-in {name} is invalid: {e}"))
-            })
-            .collect();
-        Registry { models }
+    /// The built-in architectures.
+    pub fn builtin() -> &'static Registry {
+        &Data::builtin().models
+    }
+
+    /// Adds an architecture, replacing one of the same name.
+    pub fn add(&mut self, model: Model) {
+        match self.models.iter().position(|m| m.name == model.name) {
+            Some(i) => self.models[i] = model,
+            None => self.models.push(model),
+        }
+    }
+
+    /// An architecture by exact name.
+    pub fn architecture(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// The architectures' names.
+    pub fn architectures(&self) -> Vec<String> {
+        self.models.iter().map(|m| m.name.clone()).collect()
     }
 
     /// Every selectable name with a one-line summary: architectures, then their presets.
@@ -153,8 +159,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// A model read from a file's text; `preset` picks one of its presets (default: the file's
 /// `default_preset`).
-pub fn from_source(source: &Source, preset: Option<&str>, symbols: &SymbolTable) -> Result<Selection> {
-    let model = Model::from_toml(source, symbols)?;
+pub fn from_source(source: &Source, preset: Option<&str>, data: &Data) -> Result<Selection> {
+    let model = Model::from_toml(source, data)?;
     let chosen = match preset {
         Some(name) => Some(model.preset(name).cloned().ok_or_else(|| Error::Unknown {
             what: format!("preset of {}", source.name),

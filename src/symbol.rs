@@ -3,6 +3,8 @@
 //! that is a property of the symbols (which are per-token axes, which one counts layers).
 
 use crate::algebra::{Expr, LayoutRules, Rational, parse_decimal};
+use crate::diagnostic::Source;
+use crate::error::{Error, Result};
 use num_traits::Signed;
 use serde::Deserialize;
 
@@ -32,12 +34,49 @@ pub struct SymbolDef {
     /// `--set` may give it even when no size of the model is written in it.
     #[serde(default)]
     pub training: bool,
+    /// What the rules use it for, if anything (the batch size, the context length, …).
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+/// What tally's own rules use a symbol for: ops act on a batch of sequences of tokens, closed
+/// forms are collected by the layer count, training time divides by utilisation and peak. The
+/// rules name roles, never letters; `derivations/symbols.toml` says which symbol plays each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sequences per batch (B).
+    Batch,
+    /// Tokens per sequence (T).
+    Context,
+    /// Transformer blocks (L).
+    Layers,
+    /// Model width (H).
+    Width,
+    /// Optimizer steps (S).
+    Steps,
+    /// Model FLOPs utilisation (U).
+    Mfu,
+    /// Peak FLOP/s (R).
+    Peak,
+}
+
+impl Role {
+    /// The symbol that plays this role in the built-in vocabulary.
+    pub fn symbol(self) -> &'static str {
+        crate::data::Data::builtin().symbols.with_role(self)
+    }
+
+    /// That symbol as an expression.
+    pub fn expr(self) -> Expr {
+        Expr::sym(self.symbol())
+    }
 }
 
 impl SymbolDef {
     /// Whether `value` is one this symbol can take: positive, whole where it must be, and at most
     /// its bound; the reason in words otherwise.
-    pub fn check(&self, value: &Rational) -> Result<(), String> {
+    pub fn check(&self, value: &Rational) -> std::result::Result<(), String> {
         if !value.is_positive() {
             return Err(if self.whole { "must be a positive whole number" } else { "must be positive" }.into());
         }
@@ -64,19 +103,31 @@ struct SymbolFile {
 }
 
 /// All known symbols, in writing order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct SymbolTable {
     symbols: Vec<SymbolDef>,
 }
 
-const SYMBOLS_TOML: &str = include_str!("../derivations/symbols.toml");
-
 impl SymbolTable {
     /// The built-in vocabulary.
     pub fn builtin() -> SymbolTable {
-        let file: SymbolFile =
-            toml::from_str(SYMBOLS_TOML).unwrap_or_else(|e| panic!("derivations/symbols.toml is invalid: {e}"));
-        SymbolTable { symbols: file.symbol }
+        crate::data::Data::builtin().symbols.clone()
+    }
+
+    /// Reads a symbols file; every role must be played by exactly one symbol.
+    pub fn from_source(source: &Source) -> Result<SymbolTable> {
+        let file: SymbolFile = crate::data::read_toml(source)?;
+        for role in [Role::Batch, Role::Context, Role::Layers, Role::Width, Role::Steps, Role::Mfu, Role::Peak] {
+            if file.symbol.iter().filter(|s| s.role == Some(role)).count() != 1 {
+                return Err(Error::at(source, 0..0, format!("exactly one symbol must have role {role:?}")));
+            }
+        }
+        Ok(SymbolTable { symbols: file.symbol })
+    }
+
+    /// The short name of the symbol that plays `role`.
+    pub fn with_role(&self, role: Role) -> &str {
+        self.symbols.iter().find(|s| s.role == Some(role)).map(|s| s.short.as_str()).unwrap_or("?")
     }
 
     /// Looks a symbol up by short or long name.
@@ -90,7 +141,7 @@ impl SymbolTable {
     }
 
     /// A resolver for [`crate::algebra::parse`] that accepts short and long names.
-    pub fn resolve(&self, name: &str) -> Result<Expr, String> {
+    pub fn resolve(&self, name: &str) -> std::result::Result<Expr, String> {
         match self.get(name) {
             Some(def) => Ok(Expr::sym(&def.short)),
             None => Err(format!(

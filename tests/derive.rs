@@ -1,25 +1,25 @@
 //! Derivations computed in-process: the numbers DESIGN.md requires, from the rules.
 
-use num_bigint::BigInt;
 use tally::algebra::worker::{WaitOptions, exclusive};
 use tally::algebra::{self, Engine, Rational};
-use tally::derivation::{self, DeriveOptions, Document};
-use tally::model::Origin;
-use tally::preset::Registry;
-use tally::symbol::SymbolTable;
+use tally::data::Data;
+use tally::derivation::{self, Document};
+use tally::options::Options;
+use tally::quantity::memory::{ActivationSettings, activation_bytes, op_activation_bytes};
+use tally::session::{DeriveRequest, Session, SessionOptions};
+
+fn derive_with(model: &str, sets: &[(&str, i64)], options: Options) -> Document {
+    let session = Session::open(SessionOptions::default()).unwrap();
+    let sets = sets.iter().map(|(s, v)| format!("{s}={v}")).collect();
+    session.derive(&DeriveRequest { model: model.into(), sets, options, ..DeriveRequest::default() }).unwrap()
+}
 
 fn derive(model: &str, sets: &[(&str, i64)]) -> Document {
-    let model = model.to_string();
-    let options = DeriveOptions::default();
-    let mut bindings = options.training.bindings().unwrap();
-    bindings.extend(sets.iter().map(|(s, v)| (s.to_string(), Rational::from_integer(BigInt::from(*v)), Origin::Set)));
-    exclusive(&WaitOptions::default(), move |engine: &Engine| {
-        let symbols = SymbolTable::builtin();
-        let selection = Registry::builtin(&symbols).select(&model).unwrap().unwrap();
-        let bindings = selection.model.bind(selection.preset.as_ref(), &bindings, &symbols).unwrap();
-        derivation::derive(engine, &selection, &bindings, &symbols, &options).unwrap()
-    })
-    .unwrap()
+    derive_with(model, sets, Options::default())
+}
+
+fn settings(convention: tally::ops::ActivationConvention, flash: bool) -> ActivationSettings {
+    ActivationSettings { convention, recompute: false, flash, bytes: 2, statistics_bytes: 4 }
 }
 
 fn value(doc: &Document, name: &str) -> String {
@@ -83,7 +83,7 @@ fn gpt2_small_medium_large_shares_match_a_hand_check_and_sum_to_one() {
 }
 
 #[test]
-fn displayed_shares_round_each_exact_share_so_equal_parts_read_equal() {
+fn shares_are_exact_fractions_of_the_total_and_equal_parts_have_equal_shares() {
     for model in ["gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl"] {
         let doc = derive(model, &[]);
         let table = doc
@@ -95,29 +95,20 @@ fn displayed_shares_round_each_exact_share_so_equal_parts_read_equal() {
             })
             .next()
             .expect("a shares table");
-        let cells: Vec<(Rational, String)> = table
+        let cells: Vec<(Rational, Rational)> = table
             .rows
             .iter()
             .map(|r| match (&r.cells[2], r.cells.last()) {
-                (derivation::Cell::Number(v), Some(derivation::Cell::Text(s))) => (v.clone(), s.clone()),
+                (derivation::Cell::Number(v), Some(derivation::Cell::Percent(share, 2))) => (v.clone(), share.clone()),
                 other => panic!("value and share cells {other:?}"),
             })
             .collect();
         let total: Rational = cells.iter().map(|(v, _)| v.clone()).sum();
-        for (value, shown) in &cells {
-            // The exact share in hundredths of a percent, rounded half up, is what is shown.
-            let hundredths =
-                (value * Rational::from_integer(10_000.into()) / &total + Rational::new(1.into(), 2.into())).floor();
-            let shown_hundredths: i64 = shown.trim_end_matches('%').replace('.', "").parse().unwrap();
-            assert_eq!(hundredths, Rational::from_integer(shown_hundredths.into()), "{model} {shown}");
+        for (value, share) in &cells {
+            assert_eq!(*share, value / &total, "{model}");
         }
-        for (a, sa) in &cells {
-            for (b, sb) in &cells {
-                if a == b {
-                    assert_eq!(sa, sb, "{model}: equal parts, equal shares");
-                }
-            }
-        }
+        let sum: Rational = cells.iter().map(|(_, s)| s.clone()).sum();
+        assert_eq!(sum, Rational::from_integer(1.into()), "{model}: the shares add up to the whole");
     }
 }
 
@@ -133,17 +124,10 @@ fn closed_forms_keep_b_while_values_use_one_sequence() {
 #[test]
 fn korthikanti_reproduces_34sbh_plus_5as2b_per_layer_symbolically() {
     use tally::ops::ActivationConvention;
-    use tally::quantity::{ActivationSettings, op_activation_bytes};
     exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let symbols = SymbolTable::builtin();
-        let selection = Registry::builtin(&symbols).select("gpt2/small").unwrap().unwrap();
+        let selection = Data::builtin().models.select("gpt2/small").unwrap().unwrap();
         let layer = tally::quantity::layer_stage(&selection.model).unwrap();
-        let settings = ActivationSettings {
-            convention: ActivationConvention::Korthikanti,
-            recompute: false,
-            flash: false,
-            bytes: 2,
-        };
+        let settings = settings(ActivationConvention::Korthikanti, false);
         let per_layer =
             tally::algebra::Expr::sum(layer.ops.iter().map(|op| op_activation_bytes(op, settings)).collect());
         let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
@@ -161,12 +145,10 @@ fn korthikanti_reproduces_34sbh_plus_5as2b_per_layer_symbolically() {
 #[test]
 fn flash_attention_keeps_no_t_squared_tensors() {
     use tally::ops::ActivationConvention;
-    use tally::quantity::{ActivationSettings, activation_bytes};
     exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let symbols = SymbolTable::builtin();
-        let selection = Registry::builtin(&symbols).select("gpt2-xl").unwrap().unwrap();
+        let selection = Data::builtin().models.select("gpt2-xl").unwrap().unwrap();
         for convention in [ActivationConvention::Cs336, ActivationConvention::All, ActivationConvention::Korthikanti] {
-            let settings = ActivationSettings { convention, recompute: false, flash: true, bytes: 2 };
+            let settings = settings(convention, true);
             let terms = engine.terms(&activation_bytes(&selection.model, settings)).unwrap().unwrap();
             assert!(terms.iter().all(|t| t.powers.get("T").copied().unwrap_or(0) <= 1), "{convention:?}");
         }
@@ -190,15 +172,7 @@ fn published_parameter_counts_come_out_of_the_rules() {
 
 #[test]
 fn llama_2_7b_kv_cache_in_bf16_at_4096_tokens_is_2_gib() {
-    let mut options = DeriveOptions::default();
-    options.training.precision = tally::dim::Precision::Bf16;
-    let bindings = options.training.bindings().unwrap();
-    let doc = exclusive(&WaitOptions::default(), move |engine: &Engine| {
-        let symbols = SymbolTable::builtin();
-        let selection = Registry::builtin(&symbols).select("llama-2-7b").unwrap().unwrap();
-        let bindings = selection.model.bind(selection.preset.as_ref(), &bindings, &symbols).unwrap();
-        derivation::derive(engine, &selection, &bindings, &symbols, &options).unwrap()
-    })
-    .unwrap();
+    let options = Options { precision: "bf16".into(), ..Options::default() };
+    let doc = derive_with("llama-2-7b", &[], options);
     assert_eq!(value(&doc, "memory.kv_cache"), "2147483648");
 }

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use tally::algebra::Engine;
 use tally::algebra::worker::{WaitOptions, exclusive};
 use tally::audit::{self, claim::Claim, reference::Reference};
-use tally::derivation::{self, DeriveOptions};
+use tally::data::Data;
+use tally::derivation;
 use tally::diagnostic::Source;
 use tally::model::{Model, Origin};
-use tally::preset::{Registry, Selection};
+use tally::options::Options;
+use tally::preset::Selection;
 use tally::render::{self, Format};
-use tally::symbol::SymbolTable;
 
 /// Claims and model files per run.
 const CLAIMS: usize = 88_000;
@@ -241,20 +242,21 @@ fn model_text(rng: &mut Rng) -> String {
     t
 }
 
-fn reference<'e>(engine: &'e Engine, symbols: &SymbolTable) -> Reference<'e> {
-    let registry = Registry::builtin(symbols);
-    let selection = registry.select("gpt2-xl").unwrap().unwrap();
-    let options = DeriveOptions::default();
+fn reference(engine: &Engine) -> Reference<'_> {
+    let data = Data::builtin();
+    let selection = data.models.select("gpt2-xl").unwrap().unwrap();
+    let conventions = Options::default().resolve(data).unwrap();
     let bindings =
-        selection.model.bind(selection.preset.as_ref(), &options.training.bindings().unwrap(), symbols).unwrap();
-    Reference::new(engine, &selection, &bindings, symbols, &options).unwrap()
+        selection.model.bind(selection.preset.as_ref(), &conventions.bindings().unwrap(), &data.symbols).unwrap();
+    Reference::new(engine, data, &selection, &bindings, &conventions)
 }
 
 #[test]
 fn one_hundred_thousand_generated_claims_and_model_files_never_panic() {
     let (slowest, counts) = exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let symbols = SymbolTable::builtin();
-        let reference = reference(engine, &symbols);
+        let data = Data::builtin();
+        let symbols = &data.symbols;
+        let reference = reference(engine);
         let mut rng = Rng(0x7A11_7A11);
         let mut slowest = (Duration::ZERO, String::new());
         let mut counts = [0usize; 4];
@@ -276,13 +278,13 @@ fn one_hundred_thousand_generated_claims_and_model_files_never_panic() {
             }
             time(format!("claim {i}: {text}"), start);
         }
-        let options = DeriveOptions::default();
-        let sets = options.training.bindings().unwrap();
+        let conventions = Options::default().resolve(data).unwrap();
+        let sets = conventions.bindings().unwrap();
         for i in 0..MODELS {
             let text = model_text(&mut rng);
             let start = Instant::now();
             let source = Source { name: format!("fuzz-{i}.toml"), text: text.clone() };
-            let derived = Model::from_toml(&source, &symbols).and_then(|model| {
+            let derived = Model::from_toml(&source, data).and_then(|model| {
                 let mut sets = sets.clone();
                 if rng.below(4) == 0 {
                     let symbol = rng.pick(&["T", "H", "B", "T", "H", "B", "K", "M"]).to_string();
@@ -292,9 +294,9 @@ fn one_hundred_thousand_generated_claims_and_model_files_never_panic() {
                         Origin::Set,
                     ));
                 }
-                let bindings = model.bind(None, &sets, &symbols)?;
+                let bindings = model.bind(None, &sets, symbols)?;
                 let selection = Selection { model, preset: None, id: "fuzz".into(), note: None };
-                derivation::derive(engine, &selection, &bindings, &symbols, &options)
+                derivation::derive(engine, &selection, &bindings, symbols, &conventions)
             });
             match derived {
                 Ok(doc) => {

@@ -124,7 +124,7 @@ fn bad_training_options_exit_2_with_a_message() {
         (vec!["--mfu", "0"], "(0, 1]"),
         (vec!["--hardware", "tpu-v9"], "unknown hardware `tpu-v9`"),
         (vec!["--steps", "-3"], "positive whole number"),
-        (vec!["--tokens-per-second", "fast"], "not a number"),
+        (vec!["--tokens-per-second", "fast"], "a throughput is a positive number"),
     ] {
         tally().arg("derive").args(&args).assert().code(2).stderr(predicate::str::contains(message));
     }

@@ -2,9 +2,10 @@
 //! or in a claims file (TOML). The left side names what is claimed (quantities, or
 //! `batch.max(80GB)`); the right sides are formulas and stated numbers.
 
-use crate::diagnostic::{Source, snippet};
+use crate::diagnostic::Source;
 use crate::error::{Error, Result};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -115,21 +116,10 @@ struct ClaimEntry {
     /// Model for this claim.
     #[serde(default)]
     model: Option<String>,
-    /// Conventions for this claim: activations (cs336|all), precision (fp32|tf32|bf16|fp16),
-    /// flops (matmul|all).
+    /// Conventions for this claim: any option by name (`activations = "all"`, `precision =
+    /// "bf16"`, `layout = "mixed"`, `hardware = "h100"`, `steps = "1000"`, …).
     #[serde(default)]
-    conventions: Option<Conventions>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Conventions {
-    #[serde(default)]
-    activations: Option<String>,
-    #[serde(default)]
-    precision: Option<String>,
-    #[serde(default)]
-    flops: Option<String>,
+    conventions: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// A tolerance is a relative difference from 0 to 1 (`0.001`) or a percentage from 0% to 100%.
@@ -148,42 +138,31 @@ fn check_tolerance(text: &str) -> std::result::Result<(), String> {
 
 /// Reads a claims file: `[[claim]]` tables with `id`, `quantity`, `formula` and/or `value`.
 pub fn from_file(source: &Source) -> Result<(Option<String>, Vec<Claim>)> {
-    let file: ClaimsFile = toml::from_str(&source.text).map_err(|e| Error::Located {
-        message: e.message().to_string(),
-        at: e.span().map(|s| snippet(source, s)).unwrap_or_else(|| format!("  --> {}", source.name)),
-    })?;
+    let file: ClaimsFile = crate::data::read_toml(source)?;
     let mut claims = Vec::new();
     for entry in &file.claim {
         let e = entry.get_ref();
         if e.formula.is_none() && e.value.is_none() {
-            return Err(Error::Located {
-                message: format!("claim `{}` has neither `formula` nor `value`", e.id),
-                at: snippet(source, entry.span()),
-            });
+            return Err(Error::at(source, entry.span(), format!("claim `{}` has neither `formula` nor `value`", e.id)));
         }
         let mut text = e.quantity.clone();
         for part in [&e.formula, &e.value].into_iter().flatten() {
             text.push_str(" = ");
             text.push_str(part);
         }
-        let mut claim = Claim::parse(&e.id, &text).map_err(|(message, _)| Error::Located {
-            message: format!("claim `{}`: {message}", e.id),
-            at: snippet(source, entry.span()),
-        })?;
+        let mut claim = Claim::parse(&e.id, &text)
+            .map_err(|(message, _)| Error::at(source, entry.span(), format!("claim `{}`: {message}", e.id)))?;
         if let Some(t) = &e.tolerance {
-            check_tolerance(t.get_ref()).map_err(|message| Error::Located {
-                message: format!("claim `{}`: tolerance `{}`: {message}", e.id, t.get_ref()),
-                at: snippet(source, t.span()),
+            check_tolerance(t.get_ref()).map_err(|message| {
+                Error::at(source, t.span(), format!("claim `{}`: tolerance `{}`: {message}", e.id, t.get_ref()))
             })?;
         }
         claim.tolerance = e.tolerance.as_ref().map(|t| t.get_ref().clone());
         claim.model = e.model.clone();
-        if let Some(c) = &e.conventions {
-            for (key, value) in [("activations", &c.activations), ("precision", &c.precision), ("flops", &c.flops)] {
-                if let Some(v) = value {
-                    claim.conventions.push((key.to_string(), v.clone()));
-                }
-            }
+        for (key, value) in &e.conventions {
+            let mut probe = crate::options::Options::default();
+            probe.set(key.get_ref(), value.get_ref()).map_err(|err| Error::at(source, key.span(), err.to_string()))?;
+            claim.conventions.push((key.get_ref().clone(), value.get_ref().clone()));
         }
         claims.push(claim);
     }

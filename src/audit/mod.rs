@@ -105,6 +105,20 @@ enum Family {
     Other,
 }
 
+impl Family {
+    /// The name data files use for it (`derivations/causes.toml`).
+    fn id(self) -> &'static str {
+        match self {
+            Family::Memory => "memory",
+            Family::Flops => "flops",
+            Family::Time => "time",
+            Family::Count => "count",
+            Family::Batch => "batch",
+            Family::Other => "other",
+        }
+    }
+}
+
 fn family_of(unit: &Unit) -> Family {
     if unit.is(Base::Byte) {
         Family::Memory
@@ -138,7 +152,7 @@ fn unreadable(message: String, caret: Range<usize>) -> Finding {
 pub fn check(claims: &[Claim], reference: &Reference) -> Report {
     let reports =
         claims.iter().map(|c| ClaimReport { claim: c.clone(), findings: check_claim(c, reference) }).collect();
-    Report { model: reference.doc.model.clone(), claims: reports }
+    Report { model: reference.id.clone(), claims: reports }
 }
 
 fn check_claim(claim: &Claim, r: &Reference) -> Vec<Finding> {
@@ -180,12 +194,16 @@ fn check_claim(claim: &Claim, r: &Reference) -> Vec<Finding> {
 /// Resolves the left side: a quantity expression, or `batch.max(BUDGET)`.
 fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
     if let Some(inner) = text.strip_prefix("batch.max(").and_then(|t| t.strip_suffix(')')) {
-        let budget =
-            dim::parse_bytes(inner).map_err(|e| unreadable(e, offset + "batch.max(".len()..offset + text.len() - 1))?;
+        let budget = r
+            .data
+            .units
+            .parse_bytes(inner)
+            .map_err(|e| unreadable(e, offset + "batch.max(".len()..offset + text.len() - 1))?;
         let total = r.quantity("memory.total").map(|(_, q)| q.raw.clone());
-        let coefficients = total.as_ref().and_then(|t| r.engine.coefficients(t, "B").ok().flatten());
+        let batch = crate::symbol::Role::Batch.symbol();
+        let coefficients = total.as_ref().and_then(|t| r.engine.coefficients(t, batch).ok().flatten());
         let values: std::collections::BTreeMap<String, Rational> =
-            r.values.iter().filter(|(k, _)| *k != "B").map(|(k, v)| (k.clone(), v.clone())).collect();
+            r.values.iter().filter(|(k, _)| *k != batch).map(|(k, v)| (k.clone(), v.clone())).collect();
         let coefficient =
             |k: i32| coefficients.as_ref().and_then(|c| c.get(&k)).and_then(|e| algebra::evaluate(e, &values).ok());
         let (Some(a), Some(b)) = (coefficient(1), coefficient(0)) else {
@@ -242,66 +260,16 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
     Ok(Target { expr: Some(expr), value, family: family_of(&unit), unit, verdict })
 }
 
-/// Known factors between a claimed and a derived quantity, with what usually causes them; `None`
-/// for the family means any.
-fn factor_table() -> Vec<(Rational, Option<Family>, &'static str)> {
-    let r = |n: u64, d: u64| Rational::new(n.into(), d.into());
-    let gib = r(1 << 30, 1_000_000_000);
-    let mut table = vec![
-        (
-            r(4, 1),
-            Some(Family::Memory),
-            "fp32's 4 bytes counted twice: 16 bytes per parameter (4 weights + 4 gradients + 8 AdamW m and v) already include them",
-        ),
-        (r(1, 4), Some(Family::Memory), "the 4 bytes per fp32 element are missing"),
-        (r(16, 1), Some(Family::Memory), "bytes per parameter (16) applied twice"),
-        (
-            r(1, 2),
-            Some(Family::Memory),
-            "fp32 vs bf16/fp16 (4 vs 2 bytes per element), or AdamW's m and v counted once",
-        ),
-        (
-            r(2, 1),
-            Some(Family::Memory),
-            "fp32 vs bf16/fp16 (4 vs 2 bytes per element), or gradients or optimizer state counted twice",
-        ),
-        (r(8, 1), None, "bits vs bytes"),
-        (r(1, 8), None, "bits vs bytes"),
-        (gib.clone(), None, "GB (10⁹ bytes) vs GiB (2³⁰ bytes)"),
-        (gib.recip(), None, "GB (10⁹ bytes) vs GiB (2³⁰ bytes)"),
-        (r(86_400, 1), Some(Family::Time), "seconds vs days"),
-        (r(1, 86_400), Some(Family::Time), "seconds vs days"),
-        (r(3_600, 1), Some(Family::Time), "seconds vs hours"),
-        (r(1, 3_600), Some(Family::Time), "seconds vs hours"),
-        (r(24, 1), Some(Family::Time), "hours vs days"),
-        (r(1, 24), Some(Family::Time), "hours vs days"),
-        (r(1000, 1), None, "a unit prefix slipped (k vs 1)"),
-        (r(1, 1000), None, "a unit prefix slipped (k vs 1)"),
-        (r(1024, 1), None, "a binary prefix slipped (Ki vs 1)"),
-        (r(1, 1024), None, "a binary prefix slipped (Ki vs 1)"),
-    ];
-    for family in [Family::Flops, Family::Time] {
-        table.push((r(2, 1), Some(family), "multiply-accumulates vs FLOPs (one MAC is 2 FLOPs)"));
-        table.push((r(1, 2), Some(family), "multiply-accumulates vs FLOPs (one MAC is 2 FLOPs)"));
-        table.push((r(2, 1), Some(family), "a missing or extra backward/forward factor (backward = 2 × forward)"));
-        table.push((r(1, 2), Some(family), "a missing or extra backward/forward factor (backward = 2 × forward)"));
-        table.push((r(3, 1), Some(family), "forward only vs forward + backward (3 × forward)"));
-        table.push((r(1, 3), Some(family), "forward only vs forward + backward (3 × forward)"));
-    }
-    table.push((r(4, 1), Some(Family::Count), "bytes per fp32 element (4) multiplied into a count"));
-    table
-}
-
 /// Likely causes of `claimed` ≠ `derived`: every known factor k with |claimed − k·derived| within
 /// the tolerance of the claim (0 for formulas).
-fn causes(claimed: &Rational, derived: &Rational, tolerance: &Rational, family: Family) -> Vec<String> {
+fn causes(r: &Reference, claimed: &Rational, derived: &Rational, tolerance: &Rational, family: Family) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for (k, only, text) in factor_table() {
-        if only.is_some_and(|f| f != family) {
+    for cause in &r.data.causes {
+        if cause.family.as_deref().is_some_and(|f| f != family.id()) {
             continue;
         }
-        if (claimed - &k * derived).abs() <= *tolerance && !out.iter().any(|o| o == text) {
-            out.push(text.to_string());
+        if (claimed - &cause.factor * derived).abs() <= *tolerance && !out.contains(&cause.text) {
+            out.push(cause.text.clone());
         }
     }
     out
@@ -399,7 +367,8 @@ fn check_formula(
     let claimed_value = algebra::evaluate(&claimed, &r.values).ok();
     let Some(derived) = &target.expr else {
         // batch.max(…) is solved, not a formula: compare values only.
-        let finding = compare_values(claimed_value.clone(), target, whole, evidence, "the formula", &Rational::zero());
+        let finding =
+            compare_values(r, claimed_value.clone(), target, whole, evidence, "the formula", &Rational::zero());
         return (finding, claimed_value);
     };
     let closed = |e: &Expr| print(&r.engine.simplify(e, &r.layout()).unwrap_or_else(|_| e.clone()), Notation::Unicode);
@@ -452,7 +421,7 @@ fn check_formula(
         return (
             Finding {
                 verdict: Verdict::HoldsNumerically,
-                headline: format!("holds numerically at these sizes only ({})", r.doc.model),
+                headline: format!("holds numerically at these sizes only ({})", r.id),
                 caret: whole,
                 label: "a different formula".into(),
                 evidence,
@@ -462,7 +431,7 @@ fn check_formula(
         );
     }
     if let Some(factor) = constant_factor(r.engine, claimed, derived) {
-        let mut likely = causes(&factor, &Rational::one(), &Rational::zero(), target.family);
+        let mut likely = causes(r, &factor, &Rational::one(), &Rational::zero(), target.family);
         if likely.is_empty() {
             likely.push("no usual cause matches this factor".into());
         }
@@ -559,10 +528,11 @@ fn term_differences(
                 .chain(t.powers.iter().map(|(s, k)| Expr::sym(s).pow(*k)))
                 .collect(),
         );
-        let per_layer = t.powers.get("L") == Some(&1);
+        let layers = crate::symbol::Role::Layers.symbol();
+        let per_layer = t.powers.get(layers) == Some(&1);
         let shown_term = if per_layer {
             let mut p = t.powers.clone();
-            p.remove("L");
+            p.remove(layers);
             let e = Expr::product(
                 std::iter::once(Expr::num(t.coeff.abs())).chain(p.iter().map(|(s, k)| Expr::sym(s).pow(*k))).collect(),
             );
@@ -711,7 +681,7 @@ fn check_number(
             fix: Some(format!("{} = {}", name, dim::display(value, unit))),
         };
     }
-    compare_values(Some(stated), target, part.clone(), evidence, text, &tolerance)
+    compare_values(r, Some(stated), target, part.clone(), evidence, text, &tolerance)
 }
 
 /// Half a unit in the last written place, times the unit's factor; or the claim's own tolerance.
@@ -742,6 +712,7 @@ fn tolerance_for(text: &str, explicit: Option<&str>, stated: &Rational) -> Ratio
 }
 
 fn compare_values(
+    r: &Reference,
     claimed: Option<Rational>,
     target: &Target,
     caret: Range<usize>,
@@ -788,7 +759,7 @@ fn compare_values(
             evidence.push(format!("derived: {}", shown(d, unit)));
             if !d.is_zero() {
                 let ratio = c / d;
-                for cause in causes(c, d, tolerance, target.family) {
+                for cause in causes(r, c, d, tolerance, target.family) {
                     evidence.push(format!("likely cause: {cause}"));
                 }
                 evidence.push(format!("ratio claimed/derived: {}", dim::decimal(&ratio, 4)));

@@ -3,23 +3,26 @@
 //! aliases, symbols by short or long name, unit words), and dimensional analysis of a claim.
 
 use crate::algebra::{self, Engine, Expr, Rational};
-use crate::derivation::Document;
+use crate::data::Data;
 use crate::dim::{Base, Unit};
 use crate::model::Model;
 use crate::ops::{FlopConvention, Saved};
-use crate::quantity::Quantity;
-use crate::symbol::SymbolTable;
+use crate::quantity::{Catalog, Context, Conventions, Quantity};
+use crate::symbol::{Role, SymbolTable};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-/// The derivation claims are compared with.
+/// What claims are checked against: the catalog's quantities for one model under one set of
+/// conventions, derived on demand (no document is built).
 pub struct Reference<'e> {
     /// The algebra.
     pub engine: &'e Engine,
-    /// The derived document (its quantities are the vocabulary of claims).
-    pub doc: Document,
+    /// What the model is called in reports (`gpt2-xl`).
+    pub id: String,
     /// The architecture, for attributing terms to ops.
     pub model: Model,
+    /// The conventions claims are read under.
+    pub conventions: Conventions,
     /// Bound values of every symbol.
     pub values: BTreeMap<String, Rational>,
     /// Which FLOPs count.
@@ -28,73 +31,20 @@ pub struct Reference<'e> {
     pub bytes_per_element: i64,
     /// The vocabulary.
     pub symbols: SymbolTable,
+    /// Unit words, aliases and factor causes.
+    pub data: &'e Data,
+    names: Vec<String>,
+    derived: RefCell<BTreeMap<usize, Option<Quantity>>>,
 }
 
-/// Other names people use for a quantity.
-const ALIASES: &[(&str, &str)] = &[
-    ("total_params", "params"),
-    ("num_params", "params"),
-    ("n_params", "params"),
-    ("parameters", "params"),
-    ("P", "params"),
-    ("N", "params"),
-    ("forward_flops", "flops.forward"),
-    ("C_fwd", "flops.forward"),
-    ("activation_memory", "memory.activations"),
-    ("total_memory", "memory.total"),
-];
-
-/// Unit words: (word, unit, factor to the base unit).
-fn unit_word(word: &str) -> Option<(Base, Rational)> {
-    let int = |n: u64| Rational::from_integer(n.into());
-    let (base, factor) = match word {
-        "byte" | "bytes" => (Base::Byte, int(1)),
-        "KB" | "kB" => (Base::Byte, int(1_000)),
-        "MB" => (Base::Byte, int(1_000_000)),
-        "GB" => (Base::Byte, int(1_000_000_000)),
-        "TB" => (Base::Byte, int(1_000_000_000_000)),
-        "KiB" => (Base::Byte, int(1 << 10)),
-        "MiB" => (Base::Byte, int(1 << 20)),
-        "GiB" => (Base::Byte, int(1 << 30)),
-        "TiB" => (Base::Byte, int(1 << 40)),
-        "bit" | "bits" => (Base::Byte, Rational::new(1.into(), 8.into())),
-        "param" | "params" | "parameters" => (Base::Param, int(1)),
-        "FLOP" | "FLOPs" | "flop" | "flops" => (Base::Flop, int(1)),
-        "GFLOP" | "GFLOPs" => (Base::Flop, int(1_000_000_000)),
-        "TFLOP" | "TFLOPs" => (Base::Flop, int(1_000_000_000_000)),
-        "PFLOP" | "PFLOPs" => (Base::Flop, int(1_000_000_000_000_000)),
-        "s" | "sec" | "second" | "seconds" => (Base::Second, int(1)),
-        "min" | "minute" | "minutes" => (Base::Second, int(60)),
-        "h" | "hour" | "hours" => (Base::Second, int(3_600)),
-        "day" | "days" => (Base::Second, int(86_400)),
-        "token" | "tokens" => (Base::Token, int(1)),
-        "sequence" | "sequences" => (Base::Sequence, int(1)),
-        _ => return None,
-    };
-    Some((base, factor))
-}
-
+/// The marker a unit word leaves in a formula, to infer its unit before the algebra.
 fn unit_marker(base: Base) -> Expr {
-    Expr::sym(&format!("unit_{}", base_id(base)))
-}
-
-fn base_id(base: Base) -> &'static str {
-    match base {
-        Base::Param => "param",
-        Base::Element => "element",
-        Base::Byte => "byte",
-        Base::Flop => "flop",
-        Base::Token => "token",
-        Base::Second => "second",
-        Base::Sequence => "sequence",
-    }
+    Expr::sym(&format!("unit_{}", base.id()))
 }
 
 fn base_of_marker(name: &str) -> Option<Base> {
     let id = name.strip_prefix("unit_")?;
-    [Base::Param, Base::Element, Base::Byte, Base::Flop, Base::Token, Base::Second, Base::Sequence]
-        .into_iter()
-        .find(|b| base_id(*b) == id)
+    Base::ALL.into_iter().find(|b| b.id() == id)
 }
 
 /// A claim's formula read with markers: quantities as `q_<index>`, unit words as `unit_<base>`
@@ -120,55 +70,76 @@ pub enum Dimension {
 pub struct Mismatch(pub Unit, pub Unit);
 
 impl<'e> Reference<'e> {
-    /// The derivation of `selection` at `bindings`, as the reference for claims.
+    /// The catalog of `selection` at `bindings` under `conventions`, as the reference for claims.
     pub fn new(
         engine: &'e Engine,
+        data: &'e Data,
         selection: &crate::preset::Selection,
         bindings: &crate::model::Bindings,
-        symbols: &SymbolTable,
-        options: &crate::derivation::DeriveOptions,
-    ) -> crate::error::Result<Reference<'e>> {
-        Ok(Reference {
+        conventions: &Conventions,
+    ) -> Reference<'e> {
+        let names = Catalog::new(&selection.model, conventions).names();
+        Reference {
             engine,
-            doc: crate::derivation::derive(engine, selection, bindings, symbols, options)?,
+            id: selection.id.clone(),
             model: selection.model.clone(),
+            conventions: conventions.clone(),
             values: bindings.values(),
-            flops: options.flops,
-            bytes_per_element: options.training.precision.bytes(),
-            symbols: symbols.clone(),
-        })
+            flops: conventions.flops,
+            bytes_per_element: conventions.precision.bytes,
+            symbols: data.symbols.clone(),
+            data,
+            names,
+            derived: RefCell::new(BTreeMap::new()),
+        }
     }
 
     /// How closed forms are shown in findings: split into the part without B and the part with it.
     pub fn layout(&self) -> algebra::LayoutRules {
-        algebra::LayoutRules { split_by: Some("B".into()), ..self.symbols.layout() }
+        algebra::LayoutRules { split_by: Some(Role::Batch.symbol().into()), ..self.symbols.layout() }
     }
 
-    /// The quantity a name (or alias) refers to.
-    pub fn quantity(&self, name: &str) -> Option<(usize, &Quantity)> {
-        let canonical = ALIASES.iter().find(|(a, _)| *a == name).map(|(_, q)| *q).unwrap_or(name);
-        self.doc.quantities.iter().enumerate().find(|(_, q)| q.name == canonical)
+    /// The quantity a name (or alias) refers to, with its index for markers; derived on first use.
+    pub fn quantity(&self, name: &str) -> Option<(usize, Quantity)> {
+        let canonical = self.data.aliases.iter().find(|(a, _)| a == name).map(|(_, q)| q.as_str()).unwrap_or(name);
+        let i = self.names.iter().position(|n| n == canonical)?;
+        self.quantity_at(i).map(|q| (i, q))
+    }
+
+    fn quantity_at(&self, i: usize) -> Option<Quantity> {
+        if let Some(q) = self.derived.borrow().get(&i) {
+            return q.clone();
+        }
+        let ctx = Context { engine: self.engine, layout: self.symbols.layout(), values: self.values.clone() };
+        let q = Catalog::new(&self.model, &self.conventions).quantity(&ctx, &self.names[i]).ok().flatten();
+        self.derived.borrow_mut().insert(i, q.clone());
+        q
     }
 
     /// Every quantity name a claim may use, for suggestions.
     fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.doc.quantities.iter().map(|q| q.name.clone()).collect();
-        v.extend(ALIASES.iter().map(|(a, _)| a.to_string()));
+        let mut v = self.names.clone();
+        v.extend(self.data.aliases.iter().map(|(a, _)| a.clone()));
         v.extend(self.symbols.all().iter().flat_map(|s| [s.short.clone(), s.long.clone()]));
         v
+    }
+
+    /// A unit word claims may use: its base and factor.
+    fn unit_word(&self, word: &str) -> Option<(Base, Rational)> {
+        self.data.unit(word, true).map(|u| (u.base, u.factor.clone()))
     }
 
     /// Resolves one name of a claim's formula. `units_only` is for stated numbers (`565 days`).
     fn resolve(&self, name: &str, units_only: bool, notes: &RefCell<Vec<String>>) -> Result<Expr, String> {
         if units_only {
-            return match unit_word(name) {
+            return match self.unit_word(name) {
                 Some((base, factor)) => Ok(Expr::num(factor) * unit_marker(base)),
                 None => Err(format!("`{name}` is not a unit")),
             };
         }
         // In a formula a quantity's name wins over the unit of the same spelling (params).
         if self.quantity(name).is_none()
-            && let Some((base, factor)) = unit_word(name)
+            && let Some((base, factor)) = self.unit_word(name)
         {
             return Ok(Expr::num(factor) * unit_marker(base));
         }
@@ -184,7 +155,7 @@ impl<'e> Reference<'e> {
             notes.borrow_mut().push(format!("read `{name}` as {} (no symbol is named `{name}`)", letters.join("·")));
             return Ok(Expr::product(letters.iter().map(|l| Expr::sym(l)).collect()));
         }
-        Err(match suggest(name, &self.names()) {
+        Err(match crate::preset::suggest(name, &self.names()) {
             Some(s) => format!("unknown name `{name}`; did you mean `{s}`?"),
             None => format!(
                 "unknown name `{name}`; use a quantity (params, memory.total, …), a symbol (H, d_model, …) or a unit"
@@ -203,7 +174,9 @@ impl<'e> Reference<'e> {
             return false;
         }
         let rest = &t[first.end..];
-        rest.split(|c: char| c.is_whitespace() || c == '/').filter(|w| !w.is_empty()).all(|w| unit_word(w).is_some())
+        rest.split(|c: char| c.is_whitespace() || c == '/')
+            .filter(|w| !w.is_empty())
+            .all(|w| self.unit_word(w).is_some())
     }
 
     /// A quantity name that is a unit word only (`flops`, `bytes`), with its unit.
@@ -211,12 +184,13 @@ impl<'e> Reference<'e> {
         if self.quantity(name).is_some() || self.symbols.get(name).is_some() {
             return None;
         }
-        unit_word(name).map(|(base, _)| Unit::of(base))
+        self.unit_word(name).map(|(base, _)| Unit::of(base))
     }
 
     /// Names of quantities in `unit`, for suggestions.
     pub fn quantities_in(&self, unit: &Unit) -> Vec<String> {
-        self.doc.quantities.iter().filter(|q| &q.unit == unit).map(|q| q.name.clone()).take(4).collect()
+        let catalog = Catalog::new(&self.model, &self.conventions);
+        self.names.iter().filter(|n| catalog.unit(n).as_ref() == Some(unit)).take(4).cloned().collect()
     }
 
     /// The architecture's relations (F = 4H) that hold at the bound sizes.
@@ -263,7 +237,7 @@ impl<'e> Reference<'e> {
                 return Some(Expr::one());
             }
             let i: usize = name.strip_prefix("q_")?.parse().ok()?;
-            self.doc.quantities.get(i).map(|q| q.raw.clone())
+            self.quantity_at(i).map(|q| q.raw)
         })
     }
 
@@ -276,7 +250,7 @@ impl<'e> Reference<'e> {
                     return Ok(Dimension::Known(Unit::of(base)));
                 }
                 match name.strip_prefix("q_").and_then(|i| i.parse::<usize>().ok()) {
-                    Some(i) => Ok(Dimension::Known(self.doc.quantities[i].unit.clone())),
+                    Some(i) => Ok(self.quantity_at(i).map(|q| Dimension::Known(q.unit)).unwrap_or(Dimension::Free)),
                     None => Ok(Dimension::Free),
                 }
             }
@@ -334,7 +308,7 @@ impl<'e> Reference<'e> {
                 for kind in kinds {
                     let atom = match kind {
                         Contribution::Params => op.params(),
-                        Contribution::Flops => op.forward_flops(self.flops),
+                        Contribution::Flops => op.forward_flops(self.flops, &self.model.costs),
                         Contribution::SavedCs336 if op.saved == Saved::Cs336 => op.output_elements(),
                         Contribution::SavedAllOnly if op.saved == Saved::All => op.output_elements(),
                         _ => continue,
@@ -415,29 +389,4 @@ fn has_unit_marker(e: &Expr) -> bool {
         Expr::Mul(v) | Expr::Add(v) => v.iter().any(has_unit_marker),
         Expr::Num(_) => false,
     }
-}
-
-/// The closest known name within two edits, for "did you mean".
-fn suggest(name: &str, known: &[String]) -> Option<String> {
-    known
-        .iter()
-        .map(|k| (edit_distance(&name.to_lowercase(), &k.to_lowercase()), k))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k.clone())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for j in 0..b.len() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }

@@ -84,3 +84,25 @@ impl Inputs {
         Ok(())
     }
 }
+
+/// The data files in a user's data directory, relative to it: `*.toml` at the top and in
+/// `optimizers/` and `models/`, sorted so that runs read them in the same order.
+pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let io = |path: &Path, e: std::io::Error| Error::Io { path: path.display().to_string(), reason: e.to_string() };
+    let mut out = Vec::new();
+    for sub in [Path::new(""), Path::new("optimizers"), Path::new("models")] {
+        let folder = dir.join(sub);
+        if !sub.as_os_str().is_empty() && !folder.is_dir() {
+            continue;
+        }
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .map_err(|e| io(&folder, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .filter_map(|p| p.file_name().map(|n| sub.join(n)))
+            .collect();
+        names.sort();
+        out.extend(names);
+    }
+    Ok(out)
+}

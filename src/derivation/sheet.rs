@@ -3,21 +3,17 @@
 //! answer is a template filled with derived values; the judgement sentences (what dominates, how
 //! shares move) are generated from the numbers, never written in.
 
-use super::{
-    Block, Cell, DeriveOptions, Document, Equation, Inline, Row, Side, Table, derive, op_table, shares_table, text,
-};
+use super::{Block, Cell, Document, Equation, Inline, Lhs, Row, Side, Table, derive, op_table, shares_table, text};
 use crate::algebra::{Engine, Rational};
-use crate::diagnostic::{Source, snippet};
-use crate::dim::{self, Precision};
+use crate::data::Data;
+use crate::diagnostic::Source;
+use crate::dim;
 use crate::error::{Error, Result};
-use crate::hardware::Hardware;
 use crate::model::Origin;
-use crate::optimizer::Optimizer;
-use crate::preset::Registry;
+use crate::options::Options;
 use crate::preset::Selection;
-use crate::quantity::Context;
-use crate::quantity::Quantity;
-use crate::symbol::SymbolTable;
+use crate::quantity::{Context, Conventions, Quantity};
+use crate::symbol::Role;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -66,11 +62,6 @@ pub struct Sheet {
     source: Source,
 }
 
-const BUILTIN: &[(&str, &str)] = &[
-    ("derivations/cs336-2025.toml", include_str!("../../derivations/cs336-2025.toml")),
-    ("derivations/cs336-2024.toml", include_str!("../../derivations/cs336-2024.toml")),
-];
-
 impl Sheet {
     /// Reads a sheet from TOML; `None` if the text is not a sheet at all (no `[[part]]`).
     pub fn from_toml(source: &Source) -> Option<Result<Sheet>> {
@@ -78,32 +69,17 @@ impl Sheet {
         if !value.contains_key("part") {
             return None;
         }
-        Some(toml::from_str::<SheetFile>(&source.text).map(|file| Sheet { file, source: source.clone() }).map_err(
-            |e| Error::Located {
-                message: e.message().to_string(),
-                at: e.span().map(|s| snippet(source, s)).unwrap_or_else(|| format!("  --> {}", source.name)),
-            },
-        ))
+        Some(crate::data::read_toml::<SheetFile>(source).map(|file| Sheet { file, source: source.clone() }))
     }
 
-    /// A built-in sheet by name.
-    pub fn builtin(name: &str) -> Option<Sheet> {
-        BUILTIN.iter().find_map(|(path, text)| {
-            let source = Source { name: path.to_string(), text: text.to_string() };
-            let sheet = Sheet::from_toml(&source)?.unwrap_or_else(|e| panic!("built-in {path}: {e}"));
-            (sheet.file.name == name).then_some(sheet)
-        })
+    /// The sheet's name (`cs336-2025`).
+    pub fn name(&self) -> &str {
+        &self.file.name
     }
 
-    /// Names of the built-in sheets with their titles.
-    pub fn listing() -> Vec<(String, String)> {
-        BUILTIN
-            .iter()
-            .filter_map(|(path, text)| {
-                let source = Source { name: path.to_string(), text: text.to_string() };
-                Sheet::from_toml(&source)?.ok().map(|s| (s.file.name.clone(), s.file.title.clone()))
-            })
-            .collect()
+    /// The sheet's title.
+    pub fn title(&self) -> &str {
+        &self.file.title
     }
 
     /// The model the sheet is about.
@@ -112,48 +88,32 @@ impl Sheet {
     }
 }
 
-/// One setting a part is derived at: extra bindings and training options.
+/// One setting a part is derived at: extra bindings and the conventions.
 struct Setting {
     sets: Vec<(String, Rational, Origin)>,
-    options: DeriveOptions,
+    conventions: Conventions,
+    key: String,
     label: String,
 }
 
-fn setting(part: &PartFile, base: &DeriveOptions, symbols: &SymbolTable, sheet: &Sheet) -> Result<Setting> {
+fn setting(part: &PartFile, base: &Options, data: &Data, sheet: &Sheet) -> Result<Setting> {
     let mut options = base.clone();
     let mut label = Vec::new();
     if let Some(t) = &part.training {
-        let training = &mut options.training;
-        if let Some(steps) = t.steps {
-            training.steps = Rational::from_integer(steps.into());
-        }
-        if let Some(mfu) = &t.mfu {
-            training.mfu = crate::algebra::parse_decimal(mfu).ok_or_else(|| Error::BadOption {
-                option: format!("{}: mfu", sheet.source.name),
-                value: mfu.clone(),
-                reason: "not a number".into(),
-            })?;
-        }
-        if let Some(h) = &t.hardware {
-            training.hardware = Hardware::find(h)?;
-        }
-        if let Some(p) = &t.precision {
-            training.precision = match p.as_str() {
-                "fp32" => Precision::Fp32,
-                "tf32" => Precision::Tf32,
-                "bf16" => Precision::Bf16,
-                "fp16" => Precision::Fp16,
-                other => {
-                    return Err(Error::Unknown {
-                        what: "precision".into(),
-                        name: other.into(),
-                        known: vec!["fp32".into(), "tf32".into(), "bf16".into(), "fp16".into()],
-                    });
-                }
-            };
+        for (name, value) in [
+            ("steps", t.steps.map(|s| s.to_string())),
+            ("mfu", t.mfu.clone()),
+            ("hardware", t.hardware.clone()),
+            ("precision", t.precision.clone()),
+        ] {
+            if let Some(v) = value {
+                options.set(name, &v)?;
+            }
         }
     }
-    let mut sets = options.training.bindings()?;
+    let conventions = options.resolve(data)?;
+    let mut sets = conventions.bindings()?;
+    let symbols = &data.symbols;
     for (name, value) in &part.set {
         let def = symbols.get(name).ok_or_else(|| Error::BadOption {
             option: format!("{}: set", sheet.source.name),
@@ -163,29 +123,30 @@ fn setting(part: &PartFile, base: &DeriveOptions, symbols: &SymbolTable, sheet: 
         sets.push((def.short.clone(), Rational::from_integer((*value).into()), Origin::Set));
         label.push(format!("{}={}", def.short, value));
     }
-    Ok(Setting { sets, options, label: label.join(",") })
+    let key = format!("{sets:?}|{options:?}");
+    Ok(Setting { sets, conventions, key, label: label.join(",") })
 }
 
 /// Derivations of one sheet, each computed once: most parts share a setting, and the scaling
 /// part derives every preset.
 struct Derivations<'a> {
     engine: &'a Engine,
-    symbols: &'a SymbolTable,
+    data: &'a Data,
     cache: RefCell<HashMap<String, (Document, Selection, Context<'a>)>>,
 }
 
 impl<'a> Derivations<'a> {
     /// The document of `preset` at `setting`, with the model and evaluation context it used.
     fn get(&self, preset: &str, setting: &Setting) -> Result<(Document, Selection, Context<'a>)> {
-        let key = format!("{preset}|{:?}|{:?}", setting.sets, setting.options);
+        let key = format!("{preset}|{}", setting.key);
         if let Some(hit) = self.cache.borrow().get(&key) {
             return Ok(hit.clone());
         }
-        let symbols = self.symbols;
-        let registry = Registry::builtin(symbols);
+        let symbols = &self.data.symbols;
+        let registry = &self.data.models;
         let selection = registry.select(preset)?.ok_or_else(|| registry.unknown(preset))?;
         let bindings = selection.model.bind(selection.preset.as_ref(), &setting.sets, symbols)?;
-        let doc = derive(self.engine, &selection, &bindings, symbols, &setting.options)?;
+        let doc = derive(self.engine, &selection, &bindings, symbols, &setting.conventions)?;
         let ctx = Context { engine: self.engine, layout: symbols.layout(), values: bindings.values() };
         let entry = (doc, selection, ctx);
         self.cache.borrow_mut().insert(key, entry.clone());
@@ -234,8 +195,10 @@ fn fill(engine: &Engine, template: &str, doc: &Document) -> Result<Vec<Inline>> 
 /// `15,517,753,344·B + 34,032,921,600 bytes`: the quantity as a·B + b at the document's sizes.
 fn linear_words(engine: &Engine, q: &Quantity, doc: &Document) -> Result<String> {
     let values: BTreeMap<String, Rational> =
-        doc.bindings.iter().filter(|(s, _)| s != "B").map(|(s, v)| (s.clone(), v.clone())).collect();
-    let Some(by_power) = engine.coefficients(&q.raw, "B")? else { return Ok("(not linear in B)".into()) };
+        doc.bindings.iter().filter(|(s, _)| s != Role::Batch.symbol()).map(|(s, v)| (s.clone(), v.clone())).collect();
+    let Some(by_power) = engine.coefficients(&q.raw, Role::Batch.symbol())? else {
+        return Ok("(not linear in B)".into());
+    };
     let value = |k: i32| by_power.get(&k).and_then(|e| crate::algebra::evaluate(e, &values).ok());
     Ok(match (by_power.keys().all(|k| *k == 0 || *k == 1), value(1), value(0)) {
         (true, Some(a), Some(b)) => {
@@ -254,8 +217,7 @@ fn show(doc: &Document, names: &[String], suffix: &str, out: &mut Vec<Quantity>)
             rhs.push(Side::Value(v.clone(), q.unit.clone()));
         }
         let note = q.verdict.clone().map(|v| format!("{}: {v}", q.title)).unwrap_or_else(|| q.title.clone());
-        let latex = format!("\\text{{{}}}", name.replace('_', "\\_"));
-        eqs.push(Equation { lhs: (name.clone(), latex), rhs, note: Some(note) });
+        eqs.push(Equation { lhs: Lhs::Name(name.clone()), rhs, note: Some(note) });
         // A quantity shown again at other settings keeps its name with the settings appended.
         let mut named = q.clone();
         if !suffix.is_empty() && out.iter().any(|o| o.name == q.name) {
@@ -277,58 +239,66 @@ fn share(part: &Quantity, all: &[Quantity]) -> Rational {
     part.value.clone().unwrap_or_default() / total
 }
 
-fn percent(r: &Rational) -> String {
-    format!("{}%", dim::decimal(&(r * Rational::from_integer(100.into())), 1))
+fn percent(r: &Rational) -> Inline {
+    Inline::Percent(r.clone(), 1)
 }
 
 /// "X dominates with a% of forward FLOPs, then Y with b%."
-fn dominance_sentence(doc: &Document) -> String {
+fn dominance_sentence(doc: &Document) -> Vec<Inline> {
     let mut parts = components(doc);
     parts.sort_by(|a, b| b.value.cmp(&a.value));
     let all = components(doc);
     match parts.as_slice() {
-        [first, second, ..] => format!(
-            "From the rules: {} takes {} of the forward FLOPs, then {} with {}; together {}.",
-            first.title,
+        [first, second, ..] => vec![
+            text(format!("From the rules: {} takes ", first.title)),
             percent(&share(first, &all)),
-            second.title,
+            text(format!(" of the forward FLOPs, then {} with ", second.title)),
             percent(&share(second, &all)),
-            percent(&(share(first, &all) + share(second, &all)))
-        ),
-        _ => String::new(),
+            text("; together "),
+            percent(&(share(first, &all) + share(second, &all))),
+            text("."),
+        ],
+        _ => vec![],
     }
 }
 
 /// A component × preset table of shares and a sentence on which shares grow and which shrink.
-fn scaling(presets: &[String], setting: &Setting, derivations: &Derivations) -> Result<(Table, String)> {
+fn scaling(presets: &[String], setting: &Setting, derivations: &Derivations) -> Result<(Table, Vec<Inline>)> {
     let docs = presets.iter().map(|p| derivations.doc(p, setting)).collect::<Result<Vec<_>>>()?;
     let titles: Vec<(String, String)> =
         components(&docs[0]).iter().map(|q| (q.name.clone(), q.title.clone())).collect();
     let mut rows = Vec::new();
-    let mut moves = Vec::new();
-    for (name, title) in &titles {
+    let mut sentence = vec![text(format!(
+        "From {} to {}: ",
+        presets.first().cloned().unwrap_or_default(),
+        presets.last().cloned().unwrap_or_default()
+    ))];
+    for (i, (name, title)) in titles.iter().enumerate() {
         let shares: Vec<Rational> =
             docs.iter().map(|d| find(d, name).map(|q| share(q, &components(d))).unwrap_or_default()).collect();
         let mut cells = vec![Cell::Text(title.clone())];
-        cells.extend(shares.iter().map(|s| Cell::Text(percent(s))));
+        cells.extend(shares.iter().map(|s| Cell::Percent(s.clone(), 1)));
         rows.push(Row::plain(cells));
         if let (Some(first), Some(last)) = (shares.first(), shares.last()) {
             let direction = if last > first { "grows" } else { "shrinks" };
-            moves.push(format!("{title} {direction} from {} to {}", percent(first), percent(last)));
+            let separator = if i == 0 { "" } else { "; " };
+            sentence.extend([
+                text(format!("{separator}{title} {direction} from ")),
+                percent(first),
+                text(" to "),
+                percent(last),
+            ]);
         }
     }
+    sentence.push(text(
+        ". Per-layer work grows with H² (projections, feed-forward) while the LM head grows only with H, so it loses share as models widen; attention's T²H terms gain relative to H² terms only when T is large compared with H.",
+    ));
     let mut columns = vec![("component".to_string(), false)];
     columns.extend(presets.iter().map(|p| (p.clone(), true)));
-    let sentence = format!(
-        "From {} to {}: {}. Per-layer work grows with H² (projections, feed-forward) while the LM head grows only with H, so it loses share as models widen; attention's T²H terms gain relative to H² terms only when T is large compared with H.",
-        presets.first().cloned().unwrap_or_default(),
-        presets.last().cloned().unwrap_or_default(),
-        moves.join("; ")
-    );
     Ok((Table { columns, rows }, sentence))
 }
 
-fn update_summary(optimizer: &Optimizer) -> String {
+fn update_summary(optimizer: &crate::optimizer::Optimizer) -> String {
     let lines: Vec<String> = optimizer
         .line
         .iter()
@@ -344,15 +314,18 @@ fn update_summary(optimizer: &Optimizer) -> String {
 }
 
 /// Builds the answer sheet's document.
-pub fn answer(engine: &Engine, sheet: &Sheet, base: &DeriveOptions, symbols: &SymbolTable) -> Result<Document> {
+pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
     let model = &sheet.file.model;
-    let base_setting = Setting { sets: base.training.bindings()?, options: base.clone(), label: String::new() };
-    let derivations = Derivations { engine, symbols, cache: RefCell::new(HashMap::new()) };
+    let base = Options::default();
+    let conventions = base.resolve(data)?;
+    let base_setting =
+        Setting { sets: conventions.bindings()?, key: format!("{base:?}"), conventions, label: String::new() };
+    let derivations = Derivations { engine, data, cache: RefCell::new(HashMap::new()) };
     let base_doc = derivations.doc(model, &base_setting)?;
     let mut blocks = vec![Block::Paragraph(vec![text(sheet.file.intro.clone())])];
     let mut quantities = Vec::new();
     for part in &sheet.file.part {
-        let s = setting(part, base, symbols, sheet)?;
+        let s = setting(part, &base, data, sheet)?;
         let (doc, selection, ctx) = derivations.get(model, &s)?;
         blocks.push(Block::Heading(part.heading.clone()));
         blocks.push(Block::Paragraph(vec![text(format!("Question: {}", part.question))]));
@@ -360,16 +333,16 @@ pub fn answer(engine: &Engine, sheet: &Sheet, base: &DeriveOptions, symbols: &Sy
             "quantities" => {}
             "matmuls" => {
                 let matmuls = |op: &crate::ops::Op| !op.matmul_flops().is_zero();
-                blocks.push(Block::Table(op_table(&selection, &ctx, s.options.flops, &matmuls)?));
+                blocks.push(Block::Table(op_table(&selection, &ctx, s.conventions.flops, &matmuls)?));
             }
             "dominant" => {
                 blocks.push(Block::Table(shares_table(&components(&doc))));
-                blocks.push(Block::Paragraph(vec![text(dominance_sentence(&doc))]));
+                blocks.push(Block::Paragraph(dominance_sentence(&doc)));
             }
             "scaling" => {
                 let (table, sentence) = scaling(&part.presets, &s, &derivations)?;
                 blocks.push(Block::Table(table));
-                blocks.push(Block::Paragraph(vec![text(sentence)]));
+                blocks.push(Block::Paragraph(sentence));
             }
             "context" => {
                 blocks.push(Block::Table(shares_table(&components(&doc))));
@@ -377,16 +350,17 @@ pub fn answer(engine: &Engine, sheet: &Sheet, base: &DeriveOptions, symbols: &Sy
                 if let (Some(Some(b)), Some(Some(a))) =
                     (before.map(|q| q.value.clone()), after.map(|q| q.value.clone()))
                 {
-                    blocks.push(Block::Paragraph(vec![text(format!(
-                        "Forward FLOPs grow {}× (from {} to {}): the T² attention terms grow quadratically with the context while everything else grows linearly. {}",
+                    let mut sentence = vec![text(format!(
+                        "Forward FLOPs grow {}× (from {} to {}): the T² attention terms grow quadratically with the context while everything else grows linearly. ",
                         dim::decimal(&(a / b), 1),
                         dim::display(&base_doc_value(&base_doc, "flops.forward"), &crate::dim::Unit::flop()),
                         dim::display(&base_doc_value(&doc, "flops.forward"), &crate::dim::Unit::flop()),
-                        dominance_sentence(&doc)
-                    ))]));
+                    ))];
+                    sentence.extend(dominance_sentence(&doc));
+                    blocks.push(Block::Paragraph(sentence));
                 }
             }
-            "optimizer" => blocks.push(Block::Paragraph(vec![text(update_summary(&Optimizer::adamw()))])),
+            "optimizer" => blocks.push(Block::Paragraph(vec![text(update_summary(&s.conventions.optimizer))])),
             other => {
                 return Err(Error::BadOption {
                     option: format!("{}: kind", sheet.source.name),
@@ -411,6 +385,7 @@ pub fn answer(engine: &Engine, sheet: &Sheet, base: &DeriveOptions, symbols: &Sy
         conventions: base_doc.conventions.clone(),
         quantities,
         blocks,
+        notes: vec![],
     })
 }
 

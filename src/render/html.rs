@@ -132,6 +132,7 @@ fn cell(c: &Cell) -> String {
         Cell::Math(e) => inline(&print(e, Notation::Latex)),
         Cell::Shape(ops) => inline(&shape(ops, Notation::Latex)),
         Cell::Number(n) => dim::exact(n),
+        Cell::Percent(r, places) => escape(&super::percent(r, *places)),
         Cell::Empty => String::new(),
     }
 }
@@ -170,10 +171,12 @@ fn chain(eq: &Equation) -> String {
         let rel = if side.relation() == "=" { "=" } else { "\\approx" };
         // A quantity's name (`\text{memory.total}`) is set as MathML text directly: the converter
         // would spell it letter by letter with the dots as operators.
-        let named =
-            eq.lhs.1.strip_prefix("\\text{").and_then(|n| n.strip_suffix('}')).filter(|n| !n.contains(['\\', '{']));
+        let named = match &eq.lhs {
+            crate::derivation::Lhs::Name(n) => Some(n.as_str()),
+            crate::derivation::Lhs::Symbol(_) => None,
+        };
         let head = match (i, named) {
-            (0, None) => format!("{} {rel} ", eq.lhs.1),
+            (0, None) => format!("{} {rel} ", super::lhs(&eq.lhs, Notation::Latex)),
             _ => format!("{rel} "),
         };
         match side {
@@ -183,7 +186,7 @@ fn chain(eq: &Equation) -> String {
                     && m.starts_with("<math")
                     && let Some(end) = m.find('>')
                 {
-                    m.insert_str(end + 1, &format!("<mtext>{}</mtext>", escape(&name.replace("\\_", "_"))));
+                    m.insert_str(end + 1, &format!("<mtext>{}</mtext>", escape(name)));
                 }
                 out.push_str(&m);
                 out.push('\n');

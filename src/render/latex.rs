@@ -147,6 +147,7 @@ fn cell(c: &Cell) -> String {
         Cell::Math(e) => format!("${}$", print(e, Notation::Latex)),
         Cell::Shape(ops) => format!("${}$", shape(ops, Notation::Latex)),
         Cell::Number(n) => format!("${}$", latex_number(&dim::exact(n))),
+        Cell::Percent(r, places) => latex_text(&super::percent(r, *places)),
         Cell::Empty => String::new(),
     }
 }
@@ -196,7 +197,8 @@ impl Render for Latex {
                         .map(|eq| {
                             let mut s = String::new();
                             for (i, side) in eq.rhs.iter().enumerate() {
-                                let head = if i == 0 { eq.lhs.1.clone() } else { "\\\\\n ".to_string() };
+                                let head =
+                                    if i == 0 { super::lhs(&eq.lhs, Notation::Latex) } else { "\\\\\n ".to_string() };
                                 let rel = if side.relation() == "=" { "=" } else { "\\approx" };
                                 s.push_str(&format!("{head} &{rel} {}", math_value(side)));
                                 if let (0, Some(n)) = (i, &eq.note) {

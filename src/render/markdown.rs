@@ -18,6 +18,7 @@ fn cell(c: &Cell) -> String {
         Cell::Math(e) => format!("${}$", print(e, Notation::Latex)),
         Cell::Shape(ops) => format!("${}$", shape(ops, Notation::Latex)),
         Cell::Number(n) => dim::exact(n),
+        Cell::Percent(r, places) => super::percent(r, *places),
         Cell::Empty => String::new(),
     }
 }
@@ -74,7 +75,7 @@ impl Render for Markdown {
                             .iter()
                             .enumerate()
                             .map(|(i, s)| {
-                                let head = if i == 0 { eq.lhs.1.as_str() } else { "" };
+                                let head = if i == 0 { super::lhs(&eq.lhs, Notation::Latex) } else { String::new() };
                                 let rel = if s.relation() == "=" { "=" } else { "\\approx" };
                                 format!("{head} &{rel} {}", side(s))
                             })

@@ -13,20 +13,21 @@ use crate::dim;
 
 pub use latex::latex_text;
 
-/// The output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned plain-text tables with Unicode math.
-    Text,
-    /// Markdown with pipe tables and `$$…$$` math.
-    Markdown,
-    /// LaTeX (a fragment, or a whole document with `--standalone`).
-    #[value(alias = "tex")]
-    Latex,
-    /// One JSON object: model, bindings, conventions, quantities.
-    Json,
-    /// A standalone HTML page with MathML (no network resources).
-    Html,
+choices! {
+    /// The output formats.
+    Format {
+        /// Aligned plain-text tables with Unicode math.
+        #[default]
+        Text = "text",
+        /// Markdown with pipe tables and `$$…$$` math.
+        Markdown = "markdown",
+        /// LaTeX (a fragment, or a whole document with `--standalone`).
+        Latex = "latex",
+        /// One JSON object: model, bindings, conventions, quantities.
+        Json = "json",
+        /// A standalone HTML page with MathML (no network resources).
+        Html = "html",
+    }
 }
 
 /// One output format.
@@ -57,8 +58,24 @@ fn paragraph(
         .map(|p| match p {
             crate::derivation::Inline::Text(t) => text(t),
             crate::derivation::Inline::Math(e) => math(e),
+            crate::derivation::Inline::Percent(r, places) => text(&percent(r, *places)),
         })
         .collect()
+}
+
+/// A share as a percentage to `places` decimals (`66.9%`).
+fn percent(share: &crate::algebra::Rational, places: usize) -> String {
+    format!("{}%", dim::decimal(&(share * crate::algebra::Rational::from_integer(100.into())), places))
+}
+
+/// The left side of an equation in a notation: a symbol as the printer writes it (`C_fwd`,
+/// `C_{\text{fwd}}`), a quantity name as a name.
+fn lhs(lhs: &crate::derivation::Lhs, notation: Notation) -> String {
+    match (lhs, notation) {
+        (crate::derivation::Lhs::Symbol(s), n) => print(&crate::algebra::Expr::sym(s), n),
+        (crate::derivation::Lhs::Name(name), Notation::Latex) => format!("\\text{{{}}}", name.replace('_', "\\_")),
+        (crate::derivation::Lhs::Name(name), _) => name.clone(),
+    }
 }
 
 /// Operand shapes as `(BT×H)·(H×H)` in a notation.
@@ -81,6 +98,7 @@ fn cell_plain(cell: &Cell, notation: Notation) -> String {
         Cell::Math(e) => print(e, notation),
         Cell::Shape(ops) => shape(ops, notation),
         Cell::Number(n) => dim::exact(n),
+        Cell::Percent(r, places) => percent(r, *places),
         Cell::Empty => String::new(),
     }
 }

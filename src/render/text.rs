@@ -62,7 +62,7 @@ impl Render for Text {
                 }
                 Block::Equations(eqs) => {
                     for eq in eqs {
-                        let lhs = &eq.lhs.0;
+                        let lhs = &super::lhs(&eq.lhs, Notation::Unicode);
                         let indent = " ".repeat(width(lhs) + 3);
                         for (i, side) in eq.rhs.iter().enumerate() {
                             let rel = side.relation();

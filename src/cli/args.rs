@@ -1,0 +1,195 @@
+//! The command line's grammar (clap). Values are parsed into the library's own option types.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use tally::ops::ActivationConvention;
+use tally::options::{AttentionFlops, FlopCount, Kernel, Options, Recompute};
+use tally::render::Format;
+
+#[derive(Parser)]
+#[command(name = "tally", version, about = "Symbolic training-cost accounting for Transformer language models")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// A directory of extra data: hardware.toml, precisions.toml, layouts.toml,
+    /// optimizers/*.toml, models/*.toml (also TALLY_DATA).
+    #[arg(long, global = true, value_name = "DIR", env = "TALLY_DATA")]
+    pub data: Option<PathBuf>,
+    /// Give up (exit 2) after waiting this many seconds for another tally run of yours to finish
+    /// with symbolica (one run per user at a time). [default: wait as long as it takes]
+    #[arg(long, global = true, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub wait_timeout: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Derive a model's parameters, FLOPs, training memory, largest batch, training time and
+    /// inference costs step by step, or answer a CS336 sheet (`tally derive cs336-2025`).
+    Derive(Box<DeriveArgs>),
+    /// Check hand-written formulas and stated numbers against the derivation.
+    /// Exit status: 0 every claim holds, 1 some claim is wrong, 2 the input could not be read.
+    Audit(Box<AuditArgs>),
+    /// List what tally knows.
+    List {
+        /// What to list.
+        #[arg(value_enum)]
+        what: ListWhat,
+    },
+    /// Print a shell completion script: `tally completions bash > ~/.local/share/bash-completion/completions/tally`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args)]
+pub struct DeriveArgs {
+    /// An answer sheet (cs336-2025, cs336-2024, or a sheet file), or a model as for --model.
+    #[arg(value_name = "SHEET|MODEL")]
+    pub positional: Option<String>,
+    /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (FILE.toml or
+    /// FILE.toml:PRESET).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub model: Option<String>,
+    /// A size preset of the model (for a model file or an architecture): --preset small.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Bind a symbol, by short or long name: --set T=16384, --set context_length=16384. Repeatable.
+    #[arg(long = "set", value_name = "SYMBOL=VALUE")]
+    pub sets: Vec<String>,
+    /// Output format: text, markdown, latex (or tex), json, html.
+    #[arg(long, default_value = "text", value_parser = parse_format)]
+    pub format: Format,
+    /// Write to FILE instead of standard output (atomically; never over one of the inputs).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// LaTeX only: emit a complete, compilable document.
+    #[arg(long)]
+    pub standalone: bool,
+    #[command(flatten)]
+    pub options: OptionArgs,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Claims to check, each `QUANTITY = FORMULA`, `QUANTITY = NUMBER UNIT`, or both:
+    /// "memory.params + memory.gradients + memory.optimizer = 16 * total_params * 4".
+    #[arg(value_name = "CLAIM")]
+    pub claims: Vec<String>,
+    /// A claims file (TOML: [[claim]] with id, quantity, formula and/or value, tolerance).
+    #[arg(long = "claims", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Model to check against (default: the claims file's `model`, else gpt2-xl).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub model: Option<String>,
+    /// Bind a symbol, by short or long name. Repeatable.
+    #[arg(long = "set", value_name = "SYMBOL=VALUE")]
+    pub sets: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+    #[command(flatten)]
+    pub options: OptionArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AuditFormat {
+    /// Compiler-style diagnostics.
+    Text,
+    /// Markdown.
+    Markdown,
+    /// JSON.
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ListWhat {
+    /// Architectures and size presets.
+    Models,
+    /// Answer sheets (`tally derive cs336-2025`).
+    Sheets,
+    /// Symbols with their long names.
+    Symbols,
+    /// Accelerators with memory and peak FLOP/s.
+    Hardware,
+    /// Named quantities with their units and the conventions they read.
+    Quantities,
+    /// Optimizers with their FLOPs per parameter and state.
+    Optimizers,
+    /// Precisions with their bytes per element.
+    Precisions,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    if s.eq_ignore_ascii_case("tex") { Ok(Format::Latex) } else { s.parse() }
+}
+
+/// Conventions and training settings shared by `derive` and `audit`.
+#[derive(Args)]
+pub struct OptionArgs {
+    /// Which FLOPs count: matmul (CS336's convention) or all (element-wise work too).
+    #[arg(long, default_value = "matmul")]
+    pub flops: FlopCount,
+    /// Bytes per element of parameters, gradients, optimizer state and activations; also picks the
+    /// hardware peak: fp32, tf32, bf16, fp16, fp8 (`tally list precisions`).
+    #[arg(long, default_value = "fp32", value_name = "NAME")]
+    pub precision: String,
+    /// Attention FLOPs: full (the T×T matmuls) or causal (halved).
+    #[arg(long, default_value = "full")]
+    pub attention_flops: AttentionFlops,
+    /// Which activations count toward memory: cs336 (the assignment's list), all (every
+    /// intermediate), korthikanti (what each op keeps for its backward pass, 1-byte dropout masks).
+    #[arg(long, default_value = "cs336")]
+    pub activations: ActivationConvention,
+    /// Activation recomputation: none, or full (each block keeps only its input).
+    #[arg(long, default_value = "none")]
+    pub recompute: Recompute,
+    /// Attention kernel: standard, or flash (no T² tensors kept; an fp32 log-sum-exp per row).
+    #[arg(long, default_value = "standard")]
+    pub attention_kernel: Kernel,
+    /// How weights, gradients and optimizer state are stored: uniform (every tensor in
+    /// --precision), mixed (16-bit weights and gradients + fp32 master and state), mixed-fp32-grads.
+    #[arg(long, default_value = "uniform", value_name = "NAME")]
+    pub layout: String,
+    /// The optimizer: adamw, adam, sgd-momentum, adafactor, adam-8bit (`tally list optimizers`).
+    #[arg(long, default_value = "adamw", value_name = "NAME")]
+    pub optimizer: String,
+    /// Accelerator for memory and peak FLOP/s (`tally list hardware`).
+    #[arg(long, value_name = "NAME", default_value = "a100-80gb")]
+    pub hardware: String,
+    /// Memory budget for the largest batch: 80GB (10⁹ bytes) or 80GiB (2³⁰ bytes).
+    /// [default: the hardware's memory, read as the hardware data says]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Model FLOPs utilisation, a fraction of peak in (0, 1] (0.5 or 50%); binds U.
+    #[arg(long, value_name = "FRACTION", default_value = "0.5", allow_hyphen_values = true)]
+    pub mfu: String,
+    /// Optimizer steps of the training run; binds S.
+    #[arg(long, value_name = "N", default_value = "400000", allow_hyphen_values = true)]
+    pub steps: String,
+    /// A measured training throughput to turn into MFU.
+    #[arg(long, value_name = "RATE", allow_hyphen_values = true)]
+    pub tokens_per_second: Option<String>,
+}
+
+impl OptionArgs {
+    /// The library's options.
+    pub fn options(&self) -> Options {
+        Options {
+            flops: self.flops,
+            attention_flops: self.attention_flops,
+            activations: self.activations,
+            recompute: self.recompute,
+            attention_kernel: self.attention_kernel,
+            precision: self.precision.clone(),
+            layout: self.layout.clone(),
+            optimizer: self.optimizer.clone(),
+            hardware: self.hardware.clone(),
+            memory: self.memory.clone(),
+            mfu: self.mfu.clone(),
+            steps: self.steps.clone(),
+            tokens_per_second: self.tokens_per_second.clone(),
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Facts about the world, as data: the symbols, precisions, storage layouts, accelerators,
+//! optimizers, unit words, quantity aliases, factor causes, element-wise op costs, architectures
+//! and answer sheets, all read from `derivations/` (embedded in the binary) by this one loader.
+//! A user data directory (`--data DIR` or `TALLY_DATA`) adds to them or replaces them by name
+//! without recompiling; its files are read by the caller (the library reads no files) and checked
+//! here with the same positioned errors as the built-in ones.
+
+use crate::derivation::Sheet;
+use crate::diagnostic::Source;
+use crate::dim::{Precision, UnitWord, Units};
+use crate::error::{Error, Result};
+use crate::hardware::Hardware;
+use crate::model::Model;
+use crate::ops::Costs;
+use crate::optimizer::Optimizer;
+use crate::preset::Registry;
+use crate::quantity::{Cause, Layout};
+use crate::symbol::SymbolTable;
+use serde::de::DeserializeOwned;
+use std::sync::OnceLock;
+
+/// Every built-in data file, as (path, text), in the order they are loaded: what a file refers to
+/// comes before it (symbols and costs before models, units and precisions before hardware).
+const BUILTIN: &[(&str, &str)] = &[
+    ("derivations/symbols.toml", include_str!("../derivations/symbols.toml")),
+    ("derivations/units.toml", include_str!("../derivations/units.toml")),
+    ("derivations/precisions.toml", include_str!("../derivations/precisions.toml")),
+    ("derivations/layouts.toml", include_str!("../derivations/layouts.toml")),
+    ("derivations/hardware.toml", include_str!("../derivations/hardware.toml")),
+    ("derivations/aliases.toml", include_str!("../derivations/aliases.toml")),
+    ("derivations/causes.toml", include_str!("../derivations/causes.toml")),
+    ("derivations/ops.toml", include_str!("../derivations/ops.toml")),
+    ("derivations/optimizers/adamw.toml", include_str!("../derivations/optimizers/adamw.toml")),
+    ("derivations/optimizers/adam.toml", include_str!("../derivations/optimizers/adam.toml")),
+    ("derivations/optimizers/sgd-momentum.toml", include_str!("../derivations/optimizers/sgd-momentum.toml")),
+    ("derivations/optimizers/adafactor.toml", include_str!("../derivations/optimizers/adafactor.toml")),
+    ("derivations/optimizers/adam-8bit.toml", include_str!("../derivations/optimizers/adam-8bit.toml")),
+    ("derivations/models/cs336-2025.toml", include_str!("../derivations/models/cs336-2025.toml")),
+    ("derivations/models/cs336-2024.toml", include_str!("../derivations/models/cs336-2024.toml")),
+    ("derivations/models/gpt2.toml", include_str!("../derivations/models/gpt2.toml")),
+    ("derivations/models/llama.toml", include_str!("../derivations/models/llama.toml")),
+    ("derivations/cs336-2025.toml", include_str!("../derivations/cs336-2025.toml")),
+    ("derivations/cs336-2024.toml", include_str!("../derivations/cs336-2024.toml")),
+];
+
+/// Everything tally knows that is not a rule.
+#[derive(Clone, Debug, Default)]
+pub struct Data {
+    /// The vocabulary of formulas.
+    pub symbols: SymbolTable,
+    /// Number formats.
+    pub precisions: Vec<Precision>,
+    /// How weights, gradients and optimizer state are stored.
+    pub layouts: Vec<Layout>,
+    /// Accelerators.
+    pub hardware: Vec<Hardware>,
+    /// Optimizers, each an update written as element-wise operations.
+    pub optimizers: Vec<Optimizer>,
+    /// Unit words.
+    pub units: Units,
+    /// Other names of quantities: (alias, quantity).
+    pub aliases: Vec<(String, String)>,
+    /// Constant factors between claims and derivations with their usual causes.
+    pub causes: Vec<Cause>,
+    /// Element-wise FLOPs per element of each op kind.
+    pub costs: Costs,
+    /// Architectures and their size presets.
+    pub models: Registry,
+    /// Answer sheets.
+    pub sheets: Vec<Sheet>,
+}
+
+/// The kind of a data file, from its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Symbols,
+    Precisions,
+    Layouts,
+    Hardware,
+    Units,
+    Aliases,
+    Causes,
+    Costs,
+    Optimizer,
+    Model,
+    Sheet,
+}
+
+fn kind_of(path: &str) -> Option<Kind> {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let dir = path.rsplit('/').nth(1).unwrap_or("");
+    Some(match (dir, file) {
+        ("optimizers", f) if f.ends_with(".toml") => Kind::Optimizer,
+        ("models", f) if f.ends_with(".toml") => Kind::Model,
+        (_, "symbols.toml") => Kind::Symbols,
+        (_, "precisions.toml") => Kind::Precisions,
+        (_, "layouts.toml") => Kind::Layouts,
+        (_, "hardware.toml") => Kind::Hardware,
+        (_, "units.toml") => Kind::Units,
+        (_, "aliases.toml") => Kind::Aliases,
+        (_, "causes.toml") => Kind::Causes,
+        (_, "ops.toml") => Kind::Costs,
+        ("sheets", f) | (_, f) if f.ends_with(".toml") => Kind::Sheet,
+        _ => return None,
+    })
+}
+
+/// Reads a TOML data file into `T`, with the file's positions in errors.
+pub fn read_toml<T: DeserializeOwned>(source: &Source) -> Result<T> {
+    toml::from_str(&source.text).map_err(|e| Error::at(source, e.span().unwrap_or(0..0), e.message()))
+}
+
+/// Puts `item` in `list`, replacing one of the same name (a user's file wins over a built-in one).
+fn upsert<T>(list: &mut Vec<T>, item: T, name: impl Fn(&T) -> &str) {
+    match list.iter().position(|x| name(x) == name(&item)) {
+        Some(i) => list[i] = item,
+        None => list.push(item),
+    }
+}
+
+impl Data {
+    /// The built-in data, read once. A broken built-in file is a bug in tally, caught by its tests.
+    pub fn builtin() -> &'static Data {
+        static BUILT: OnceLock<Data> = OnceLock::new();
+        BUILT.get_or_init(|| {
+            let mut data = Data::default();
+            for (path, text) in BUILTIN {
+                let source = Source { name: path.to_string(), text: text.to_string() };
+                data.add(&source).unwrap_or_else(|e| panic!("built-in {path} is invalid: {e}"));
+            }
+            data
+        })
+    }
+
+    /// The built-in data with a user's files added, each named by its path inside the data
+    /// directory (`hardware.toml`, `precisions.toml`, `layouts.toml`, `optimizers/NAME.toml`,
+    /// `models/NAME.toml`).
+    pub fn with_user_files(files: &[Source]) -> Result<Data> {
+        let mut data = Data::builtin().clone();
+        let mut sorted: Vec<&Source> = files.iter().collect();
+        // Precisions before hardware, so a new precision can have peaks.
+        sorted.sort_by_key(|s| kind_of(&s.name).map(|k| k as u8).unwrap_or(u8::MAX));
+        for source in sorted {
+            match kind_of(&source.name) {
+                Some(Kind::Symbols | Kind::Units | Kind::Costs | Kind::Causes | Kind::Aliases) | None => {
+                    return Err(Error::Usage(format!(
+                        "`{}` is not a file a data directory can hold: use hardware.toml, precisions.toml, layouts.toml, optimizers/NAME.toml or models/NAME.toml",
+                        source.name
+                    )));
+                }
+                Some(_) => data.add(source)?,
+            }
+        }
+        Ok(data)
+    }
+
+    /// Reads one data file into the collection it belongs to.
+    fn add(&mut self, source: &Source) -> Result<()> {
+        match kind_of(&source.name) {
+            Some(Kind::Symbols) => self.symbols = SymbolTable::from_source(source)?,
+            Some(Kind::Precisions) => {
+                for p in Precision::read(source)? {
+                    upsert(&mut self.precisions, p, |p| &p.name);
+                }
+            }
+            Some(Kind::Layouts) => {
+                for l in Layout::read(source, &self.precisions)? {
+                    upsert(&mut self.layouts, l, |l| &l.name);
+                }
+            }
+            Some(Kind::Hardware) => {
+                for h in Hardware::read(source, &self.precisions, &self.units)? {
+                    upsert(&mut self.hardware, h, |h| &h.name);
+                }
+            }
+            Some(Kind::Units) => self.units = Units::read(source)?,
+            Some(Kind::Aliases) => self.aliases = crate::quantity::read_aliases(source)?,
+            Some(Kind::Causes) => self.causes = Cause::read(source)?,
+            Some(Kind::Costs) => self.costs = Costs::read(source)?,
+            Some(Kind::Optimizer) => upsert(&mut self.optimizers, Optimizer::read(source)?, |o| &o.name),
+            Some(Kind::Model) => {
+                let model = Model::from_toml(source, self)?;
+                self.models.add(model);
+            }
+            Some(Kind::Sheet) => {
+                if let Some(sheet) = Sheet::from_toml(source) {
+                    let sheet = sheet?;
+                    upsert(&mut self.sheets, sheet, |s| s.name());
+                }
+            }
+            None => return Err(Error::Usage(format!("`{}` is not a data file tally knows", source.name))),
+        }
+        Ok(())
+    }
+
+    /// A precision by name (any letter case).
+    pub fn precision(&self, name: &str) -> Result<&Precision> {
+        let wanted = name.trim().to_lowercase();
+        self.precisions.iter().find(|p| p.name == wanted).ok_or_else(|| Error::Unknown {
+            what: "precision".into(),
+            name: name.to_string(),
+            known: self.precisions.iter().map(|p| p.name.clone()).collect(),
+        })
+    }
+
+    /// A storage layout by name.
+    pub fn layout(&self, name: &str) -> Result<&Layout> {
+        let wanted = name.trim().to_lowercase();
+        self.layouts.iter().find(|l| l.name == wanted).ok_or_else(|| Error::Unknown {
+            what: "layout".into(),
+            name: name.to_string(),
+            known: self.layouts.iter().map(|l| l.name.clone()).collect(),
+        })
+    }
+
+    /// An accelerator by name or alias, in any letter case.
+    pub fn hardware(&self, name: &str) -> Result<&Hardware> {
+        let wanted = name.trim().to_lowercase();
+        self.hardware.iter().find(|h| h.name == wanted || h.aliases.contains(&wanted)).ok_or_else(|| Error::Unknown {
+            what: "hardware".into(),
+            name: name.to_string(),
+            known: self.hardware.iter().map(|h| h.name.clone()).collect(),
+        })
+    }
+
+    /// An optimizer by name.
+    pub fn optimizer(&self, name: &str) -> Result<&Optimizer> {
+        let wanted = name.trim().to_lowercase();
+        self.optimizers.iter().find(|o| o.name == wanted).ok_or_else(|| Error::Unknown {
+            what: "optimizer".into(),
+            name: name.to_string(),
+            known: self.optimizers.iter().map(|o| o.name.clone()).collect(),
+        })
+    }
+
+    /// A built-in answer sheet by name (any letter case).
+    pub fn sheet(&self, name: &str) -> Option<&Sheet> {
+        let wanted = name.trim().to_lowercase();
+        self.sheets.iter().find(|s| s.name() == wanted)
+    }
+
+    /// What a unit word stands for; `claims` leaves out words that clash with symbols there.
+    pub fn unit(&self, word: &str, claims: bool) -> Option<&UnitWord> {
+        self.units.find(word, claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_file_loads_and_knows_its_kind() {
+        let data = Data::builtin();
+        assert!(data.precision("fp8").is_ok_and(|p| p.bytes == 1));
+        assert!(data.hardware("H100").is_ok_and(|h| h.peak.contains_key("fp8")));
+        assert!(["adamw", "adam", "sgd-momentum", "adafactor", "adam-8bit"].iter().all(|o| data.optimizer(o).is_ok()));
+        assert!(data.sheet("cs336-2025").is_some());
+        assert_eq!(kind_of("optimizers/lion.toml"), Some(Kind::Optimizer));
+        assert_eq!(kind_of("my/hardware.toml"), Some(Kind::Hardware));
+    }
+
+    #[test]
+    fn a_user_file_of_a_kind_that_cannot_be_overridden_is_refused() {
+        let source = Source { name: "symbols.toml".into(), text: String::new() };
+        assert!(Data::with_user_files(&[source]).is_err());
+    }
+}

@@ -1,0 +1,543 @@
+//! Reading a model file: TOML with positions kept, every size formula parsed and recorded where it
+//! is written, op kinds checked field by field. A file that `extends` another architecture starts
+//! from it and changes only what it says: relations, defaults, presets, and ops by name.
+
+use super::{Model, Preset, SiteKind, SizeSite, Stage};
+use crate::algebra::{self, Expr};
+use crate::data::Data;
+use crate::diagnostic::Source;
+use crate::error::{Error, Result};
+use crate::ops::{Activation, Op, OpKind, Saved};
+use crate::symbol::SymbolTable;
+use num_bigint::BigInt;
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    #[serde(default)]
+    extends: Option<Spanned<String>>,
+    name: String,
+    summary: String,
+    #[serde(default)]
+    default_preset: Option<String>,
+    #[serde(default)]
+    defaults: BTreeMap<Spanned<String>, Spanned<i64>>,
+    #[serde(default)]
+    relations: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    components: BTreeMap<String, String>,
+    #[serde(default)]
+    whole_numbers: Vec<Spanned<String>>,
+    #[serde(default)]
+    preset: Vec<PresetFile>,
+    #[serde(default)]
+    stage: Vec<StageFile>,
+    #[serde(default)]
+    change: Vec<Spanned<OpFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetFile {
+    name: String,
+    summary: String,
+    sizes: BTreeMap<Spanned<String>, Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageFile {
+    name: String,
+    #[serde(default)]
+    repeat: Option<Spanned<String>>,
+    op: Vec<Spanned<OpFile>>,
+}
+
+/// An op as written: in a stage (`name` and `kind` required), or as a change to an op of the
+/// architecture a file extends (`op` names it; fields to set, a new `kind` to replace it with one
+/// written in full, or `remove = true`).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpFile {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    kind: Option<Spanned<String>>,
+    #[serde(default)]
+    op: Option<Spanned<String>>,
+    #[serde(default)]
+    remove: Option<bool>,
+    #[serde(default)]
+    component: Option<String>,
+    #[serde(default)]
+    rows: Option<Spanned<String>>,
+    #[serde(default)]
+    width: Option<Spanned<String>>,
+    #[serde(default, rename = "in")]
+    input: Option<Spanned<String>>,
+    #[serde(default, rename = "out")]
+    output: Option<Spanned<String>>,
+    #[serde(default)]
+    heads: Option<Spanned<String>>,
+    #[serde(default)]
+    head_dim: Option<Spanned<String>>,
+    #[serde(default)]
+    vocab: Option<Spanned<String>>,
+    #[serde(default)]
+    bias: Option<bool>,
+    #[serde(default)]
+    function: Option<Spanned<String>>,
+    #[serde(default)]
+    tied: Option<bool>,
+    #[serde(default)]
+    saved: Option<Spanned<String>>,
+    #[serde(default)]
+    kv_cache: Option<Spanned<String>>,
+}
+
+impl OpFile {
+    /// The size formulas given, by field name.
+    fn sizes(&self) -> [(&'static str, &Option<Spanned<String>>); 7] {
+        [
+            ("rows", &self.rows),
+            ("width", &self.width),
+            ("in", &self.input),
+            ("out", &self.output),
+            ("heads", &self.heads),
+            ("head_dim", &self.head_dim),
+            ("vocab", &self.vocab),
+        ]
+    }
+}
+
+/// The highest power of a symbol in one size formula (real sizes use powers 1 and −1).
+const MAX_SIZE_DEGREE: u64 = 8;
+
+/// The most terms one size formula may expand to.
+const MAX_SIZE_TERMS: u128 = 64;
+
+struct Reader<'a> {
+    source: Arc<Source>,
+    symbols: &'a SymbolTable,
+    sites: RefCell<Vec<SizeSite>>,
+}
+
+/// Every op kind, as written in model files.
+const KINDS: &[&str] = &[
+    "embedding",
+    "linear",
+    "rmsnorm",
+    "layernorm",
+    "rope",
+    "attention_scores",
+    "softmax",
+    "attention_values",
+    "activation",
+    "elementwise_product",
+    "residual_add",
+    "cross_entropy",
+    "dropout",
+];
+
+impl Reader<'_> {
+    fn located(&self, message: impl Into<String>, span: Range<usize>) -> Error {
+        Error::at_shared(&self.source, span, message)
+    }
+
+    /// Parses a size expression from a TOML string, pointing errors inside the string.
+    fn expr(&self, field: &Spanned<String>) -> Result<Expr> {
+        let resolve = |name: &str| self.symbols.resolve(name);
+        // The span covers the quotes; the formula starts one byte in.
+        let offset = field.span().start + 1;
+        algebra::parse(field.get_ref(), &resolve).map_err(|e| {
+            self.located(
+                format!("cannot read size `{}`: {}", field.get_ref(), e.message),
+                offset + e.span.start..offset + e.span.end.max(e.span.start + 1),
+            )
+        })
+    }
+
+    /// Parses a size formula and records it as a site to check once sizes are bound.
+    fn site(
+        &self,
+        field: &Spanned<String>,
+        what: String,
+        at: (Option<&str>, &'static str),
+        kind: SiteKind,
+    ) -> Result<Expr> {
+        let expr = self.expr(field)?;
+        // Op rules multiply sizes together (B·T·H·F, A·T²), so a size must stay far below the
+        // algebra's bounds for the totals built from it to stay within them.
+        for symbol in expr.symbols() {
+            let degree = algebra::limits::degree_bound(&expr, &symbol);
+            if degree > MAX_SIZE_DEGREE {
+                return Err(self.located(
+                    format!(
+                        "{what}: `{}` raises {symbol} to the power {degree}; a size may use powers up to {MAX_SIZE_DEGREE}",
+                        field.get_ref()
+                    ),
+                    field.span(),
+                ));
+            }
+        }
+        if algebra::limits::term_estimate(&expr) > MAX_SIZE_TERMS {
+            return Err(self.located(
+                format!("{what}: this size formula has too many terms (at most {MAX_SIZE_TERMS})"),
+                field.span(),
+            ));
+        }
+        self.sites.borrow_mut().push(SizeSite {
+            what,
+            expr: expr.clone(),
+            span: field.span(),
+            source: self.source.clone(),
+            field: (at.0.map(str::to_string), at.1),
+            kind,
+        });
+        Ok(expr)
+    }
+
+    fn symbol(&self, name: &Spanned<String>) -> Result<String> {
+        match self.symbols.get(name.get_ref()) {
+            Some(def) => Ok(def.short.clone()),
+            None => Err(self.located(self.symbols.resolve(name.get_ref()).err().unwrap_or_default(), name.span())),
+        }
+    }
+
+    fn sizes(&self, table: &BTreeMap<Spanned<String>, Spanned<i64>>) -> Result<BTreeMap<String, BigInt>> {
+        let mut out = BTreeMap::new();
+        for (name, value) in table {
+            let symbol = self.symbol(name)?;
+            if *value.get_ref() <= 0 {
+                return Err(self.located(
+                    format!("`{}` must be a positive whole number, not {}", name.get_ref(), value.get_ref()),
+                    value.span(),
+                ));
+            }
+            out.insert(symbol, BigInt::from(*value.get_ref()));
+        }
+        Ok(out)
+    }
+
+    fn activation(&self, function: &Spanned<String>) -> Result<Activation> {
+        match function.get_ref().as_str() {
+            "silu" => Ok(Activation::Silu),
+            "gelu" => Ok(Activation::Gelu),
+            other => Err(self.located(format!("unknown activation `{other}`; known: silu, gelu"), function.span())),
+        }
+    }
+
+    fn saved(&self, saved: &Spanned<String>) -> Result<Saved> {
+        match saved.get_ref().as_str() {
+            "never" => Ok(Saved::Never),
+            "cs336" => Ok(Saved::Cs336),
+            "all" => Ok(Saved::All),
+            other => Err(self.located(
+                format!(
+                    "unknown `saved` value `{other}`; use cs336 (on CS336's list), all (only when every intermediate counts) or never"
+                ),
+                saved.span(),
+            )),
+        }
+    }
+
+    /// An op written in full: `name`, `kind` and the fields its kind takes.
+    fn op(&self, spanned: &Spanned<OpFile>, stage: &str, default_component: &str) -> Result<Op> {
+        let file = spanned.get_ref();
+        let span = spanned.span();
+        let Some(name) = file.name.clone() else {
+            return Err(self.located("an op needs a `name`", span));
+        };
+        let Some(kind_field) = &file.kind else {
+            return Err(self.located(format!("op `{name}` needs a `kind`; known kinds: {}", KINDS.join(", ")), span));
+        };
+        if file.op.is_some() || file.remove.is_some() {
+            return Err(self.located(format!("op `{name}`: `op` and `remove` belong in a [[change]]"), span));
+        }
+        let kind_name = kind_field.get_ref().as_str();
+        let field = |field: &'static str, value: &Option<Spanned<String>>| -> Result<Expr> {
+            match value {
+                Some(v) => self.site(
+                    v,
+                    format!("op `{name}` in `{stage}`: {field}"),
+                    (Some(&name), field),
+                    SiteKind::Dimension,
+                ),
+                None => Err(self.located(format!("op `{name}` of kind `{kind_name}` needs `{field}`"), span.clone())),
+            }
+        };
+        let kind = match kind_name {
+            "embedding" => OpKind::Embedding { rows: field("rows", &file.rows)?, width: field("width", &file.width)? },
+            "linear" => OpKind::Linear {
+                input: field("in", &file.input)?,
+                output: field("out", &file.output)?,
+                bias: file.bias.unwrap_or(false),
+                tied: file.tied.unwrap_or(false),
+            },
+            "rmsnorm" => OpKind::RmsNorm { width: field("width", &file.width)? },
+            "layernorm" => OpKind::LayerNorm { width: field("width", &file.width)?, bias: file.bias.unwrap_or(true) },
+            "rope" => OpKind::Rope { width: field("width", &file.width)? },
+            "attention_scores" => OpKind::AttentionScores {
+                heads: field("heads", &file.heads)?,
+                head_dim: field("head_dim", &file.head_dim)?,
+            },
+            "softmax" => OpKind::Softmax { heads: field("heads", &file.heads)? },
+            "attention_values" => OpKind::AttentionValues {
+                heads: field("heads", &file.heads)?,
+                head_dim: field("head_dim", &file.head_dim)?,
+            },
+            "activation" => {
+                let Some(function) = &file.function else {
+                    return Err(
+                        self.located(format!("op `{name}` of kind `activation` needs `function` (silu or gelu)"), span)
+                    );
+                };
+                OpKind::Activation { function: self.activation(function)?, width: field("width", &file.width)? }
+            }
+            "elementwise_product" => OpKind::ElementwiseProduct { width: field("width", &file.width)? },
+            "residual_add" => OpKind::ResidualAdd { width: field("width", &file.width)? },
+            "cross_entropy" => OpKind::CrossEntropy { vocab: field("vocab", &file.vocab)? },
+            "dropout" => OpKind::Dropout { width: field("width", &file.width)? },
+            other => {
+                return Err(self.located(
+                    format!("unknown op kind `{other}`; known kinds: {}", KINDS.join(", ")),
+                    kind_field.span(),
+                ));
+            }
+        };
+        let mut op = Op {
+            name: name.clone(),
+            kind,
+            component: default_component.to_string(),
+            saved: Saved::Never,
+            kv_cache: None,
+        };
+        self.check_fields(&op, file, span)?;
+        self.set_common(&mut op, file, stage)?;
+        Ok(op)
+    }
+
+    /// Refuses a field the op's kind does not take.
+    fn check_fields(&self, op: &Op, file: &OpFile, span: Range<usize>) -> Result<()> {
+        let takes = op.fields();
+        let given = file.sizes().into_iter().filter(|(_, v)| v.is_some()).map(|(f, _)| f).chain(
+            [("bias", file.bias.is_some()), ("tied", file.tied.is_some()), ("function", file.function.is_some())]
+                .into_iter()
+                .filter(|(_, given)| *given)
+                .map(|(f, _)| f),
+        );
+        for extra in given {
+            if !takes.contains(&extra) {
+                return Err(self
+                    .located(format!("op `{}` of kind `{}` does not take `{extra}`", op.name, op.kind_name()), span));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets what any op may have: its component, what it saves, its KV cache.
+    fn set_common(&self, op: &mut Op, file: &OpFile, stage: &str) -> Result<()> {
+        if let Some(c) = &file.component {
+            op.component = c.clone();
+        }
+        if let Some(saved) = &file.saved {
+            op.saved = self.saved(saved)?;
+        }
+        if let Some(k) = &file.kv_cache {
+            let what = format!("op `{}` in `{stage}`: kv_cache", op.name);
+            op.kv_cache = Some(self.site(k, what, (Some(&op.name), "kv_cache"), SiteKind::KvCache)?);
+        }
+        Ok(())
+    }
+
+    /// Applies a [[change]] to an op of the base architecture: sets the given fields (each checked
+    /// against the op's kind), replaces it when a new `kind` is given, or removes it.
+    fn change(&self, stages: &mut [Stage], sites: &mut Vec<SizeSite>, change: &Spanned<OpFile>) -> Result<()> {
+        let file = change.get_ref();
+        let Some(target) = &file.op else {
+            return Err(self.located("a [[change]] names the op it changes: op = \"…\"", change.span()));
+        };
+        let found = stages.iter_mut().find_map(|stage| {
+            let i = stage.ops.iter().position(|op| op.name == *target.get_ref())?;
+            Some((stage, i))
+        });
+        let Some((stage, i)) = found else {
+            let known: Vec<&str> = stages.iter().flat_map(|s| s.ops.iter().map(|op| op.name.as_str())).collect();
+            return Err(self.located(
+                format!(
+                    "no op named `{}` in the architecture this file extends; its ops: {}",
+                    target.get_ref(),
+                    known.join(", ")
+                ),
+                target.span(),
+            ));
+        };
+        let old = stage.ops[i].name.clone();
+        let stage_name = stage.name.clone();
+        if file.remove == Some(true) {
+            stage.ops.remove(i);
+            sites.retain(|s| s.field.0.as_deref() != Some(&old));
+            return Ok(());
+        }
+        if file.kind.is_some() {
+            let mut whole =
+                OpFile { name: Some(file.name.clone().unwrap_or_else(|| old.clone())), ..OpFile::default() };
+            whole.kind = file.kind.clone();
+            copy_fields(&mut whole, file);
+            let op = self.op(&Spanned::new(change.span(), whole), &stage_name, &stage.ops[i].component)?;
+            sites.retain(|s| s.field.0.as_deref() != Some(&old));
+            stage.ops[i] = op;
+            return Ok(());
+        }
+        let op = &mut stage.ops[i];
+        self.check_fields(op, file, change.span())?;
+        for (field, value) in file.sizes() {
+            let Some(value) = value else { continue };
+            let what = format!("op `{old}` in `{stage_name}`: {field}");
+            let expr = self.site(value, what, (Some(&old), field), SiteKind::Dimension)?;
+            sites.retain(|s| s.field != (Some(old.clone()), field));
+            if let Some(slot) = op.field_mut(field) {
+                *slot = expr;
+            }
+        }
+        match (&mut op.kind, file.bias, file.tied, &file.function) {
+            (OpKind::Linear { bias, tied, .. }, b, t, _) => {
+                *bias = b.unwrap_or(*bias);
+                *tied = t.unwrap_or(*tied);
+            }
+            (OpKind::LayerNorm { bias, .. }, b, _, _) => *bias = b.unwrap_or(*bias),
+            (OpKind::Activation { function, .. }, _, _, Some(f)) => *function = self.activation(f)?,
+            _ => {}
+        }
+        if file.kv_cache.is_some() {
+            sites.retain(|s| s.field != (Some(old.clone()), "kv_cache"));
+        }
+        self.set_common(op, file, &stage_name)
+    }
+}
+
+/// The fields of `from` copied onto `to` (for a [[change]] that replaces an op).
+fn copy_fields(to: &mut OpFile, from: &OpFile) {
+    to.component = from.component.clone();
+    to.rows = from.rows.clone();
+    to.width = from.width.clone();
+    to.input = from.input.clone();
+    to.output = from.output.clone();
+    to.heads = from.heads.clone();
+    to.head_dim = from.head_dim.clone();
+    to.vocab = from.vocab.clone();
+    to.bias = from.bias;
+    to.function = from.function.clone();
+    to.tied = from.tied;
+    to.saved = from.saved.clone();
+    to.kv_cache = from.kv_cache.clone();
+}
+
+impl Model {
+    /// Reads a model file with the vocabulary and op costs of `data`; a file that `extends` an
+    /// architecture finds it in `data`. `source.name` is used in error locations.
+    pub fn from_toml(source: &Source, data: &Data) -> Result<Model> {
+        let file: ModelFile = crate::data::read_toml(source)?;
+        let reader =
+            Reader { source: Arc::new(source.clone()), symbols: &data.symbols, sites: RefCell::new(Vec::new()) };
+        let base = match &file.extends {
+            Some(name) => Some(data.models.architecture(name.get_ref()).cloned().ok_or_else(|| {
+                reader.located(
+                    format!(
+                        "`extends` names an architecture tally does not know: `{}`; known: {}",
+                        name.get_ref(),
+                        data.models.architectures().join(", ")
+                    ),
+                    name.span(),
+                )
+            })?),
+            None => None,
+        };
+        if base.is_none() && file.stage.is_empty() {
+            return Err(reader.located("a model needs at least one [[stage]] (or `extends` another)", 0..0));
+        }
+        if base.is_some() && !file.stage.is_empty() {
+            return Err(reader.located(
+                "a model that `extends` another changes its ops with [[change]], not with new [[stage]]s",
+                0..0,
+            ));
+        }
+        if base.is_none() && !file.change.is_empty() {
+            return Err(reader.located("[[change]] needs `extends = \"architecture\"`", file.change[0].span()));
+        }
+        let mut relations = base.as_ref().map(|b| b.relations.clone()).unwrap_or_default();
+        let mut relation_spans = base.as_ref().map(|b| b.relation_spans.clone()).unwrap_or_default();
+        for (name, formula) in &file.relations {
+            let symbol = reader.symbol(name)?;
+            let expr = reader.expr(formula)?;
+            match relations.iter().position(|(s, _)| *s == symbol) {
+                Some(i) => {
+                    relations[i].1 = expr;
+                    relation_spans[i] = (reader.source.clone(), formula.span());
+                }
+                None => {
+                    relations.push((symbol, expr));
+                    relation_spans.push((reader.source.clone(), formula.span()));
+                }
+            }
+        }
+        let mut presets = base.as_ref().map(|b| b.presets.clone()).unwrap_or_default();
+        for p in &file.preset {
+            let preset = Preset { name: p.name.clone(), summary: p.summary.clone(), sizes: reader.sizes(&p.sizes)? };
+            match presets.iter().position(|q| q.name == p.name) {
+                Some(i) => presets[i] = preset,
+                None => presets.push(preset),
+            }
+        }
+        let mut stages = base.as_ref().map(|b| b.stages.clone()).unwrap_or_default();
+        for s in &file.stage {
+            let repeat = match &s.repeat {
+                Some(r) => reader.site(r, format!("stage `{}`: repeat", s.name), (None, "repeat"), SiteKind::Repeat)?,
+                None => Expr::one(),
+            };
+            let ops = s.op.iter().map(|o| reader.op(o, &s.name, "other")).collect::<Result<Vec<_>>>()?;
+            stages.push(Stage { name: s.name.clone(), repeat, ops });
+        }
+        let mut sites = base.as_ref().map(|b| b.sites.clone()).unwrap_or_default();
+        for change in &file.change {
+            reader.change(&mut stages, &mut sites, change)?;
+        }
+        let mut titles: BTreeMap<String, String> =
+            base.as_ref().map(|b| b.components.iter().cloned().collect()).unwrap_or_default();
+        titles.extend(file.components.clone());
+        let mut components: Vec<(String, String)> = Vec::new();
+        for op in stages.iter().flat_map(|s| &s.ops) {
+            if !components.iter().any(|(id, _)| *id == op.component) {
+                let title = titles.get(&op.component).cloned().unwrap_or_else(|| op.component.replace('_', " "));
+                components.push((op.component.clone(), title));
+            }
+        }
+        for w in &file.whole_numbers {
+            reader.site(w, "whole_numbers".into(), (None, "whole_numbers"), SiteKind::WholeNumber)?;
+        }
+        let mut defaults = base.as_ref().map(|b| b.defaults.clone()).unwrap_or_default();
+        defaults.extend(reader.sizes(&file.defaults)?);
+        sites.extend(reader.sites.into_inner());
+        Ok(Model {
+            name: file.name,
+            summary: file.summary,
+            default_preset: file.default_preset.or_else(|| base.as_ref().and_then(|b| b.default_preset.clone())),
+            defaults,
+            relations,
+            relation_spans,
+            components,
+            presets,
+            stages,
+            sites,
+            source: Arc::new(source.clone()),
+            costs: data.costs,
+            extends: base.map(|b| b.name),
+        })
+    }
+}

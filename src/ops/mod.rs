@@ -1,0 +1,172 @@
+//! Per-operation rules: for each kind of op, its trainable parameters, its forward FLOPs (matmul of
+//! m×n by n×p = 2mnp; element-wise work counted separately and only when asked) and its operand
+//! shapes. Every op acts on a batch of B sequences of T tokens. Ops know nothing of models or output.
+
+use crate::algebra::Expr;
+use crate::diagnostic::Source;
+use crate::error::Result;
+use serde::Deserialize;
+
+mod rules;
+mod saved;
+
+/// The element-wise activation functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// x·σ(x).
+    Silu,
+    /// Gaussian error linear unit (tanh approximation).
+    Gelu,
+}
+
+impl Activation {
+    /// Name as written in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Silu => "silu",
+            Activation::Gelu => "gelu",
+        }
+    }
+}
+
+/// What an op computes, with its symbolic sizes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// Table lookup of `rows` vectors of size `width` (a gather: no matmul FLOPs).
+    Embedding { rows: Expr, width: Expr },
+    /// `x W (+ b)` with W of `input × output`; a `tied` weight is another op's (no parameters).
+    Linear { input: Expr, output: Expr, bias: bool, tied: bool },
+    /// RMSNorm with a learned gain of size `width`.
+    RmsNorm { width: Expr },
+    /// LayerNorm with a learned gain (and bias) of size `width`.
+    LayerNorm { width: Expr, bias: bool },
+    /// Rotary position embedding on a tensor of `width` per token (no parameters).
+    Rope { width: Expr },
+    /// Attention scores QKᵀ per head: (T × d)·(d × T).
+    AttentionScores { heads: Expr, head_dim: Expr },
+    /// Softmax over each row of the T × T score matrix of every head.
+    Softmax { heads: Expr },
+    /// Attention-weighted values per head: (T × T)·(T × d).
+    AttentionValues { heads: Expr, head_dim: Expr },
+    /// An element-wise nonlinearity on `width` per token.
+    Activation { function: Activation, width: Expr },
+    /// Element-wise product of two tensors of `width` per token (SwiGLU's gate).
+    ElementwiseProduct { width: Expr },
+    /// Residual addition of `width` per token.
+    ResidualAdd { width: Expr },
+    /// Softmax cross-entropy over `vocab` logits per token.
+    CrossEntropy { vocab: Expr },
+    /// Dropout on `width` elements per token (A·T for attention probabilities); keeps a 1-byte mask.
+    Dropout { width: Expr },
+}
+
+/// One operation of a model, with its own display name and the FLOP component it counts toward.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    /// Display name (`W_Q`, `final RMSNorm`).
+    pub name: String,
+    /// What it computes.
+    pub kind: OpKind,
+    /// Component for FLOP shares (`attention_projections`, `ffn`, `lm_head`, …).
+    pub component: String,
+    /// Under which activation conventions its output is kept for the backward pass.
+    pub saved: Saved,
+    /// Elements per token this op adds to the inference KV cache (W_K and W_V: their output width).
+    pub kv_cache: Option<Expr>,
+}
+
+/// Which activation-memory conventions keep an op's output for the backward pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Saved {
+    /// Not kept under any convention.
+    #[default]
+    Never,
+    /// On CS336's list (and therefore also under `all`).
+    Cs336,
+    /// Kept only when every intermediate counts (`all`).
+    All,
+}
+
+choices! {
+    /// Which activations count toward activation memory.
+    ActivationConvention {
+        /// The CS336 assignment's list: per block the two norm outputs, Q, K, V, QKᵀ, softmax,
+        /// weighted sum, output projection, W1 output, activation output, W2 output; then the
+        /// final norm, the logits and the cross-entropy probabilities.
+        #[default]
+        Cs336 = "cs336",
+        /// Every intermediate the architecture's ops save (adds e.g. SwiGLU's W3 output and product).
+        All = "all",
+        /// Korthikanti et al. (2022): what each op keeps for its own backward pass (inputs, softmax
+        /// output, 1-byte dropout masks) in the activation dtype; 34·s·b·h + 5·a·s²·b bytes per GPT
+        /// layer in 16-bit.
+        Korthikanti = "korthikanti",
+    }
+}
+
+impl ActivationConvention {
+    /// Name as used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        self.word()
+    }
+}
+
+/// Which FLOPs count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlopConvention {
+    /// Also count element-wise work (norms, softmax, activations, adds). Off in CS336.
+    pub elementwise: bool,
+    /// Halve the two T² attention matmuls (a causal mask skips the upper triangle). Off in CS336.
+    pub causal: bool,
+}
+
+/// Element-wise FLOPs per element of each op kind (`derivations/ops.toml`), and the bytes of the
+/// FlashAttention statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Costs {
+    /// RMSNorm.
+    pub rmsnorm: i64,
+    /// LayerNorm without its bias.
+    pub layernorm: i64,
+    /// Softmax, per score.
+    pub softmax: i64,
+    /// SiLU.
+    pub silu: i64,
+    /// GELU (tanh approximation).
+    pub gelu: i64,
+    /// Rotary embedding.
+    pub rope: i64,
+    /// Log-softmax cross-entropy, per logit.
+    pub cross_entropy: i64,
+    /// Dropout.
+    pub dropout: i64,
+    /// A bias add (also LayerNorm's bias), per output.
+    pub bias: i64,
+    /// An element-wise product.
+    pub elementwise_product: i64,
+    /// A residual add.
+    pub residual_add: i64,
+    /// Bytes per element of FlashAttention's log-sum-exp statistics.
+    pub flash_statistics_bytes: i64,
+}
+
+impl Costs {
+    /// Reads `ops.toml`.
+    pub fn read(source: &Source) -> Result<Costs> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            elementwise: Costs,
+        }
+        Ok(crate::data::read_toml::<File>(source)?.elementwise)
+    }
+
+    /// The cost of an activation function.
+    pub fn activation(&self, function: Activation) -> i64 {
+        match function {
+            Activation::Silu => self.silu,
+            Activation::Gelu => self.gelu,
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The options of a derivation as a user gives them — on the command line, in a claims file, or
+//! as JSON from another program — and their resolution against the data into [`Conventions`].
+//! Every option type reads and writes itself as text (`FromStr`/`Display`) and as serde, so JSON
+//! in is JSON out. Validation lives here, not in a front end.
+
+use crate::algebra::{Rational, parse_decimal};
+use crate::data::Data;
+use crate::error::{Error, Result};
+use crate::ops::{ActivationConvention, FlopConvention};
+use crate::quantity::Conventions;
+use serde::{Deserialize, Serialize};
+
+choices! {
+    /// Which FLOPs count.
+    FlopCount {
+        /// Only matrix multiplications (CS336's convention).
+        #[default]
+        Matmul = "matmul",
+        /// Matrix multiplications and element-wise work.
+        All = "all",
+    }
+}
+
+choices! {
+    /// Attention FLOPs: the full T×T matmuls, or halved for a causal mask.
+    AttentionFlops {
+        /// Full QKᵀ and AV.
+        #[default]
+        Full = "full",
+        /// Causal: QKᵀ and AV halved.
+        Causal = "causal",
+    }
+}
+
+choices! {
+    /// Activation recomputation.
+    Recompute {
+        /// Keep every activation of the chosen list.
+        #[default]
+        None = "none",
+        /// Keep only each block's input; rerun the forward pass during backward.
+        Full = "full",
+    }
+}
+
+choices! {
+    /// The attention kernel.
+    Kernel {
+        /// Materialise the T×T attention matrices.
+        #[default]
+        Standard = "standard",
+        /// FlashAttention: recompute them, keep the log-sum-exp.
+        Flash = "flash",
+    }
+}
+
+/// How a derivation is accounted, as a user writes it. Names of data (precision, layout,
+/// optimizer, hardware) are resolved against [`Data`] by [`Options::resolve`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Which FLOPs count.
+    pub flops: FlopCount,
+    /// Full or causal attention FLOPs.
+    pub attention_flops: AttentionFlops,
+    /// Which activations are kept for the backward pass.
+    pub activations: ActivationConvention,
+    /// Activation recomputation.
+    pub recompute: Recompute,
+    /// The attention kernel.
+    pub attention_kernel: Kernel,
+    /// Bytes per element (a precision name: fp32, bf16, …).
+    pub precision: String,
+    /// How weights, gradients and optimizer state are stored (uniform, mixed, …).
+    pub layout: String,
+    /// The optimizer (adamw, adam, sgd-momentum, adafactor, adam-8bit).
+    pub optimizer: String,
+    /// The accelerator.
+    pub hardware: String,
+    /// A memory budget with its unit (`80GB`, `80GiB`); default: the hardware's readings.
+    pub memory: Option<String>,
+    /// Model FLOPs utilisation, `0.5` or `50%`.
+    pub mfu: String,
+    /// Optimizer steps.
+    pub steps: String,
+    /// A measured throughput in tokens per second, to turn into MFU.
+    pub tokens_per_second: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            flops: FlopCount::Matmul,
+            attention_flops: AttentionFlops::Full,
+            activations: ActivationConvention::Cs336,
+            recompute: Recompute::None,
+            attention_kernel: Kernel::Standard,
+            precision: "fp32".into(),
+            layout: "uniform".into(),
+            optimizer: "adamw".into(),
+            hardware: "a100-80gb".into(),
+            memory: None,
+            mfu: "0.5".into(),
+            steps: "400000".into(),
+            tokens_per_second: None,
+        }
+    }
+}
+
+fn bad(option: &str, value: &str, reason: impl Into<String>) -> Error {
+    Error::BadOption { option: option.into(), value: value.into(), reason: reason.into() }
+}
+
+/// A number as people type it: `400000`, `400,000`, `1e9`, `0.5`; a comma only between groups of
+/// three digits (`1,2` is not a number).
+pub fn read_number(text: &str) -> Option<Rational> {
+    let text = text.trim();
+    let (whole, rest) = match text.find(['.', 'e', 'E']) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let mut groups = whole.split(',');
+    let first = groups.next()?;
+    if whole.contains(',') && (first.is_empty() || first.len() > 3 || groups.clone().any(|g| g.len() != 3)) {
+        return None;
+    }
+    parse_decimal(&format!("{}{rest}", whole.replace(',', "")))
+}
+
+impl Options {
+    /// The option names whose values differ from the defaults (`--precision`), in a fixed order.
+    pub fn changed(&self) -> Vec<&'static str> {
+        let d = Options::default();
+        [
+            ("--flops", self.flops != d.flops),
+            ("--attention-flops", self.attention_flops != d.attention_flops),
+            ("--activations", self.activations != d.activations),
+            ("--recompute", self.recompute != d.recompute),
+            ("--attention-kernel", self.attention_kernel != d.attention_kernel),
+            ("--precision", self.precision != d.precision),
+            ("--layout", self.layout != d.layout),
+            ("--optimizer", self.optimizer != d.optimizer),
+            ("--hardware", self.hardware != d.hardware),
+            ("--memory", self.memory.is_some()),
+            ("--mfu", self.mfu != d.mfu),
+            ("--steps", self.steps != d.steps),
+            ("--tokens-per-second", self.tokens_per_second.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name)
+        .collect()
+    }
+
+    /// Sets one option by its name as a claims file writes it (`precision = "bf16"`).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let reason = |reason: String| bad(name, value, reason);
+        match name {
+            "flops" => self.flops = value.parse().map_err(reason)?,
+            "attention_flops" => self.attention_flops = value.parse().map_err(reason)?,
+            "activations" => self.activations = value.parse().map_err(reason)?,
+            "recompute" => self.recompute = value.parse().map_err(reason)?,
+            "attention_kernel" => self.attention_kernel = value.parse().map_err(reason)?,
+            "precision" => self.precision = value.into(),
+            "layout" => self.layout = value.into(),
+            "optimizer" => self.optimizer = value.into(),
+            "hardware" => self.hardware = value.into(),
+            "memory" => self.memory = Some(value.into()),
+            "mfu" => self.mfu = value.into(),
+            "steps" => self.steps = value.into(),
+            "tokens_per_second" => self.tokens_per_second = Some(value.into()),
+            other => {
+                return Err(Error::Unknown {
+                    what: "convention".into(),
+                    name: other.into(),
+                    known: [
+                        "flops",
+                        "attention_flops",
+                        "activations",
+                        "recompute",
+                        "attention_kernel",
+                        "precision",
+                        "layout",
+                        "optimizer",
+                        "hardware",
+                        "memory",
+                        "mfu",
+                        "steps",
+                        "tokens_per_second",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The options checked and resolved against the data.
+    pub fn resolve(&self, data: &Data) -> Result<Conventions> {
+        let precision = data.precision(&self.precision)?.clone();
+        let hardware = data.hardware(&self.hardware)?.clone();
+        hardware.peak_at(&precision.name)?;
+        let budget = match &self.memory {
+            Some(text) => Some((text.clone(), data.units.parse_bytes(text).map_err(|e| bad("--memory", text, e))?)),
+            None => None,
+        };
+        let tokens_per_second = match &self.tokens_per_second {
+            Some(text) => {
+                Some(read_number(text).filter(|v| *v > Rational::from_integer(0.into())).ok_or_else(|| {
+                    bad("--tokens-per-second", text, "a throughput is a positive number (e.g. 3000 or 3,000)")
+                })?)
+            }
+            None => None,
+        };
+        let steps = read_number(&self.steps)
+            .filter(|v| v.is_integer() && *v > Rational::from_integer(0.into()))
+            .ok_or_else(|| bad("--steps", &self.steps, "the number of steps must be a positive whole number"))?;
+        let (mfu_text, scale) = match self.mfu.trim().strip_suffix('%') {
+            Some(p) => (p.trim(), Rational::new(1.into(), 100.into())),
+            None => (self.mfu.trim(), Rational::from_integer(1.into())),
+        };
+        let mfu = parse_decimal(mfu_text)
+            .map(|v| v * scale)
+            .filter(|v| *v > Rational::from_integer(0.into()) && *v <= Rational::from_integer(1.into()))
+            .ok_or_else(|| bad("--mfu", &self.mfu, "MFU is a fraction of peak in (0, 1] (0.5 or 50%)"))?;
+        Ok(Conventions {
+            flops: FlopConvention {
+                elementwise: self.flops == FlopCount::All,
+                causal: self.attention_flops == AttentionFlops::Causal,
+            },
+            activations: self.activations,
+            recompute: self.recompute == Recompute::Full,
+            flash: self.attention_kernel == Kernel::Flash,
+            layout: data.layout(&self.layout)?.clone(),
+            optimizer: data.optimizer(&self.optimizer)?.clone(),
+            precision,
+            hardware,
+            budget,
+            tokens_per_second,
+            steps,
+            mfu,
+            statistics_bytes: data.costs.flash_statistics_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_read_and_write_themselves_as_text_and_json() {
+        assert_eq!("ALL".parse::<FlopCount>(), Ok(FlopCount::All));
+        assert!("some".parse::<Kernel>().unwrap_err().contains("standard, flash"));
+        let mut o = Options::default();
+        o.set("precision", "bf16").unwrap();
+        o.set("attention_kernel", "flash").unwrap();
+        let json = serde_json::to_string(&o).unwrap();
+        assert_eq!(serde_json::from_str::<Options>(&json).unwrap(), o);
+        assert_eq!(o.changed(), vec!["--attention-kernel", "--precision"]);
+    }
+
+    #[test]
+    fn resolving_checks_every_value() {
+        let data = Data::builtin();
+        assert!(Options::default().resolve(data).is_ok());
+        for (name, value) in
+            [("mfu", "1.5"), ("steps", "1.5"), ("memory", "80"), ("precision", "fp4"), ("hardware", "x")]
+        {
+            let mut o = Options::default();
+            o.set(name, value).unwrap();
+            assert!(o.resolve(data).is_err(), "{name} = {value}");
+        }
+        let mut o = Options::default();
+        o.set("hardware", "a100").unwrap();
+        o.set("precision", "fp8").unwrap();
+        assert!(o.resolve(data).is_err(), "the A100 has no fp8 peak");
+        assert_eq!(read_number("16,384"), Some(Rational::from_integer(16384.into())));
+        assert_eq!(read_number("1,2"), None);
+    }
+}

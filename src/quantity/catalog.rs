@@ -1,0 +1,478 @@
+//! The catalog of named quantities: each is defined once here — its name, unit, title, the
+//! conventions it reads and how it is built from the rules — and any one of them can be derived
+//! for a model under any conventions without building a document. Derivation documents lay these
+//! entries out; the audit reads them.
+
+use super::memory::{ActivationSettings, BatchFit, Layout, MemoryTerms, activation_bytes, largest_batch};
+use super::sums::{self, component_flops, forward_flops, layer_stage, params, stage_forward_flops, stage_params};
+use super::{Context, Quantity};
+use crate::algebra::{Expr, Rational};
+use crate::dim::{Base, Precision, Unit};
+use crate::error::Result;
+use crate::hardware::Hardware;
+use crate::model::{Model, Origin};
+use crate::ops::{ActivationConvention, FlopConvention};
+use crate::optimizer::Optimizer;
+use crate::symbol::Role;
+
+/// The conventions a derivation runs under, resolved against the data: which FLOPs count, which
+/// activations are kept, how the training state is stored, the optimizer, the hardware, and the
+/// training settings that bind S, U and R.
+#[derive(Clone, Debug)]
+pub struct Conventions {
+    /// Which FLOPs count.
+    pub flops: FlopConvention,
+    /// Which activations are kept for the backward pass.
+    pub activations: ActivationConvention,
+    /// Full recomputation.
+    pub recompute: bool,
+    /// FlashAttention.
+    pub flash: bool,
+    /// Bytes per element of tensors.
+    pub precision: Precision,
+    /// How weights, gradients and optimizer state are stored.
+    pub layout: Layout,
+    /// The optimizer.
+    pub optimizer: Optimizer,
+    /// The accelerator.
+    pub hardware: Hardware,
+    /// A memory budget given explicitly, as written and in bytes.
+    pub budget: Option<(String, Rational)>,
+    /// A measured training throughput, tokens per second.
+    pub tokens_per_second: Option<Rational>,
+    /// Optimizer steps (binds S).
+    pub steps: Rational,
+    /// Model FLOPs utilisation (binds U).
+    pub mfu: Rational,
+    /// Bytes per element of FlashAttention's statistics.
+    pub statistics_bytes: i64,
+}
+
+impl Conventions {
+    /// S, U and R (the hardware's peak at the precision) as bindings, to be applied before any
+    /// `--set` so that an explicit value wins.
+    pub fn bindings(&self) -> Result<Vec<(String, Rational, Origin)>> {
+        let peak = self.hardware.peak_at(&self.precision.name)?;
+        let peak_origin = format!("{} {} peak", self.hardware.name, self.precision.name);
+        Ok(vec![
+            (Role::Steps.symbol().into(), self.steps.clone(), Origin::Option("--steps".into())),
+            (Role::Mfu.symbol().into(), self.mfu.clone(), Origin::Option("--mfu".into())),
+            (Role::Peak.symbol().into(), peak, Origin::Option(peak_origin)),
+        ])
+    }
+
+    /// What the activation rules need.
+    pub fn saved(&self) -> ActivationSettings {
+        ActivationSettings {
+            convention: self.activations,
+            recompute: self.recompute,
+            flash: self.flash,
+            bytes: self.precision.bytes,
+            statistics_bytes: self.statistics_bytes,
+        }
+    }
+
+    /// The memory budgets to try: the one given, else the hardware's readings of its memory.
+    pub fn budgets(&self) -> Vec<(String, Rational)> {
+        match &self.budget {
+            Some(b) => vec![b.clone()],
+            None => self
+                .hardware
+                .readings
+                .iter()
+                .map(|(reading, bytes)| {
+                    let words = if reading.ends_with("iB") {
+                        "binary, 2³⁰ bytes per GiB"
+                    } else {
+                        "decimal, 10⁹ bytes per GB"
+                    };
+                    (format!("{reading} ({words})"), bytes.clone())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One named quantity: how it is named and built.
+pub struct Entry {
+    /// Stable machine name (`memory.total`).
+    pub name: &'static str,
+    /// Its unit.
+    pub unit: fn() -> Unit,
+    /// The conventions (options) its value depends on.
+    pub reads: &'static [&'static str],
+    /// Laid out as `a·B + b`.
+    pub split: bool,
+    title: fn(&Catalog) -> String,
+    build: fn(&Catalog) -> Option<Expr>,
+}
+
+impl Entry {
+    /// One line for listings: the unit and the conventions it reads.
+    pub fn describe(&self) -> String {
+        let unit = (self.unit)().name();
+        let reads = if self.reads.is_empty() { "no convention".to_string() } else { self.reads.join(", ") };
+        format!("[{}] reads {reads}", if unit.is_empty() { "number".into() } else { unit })
+    }
+}
+
+fn bytes() -> Unit {
+    Unit::byte()
+}
+fn flops() -> Unit {
+    Unit::flop()
+}
+fn seconds() -> Unit {
+    Unit::of(Base::Second)
+}
+fn batch_unit() -> Unit {
+    Unit::of(Base::Sequence)
+}
+
+macro_rules! entry {
+    ($name:literal, $unit:expr, [$($reads:literal),*], $split:literal, $title:expr, $build:expr) => {
+        Entry { name: $name, unit: $unit, reads: &[$($reads),*], split: $split, title: $title, build: $build }
+    };
+}
+
+/// Every fixed quantity, in the order derivations show them. Per-component FLOPs and the largest
+/// batches are added per model and per budget by [`Catalog::names`].
+const ENTRIES: &[Entry] = &[
+    entry!("params", Unit::param, [], false, |_| "trainable parameters".into(), |c| Some(params(c.model))),
+    entry!("bytes.params.fp32", bytes, [], false, |_| "parameter memory in fp32 (4 bytes/param)".into(), |c| Some(
+        Expr::int(4) * params(c.model)
+    )),
+    entry!("params.per_layer", Unit::param, [], false, |_| "parameters per layer".into(), |c| layer_stage(c.model)
+        .map(stage_params)),
+    entry!(
+        "flops.forward_per_layer",
+        flops,
+        ["flops", "attention_flops"],
+        false,
+        |_| "forward FLOPs per layer".into(),
+        |c| { layer_stage(c.model).map(|s| stage_forward_flops(c.model, s, c.conventions.flops)) }
+    ),
+    entry!("flops.forward", flops, ["flops", "attention_flops"], false, |_| "forward FLOPs".into(), |c| Some(
+        c.forward()
+    )),
+    entry!(
+        "flops.backward",
+        flops,
+        ["flops", "attention_flops"],
+        false,
+        |_| "backward FLOPs (2× forward)".into(),
+        |c| { Some(Expr::int(2) * c.forward()) }
+    ),
+    entry!(
+        "flops.optimizer",
+        flops,
+        ["optimizer"],
+        false,
+        |c| format!("{} FLOPs per step", c.conventions.optimizer.display),
+        |c| { Some(c.conventions.optimizer.flops(&params(c.model), &sums::factored_state(c.model))) }
+    ),
+    entry!(
+        "flops.step",
+        flops,
+        ["flops", "attention_flops", "recompute", "optimizer"],
+        true,
+        |_| "FLOPs of one training step".into(),
+        |c| { Some(c.step_flops()) }
+    ),
+    entry!(
+        "flops.train_per_token",
+        flops,
+        ["flops", "attention_flops"],
+        false,
+        |_| "training FLOPs per token (forward + backward)".into(),
+        |c| { Some(Expr::int(3) * c.forward() * c.per_token()) }
+    ),
+    entry!("flops.approx.6n", flops, [], false, |_| "6N estimate per token".into(), |c| Some(
+        Expr::int(6) * params(c.model)
+    )),
+    entry!("flops.approx.palm", flops, [], false, |_| "6N + 12·L·H·T (PaLM) estimate per token".into(), |c| {
+        let attention =
+            Expr::product(vec![Expr::int(12), Role::Layers.expr(), Role::Width.expr(), Role::Context.expr()]);
+        Some(Expr::int(6) * params(c.model) + attention)
+    }),
+    entry!("memory.params", bytes, ["precision", "layout"], false, |_| "parameter memory".into(), |c| Some(
+        c.memory().params
+    )),
+    entry!(
+        "memory.master",
+        bytes,
+        ["layout"],
+        false,
+        |c| match &c.conventions.layout.master {
+            super::memory::Storage::Fixed(p) => format!("{} master weights", p.name),
+            _ => "master weights".into(),
+        },
+        |c| {
+            let master = c.memory().master;
+            (!master.is_zero()).then_some(master)
+        }
+    ),
+    entry!("memory.gradients", bytes, ["precision", "layout"], false, |_| "gradient memory".into(), |c| Some(
+        c.memory().gradients
+    )),
+    entry!(
+        "memory.optimizer",
+        bytes,
+        ["optimizer", "precision", "layout"],
+        false,
+        |c| {
+            let o = &c.conventions.optimizer;
+            format!("{} state memory ({})", o.display, o.state_names())
+        },
+        |c| Some(c.memory().optimizer)
+    ),
+    entry!(
+        "memory.activations",
+        bytes,
+        ["activations", "recompute", "attention_kernel", "precision"],
+        false,
+        |_| "saved activation memory".into(),
+        |c| { Some(c.memory().activations) }
+    ),
+    entry!(
+        "memory.static",
+        bytes,
+        ["precision", "layout", "optimizer"],
+        false,
+        |_| "parameters, gradients and optimizer state".into(),
+        |c| { Some(c.memory().fixed()) }
+    ),
+    entry!(
+        "memory.total",
+        bytes,
+        ["precision", "layout", "optimizer", "activations", "recompute", "attention_kernel"],
+        true,
+        |_| "training memory".into(),
+        |c| { Some(c.memory().total()) }
+    ),
+    entry!("memory.kv_cache", bytes, ["precision"], false, |_| "KV cache for B sequences of T tokens".into(), |c| {
+        let cache = sums::kv_cache_bytes(c.model, c.conventions.precision.bytes);
+        (!cache.is_zero()).then_some(cache)
+    }),
+    entry!(
+        "flops.decode_per_token",
+        flops,
+        ["flops"],
+        false,
+        |_| "FLOPs to decode one token with T positions cached".into(),
+        |c| {
+            let cache = sums::kv_cache_bytes(c.model, 1);
+            (!cache.is_zero()).then(|| sums::decode_flops(c.model, c.conventions.flops))
+        }
+    ),
+    entry!(
+        "time.training",
+        seconds,
+        ["flops", "attention_flops", "recompute", "optimizer", "hardware", "precision", "mfu", "steps"],
+        true,
+        |_| "training time".into(),
+        |c| { Some(Role::Steps.expr() * c.step_flops() * (Role::Mfu.expr() * Role::Peak.expr()).pow(-1)) }
+    ),
+    entry!(
+        "mfu",
+        Unit::none,
+        ["tokens_per_second", "hardware", "precision"],
+        false,
+        |_| "model FLOPs utilisation from the measured throughput".into(),
+        |c| {
+            c.conventions.tokens_per_second.as_ref().map(|rate| {
+                Expr::num(rate.clone()) * Expr::int(3) * c.forward() * c.per_token() * Role::Peak.expr().pow(-1)
+            })
+        }
+    ),
+];
+
+/// A model's quantities under one set of conventions.
+pub struct Catalog<'a> {
+    /// The architecture.
+    pub model: &'a Model,
+    /// The conventions.
+    pub conventions: &'a Conventions,
+}
+
+/// The solution of memory = a·B + b for the largest batch, at the bound sizes and as closed forms.
+#[derive(Clone, Debug)]
+pub struct BatchLine {
+    /// Bytes per sequence.
+    pub a: Rational,
+    /// Bytes that do not depend on B.
+    pub b: Rational,
+    /// a as a closed form.
+    pub a_expr: Expr,
+    /// b as a closed form.
+    pub b_expr: Expr,
+}
+
+impl<'a> Catalog<'a> {
+    /// The catalog of `model` under `conventions`.
+    pub fn new(model: &'a Model, conventions: &'a Conventions) -> Catalog<'a> {
+        Catalog { model, conventions }
+    }
+
+    /// Every fixed entry (for listings).
+    pub fn entries() -> &'static [Entry] {
+        ENTRIES
+    }
+
+    fn forward(&self) -> Expr {
+        forward_flops(self.model, self.conventions.flops)
+    }
+
+    /// 1/(B·T).
+    fn per_token(&self) -> Expr {
+        (Role::Batch.expr() * Role::Context.expr()).pow(-1)
+    }
+
+    fn step_flops(&self) -> Expr {
+        // Full recomputation reruns the forward pass inside the backward pass.
+        let forwards = if self.conventions.recompute { 4 } else { 3 };
+        Expr::int(forwards) * self.forward()
+            + self.conventions.optimizer.flops(&params(self.model), &sums::factored_state(self.model))
+    }
+
+    /// The memory terms under these conventions.
+    pub fn memory(&self) -> MemoryTerms {
+        let c = self.conventions;
+        MemoryTerms::new(self.model, &c.precision, &c.layout, &c.optimizer, c.saved())
+    }
+
+    /// Bytes of activations only (for tables).
+    pub fn activation_bytes(&self) -> Expr {
+        activation_bytes(self.model, self.conventions.saved())
+    }
+
+    /// The quantity names that exist for this model and these conventions, in document order.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> =
+            ENTRIES.iter().filter(|e| (e.build)(self).is_some()).map(|e| e.name.to_string()).collect();
+        let at = names.iter().position(|n| n == "flops.forward").map(|i| i + 1).unwrap_or(names.len());
+        let components: Vec<String> = self.components().into_iter().map(|(name, _)| name).collect();
+        names.splice(at..at, components);
+        names.extend(self.batch_names());
+        names
+    }
+
+    /// The per-component forward-FLOP quantities with their titles (components without FLOPs
+    /// under these conventions are left out).
+    pub fn components(&self) -> Vec<(String, String)> {
+        self.model
+            .components
+            .iter()
+            .filter(|(id, _)| !component_flops(self.model, self.conventions.flops, id).is_zero())
+            .map(|(id, title)| (format!("flops.forward.{id}"), title.clone()))
+            .collect()
+    }
+
+    fn batch_names(&self) -> Vec<String> {
+        (0..self.conventions.budgets().len())
+            .map(|i| if i == 0 { "batch.max".to_string() } else { "batch.max.binary".to_string() })
+            .collect()
+    }
+
+    /// The unit of a quantity, if it exists.
+    pub fn unit(&self, name: &str) -> Option<Unit> {
+        if let Some(e) = ENTRIES.iter().find(|e| e.name == name) {
+            return Some((e.unit)());
+        }
+        if name.starts_with("flops.forward.") {
+            return Some(Unit::flop());
+        }
+        name.starts_with("batch.max").then(batch_unit)
+    }
+
+    /// The rules-built expression of a quantity (a largest batch needs the algebra: see
+    /// [`Catalog::quantity`]).
+    pub fn raw(&self, name: &str) -> Option<Expr> {
+        if let Some(e) = ENTRIES.iter().find(|e| e.name == name) {
+            return (e.build)(self);
+        }
+        let id = name.strip_prefix("flops.forward.")?;
+        self.model
+            .components
+            .iter()
+            .any(|(c, _)| c == id)
+            .then(|| component_flops(self.model, self.conventions.flops, id))
+    }
+
+    /// A quantity: raw form, closed form (laid out as `a·B + b` where that reads best), unit and
+    /// value. `None` if it does not exist for this model or these conventions.
+    pub fn quantity(&self, ctx: &Context, name: &str) -> Result<Option<Quantity>> {
+        if name.starts_with("batch.max") {
+            return self.batch_quantity(ctx, name);
+        }
+        let Some(raw) = self.raw(name) else { return Ok(None) };
+        let entry = ENTRIES.iter().find(|e| e.name == name);
+        let title = match entry {
+            Some(e) => (e.title)(self),
+            None => self.components().into_iter().find(|(n, _)| n == name).map(|(_, t)| t).unwrap_or_default(),
+        };
+        let unit = self.unit(name).unwrap_or_else(Unit::none);
+        let split = entry.is_some_and(|e| e.split);
+        let ctx = if split { ctx.split_by(Role::Batch.symbol()) } else { ctx.clone() };
+        Ok(Some(ctx.quantity(name, &title, unit, raw)?))
+    }
+
+    /// A quantity that must exist (a caller's bug otherwise).
+    pub fn get(&self, ctx: &Context, name: &str) -> Result<Quantity> {
+        Ok(self.quantity(ctx, name)?.unwrap_or_else(|| panic!("the catalog has no quantity `{name}` here")))
+    }
+
+    /// memory.total = a·B + b, solved once: the values at the bound sizes and the closed forms.
+    /// `None` when memory is not linear in B.
+    pub fn batch_line(&self, ctx: &Context) -> Result<Option<BatchLine>> {
+        let total = self.memory().total();
+        let Some(by_power) = ctx.engine.coefficients(&total, Role::Batch.symbol())? else { return Ok(None) };
+        if by_power.keys().any(|k| *k != 0 && *k != 1) {
+            return Ok(None);
+        }
+        let part = |k: i32| by_power.get(&k).cloned().unwrap_or_else(Expr::zero);
+        let (a_raw, b_raw) = (part(1), part(0));
+        Ok(Some(BatchLine {
+            a: ctx.value(&a_raw)?,
+            b: ctx.value(&b_raw)?,
+            a_expr: ctx.simplify(&a_raw)?,
+            b_expr: ctx.simplify(&b_raw)?,
+        }))
+    }
+
+    /// The largest batch for one budget (`batch.max` is the first, `batch.max.binary` the second).
+    fn batch_quantity(&self, ctx: &Context, name: &str) -> Result<Option<Quantity>> {
+        let index = match name {
+            "batch.max" => 0,
+            "batch.max.binary" => 1,
+            _ => return Ok(None),
+        };
+        let (Some((label, budget)), Some(line)) =
+            (self.conventions.budgets().get(index).cloned(), self.batch_line(ctx)?)
+        else {
+            return Ok(None);
+        };
+        let fit = largest_batch(&line.a, &line.b, &budget);
+        let closed = if line.a > Rational::from_integer(0.into()) {
+            Expr::Floor(Box::new((Expr::num(budget.clone()) - line.b_expr.clone()) * line.a_expr.clone().pow(-1)))
+        } else {
+            Expr::zero()
+        };
+        let (value, verdict) = match fit {
+            BatchFit::Largest(n) => (Some(n), None),
+            BatchFit::DoesNotFit(missing) => {
+                (None, Some(format!("does not fit: one sequence needs {} more", crate::dim::bytes(&missing))))
+            }
+            BatchFit::Unbounded => (None, Some("any batch fits: memory does not grow with B".into())),
+        };
+        Ok(Some(Quantity {
+            name: name.to_string(),
+            title: format!("largest whole batch, ⌊(budget − b)/a⌋ for {label}"),
+            unit: batch_unit(),
+            raw: closed.clone(),
+            closed,
+            value,
+            verdict,
+        }))
+    }
+}

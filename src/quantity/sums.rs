@@ -1,0 +1,78 @@
+//! Sums over a model's stages of what each op's rules give: parameters, forward FLOPs (per stage,
+//! per component), decode FLOPs, the factored optimizer state, the KV cache.
+
+use crate::algebra::Expr;
+use crate::model::{Model, Stage};
+use crate::ops::FlopConvention;
+use crate::symbol::Role;
+
+/// Parameters of one pass through a stage.
+pub fn stage_params(stage: &Stage) -> Expr {
+    Expr::sum(stage.ops.iter().map(|op| op.params()).collect())
+}
+
+/// Forward FLOPs of one pass through a stage.
+pub fn stage_forward_flops(model: &Model, stage: &Stage, convention: FlopConvention) -> Expr {
+    Expr::sum(stage.ops.iter().map(|op| op.forward_flops(convention, &model.costs)).collect())
+}
+
+/// Σ over stages of repeat × (per-pass amount).
+pub fn over_stages(model: &Model, per_stage: impl Fn(&Stage) -> Expr) -> Expr {
+    Expr::sum(model.stages.iter().map(|s| s.repeat.clone() * per_stage(s)).collect())
+}
+
+/// Trainable parameters of the model.
+pub fn params(model: &Model) -> Expr {
+    over_stages(model, stage_params)
+}
+
+/// Elements of a factored second moment over the whole model (rows + columns of every matrix).
+pub fn factored_state(model: &Model) -> Expr {
+    over_stages(model, |s| Expr::sum(s.ops.iter().map(|op| op.factored_state()).collect()))
+}
+
+/// Forward FLOPs of the model for a batch of B sequences of T tokens.
+pub fn forward_flops(model: &Model, convention: FlopConvention) -> Expr {
+    over_stages(model, |s| stage_forward_flops(model, s, convention))
+}
+
+/// Forward FLOPs of the ops in one component.
+pub fn component_flops(model: &Model, convention: FlopConvention, component: &str) -> Expr {
+    over_stages(model, |s| {
+        Expr::sum(
+            s.ops
+                .iter()
+                .filter(|op| op.component == component)
+                .map(|op| op.forward_flops(convention, &model.costs))
+                .collect(),
+        )
+    })
+}
+
+/// The stage repeated per layer, if exactly one stage repeats.
+pub fn layer_stage(model: &Model) -> Option<&Stage> {
+    let mut repeated = model.stages.iter().filter(|s| s.repeat != Expr::one());
+    match (repeated.next(), repeated.next()) {
+        (Some(s), None) => Some(s),
+        _ => None,
+    }
+}
+
+/// Bytes of the inference KV cache: every op's cached elements per token, for B sequences of T
+/// tokens, at `bytes` per element.
+pub fn kv_cache_bytes(model: &Model, bytes: i64) -> Expr {
+    over_stages(model, |s| {
+        Expr::sum(
+            s.ops
+                .iter()
+                .filter_map(|op| op.kv_cache.clone())
+                .map(|w| Expr::product(vec![Expr::int(bytes), Role::Batch.expr(), Role::Context.expr(), w]))
+                .collect(),
+        )
+    })
+}
+
+/// FLOPs to decode one token of one sequence with T positions cached.
+pub fn decode_flops(model: &Model, convention: FlopConvention) -> Expr {
+    over_stages(model, |s| Expr::sum(s.ops.iter().map(|op| op.decode_flops(convention, &model.costs)).collect()))
+}
