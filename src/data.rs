@@ -118,6 +118,23 @@ fn upsert<T>(list: &mut Vec<T>, item: T, name: impl Fn(&T) -> &str) {
     }
 }
 
+/// The item of `list` called `name` (or one of its aliases), in any letter case; an error naming
+/// the known ones otherwise.
+fn named<'a, T>(
+    list: &'a [T],
+    what: &str,
+    name: &str,
+    id: impl Fn(&T) -> &String,
+    aliases: impl Fn(&T) -> &[String],
+) -> Result<&'a T> {
+    let wanted = name.trim().to_lowercase();
+    list.iter().find(|x| *id(x) == wanted || aliases(x).contains(&wanted)).ok_or_else(|| Error::Unknown {
+        what: what.into(),
+        name: name.to_string(),
+        known: list.iter().map(|x| id(x).clone()).collect(),
+    })
+}
+
 impl Data {
     /// The built-in data, read once. A broken built-in file is a bug in tally, caught by its tests.
     pub fn builtin() -> &'static Data {
@@ -195,42 +212,22 @@ impl Data {
 
     /// A precision by name (any letter case).
     pub fn precision(&self, name: &str) -> Result<&Precision> {
-        let wanted = name.trim().to_lowercase();
-        self.precisions.iter().find(|p| p.name == wanted).ok_or_else(|| Error::Unknown {
-            what: "precision".into(),
-            name: name.to_string(),
-            known: self.precisions.iter().map(|p| p.name.clone()).collect(),
-        })
+        named(&self.precisions, "precision", name, |p| &p.name, |_| &[])
     }
 
     /// A storage layout by name.
     pub fn layout(&self, name: &str) -> Result<&Layout> {
-        let wanted = name.trim().to_lowercase();
-        self.layouts.iter().find(|l| l.name == wanted).ok_or_else(|| Error::Unknown {
-            what: "layout".into(),
-            name: name.to_string(),
-            known: self.layouts.iter().map(|l| l.name.clone()).collect(),
-        })
+        named(&self.layouts, "layout", name, |l| &l.name, |_| &[])
     }
 
     /// An accelerator by name or alias, in any letter case.
     pub fn hardware(&self, name: &str) -> Result<&Hardware> {
-        let wanted = name.trim().to_lowercase();
-        self.hardware.iter().find(|h| h.name == wanted || h.aliases.contains(&wanted)).ok_or_else(|| Error::Unknown {
-            what: "hardware".into(),
-            name: name.to_string(),
-            known: self.hardware.iter().map(|h| h.name.clone()).collect(),
-        })
+        named(&self.hardware, "hardware", name, |h| &h.name, |h| &h.aliases)
     }
 
     /// An optimizer by name.
     pub fn optimizer(&self, name: &str) -> Result<&Optimizer> {
-        let wanted = name.trim().to_lowercase();
-        self.optimizers.iter().find(|o| o.name == wanted).ok_or_else(|| Error::Unknown {
-            what: "optimizer".into(),
-            name: name.to_string(),
-            known: self.optimizers.iter().map(|o| o.name.clone()).collect(),
-        })
+        named(&self.optimizers, "optimizer", name, |o| &o.name, |_| &[])
     }
 
     /// A built-in answer sheet by name (any letter case).

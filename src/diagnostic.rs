@@ -216,10 +216,7 @@ pub fn render(d: &Diagnostic, color: bool) -> String {
     let mut report =
         Report::build(ReportKind::Custom(d.kind.word(), colour), (name.clone(), clamp(&text, &first.span)))
             .with_config(config)
-            .with_message(match &d.code {
-                Some(code) => format!("[{}] {message}", printable(code)),
-                None => message.clone(),
-            });
+            .with_message(message.clone());
     for (i, label) in d.labels.iter().enumerate() {
         let mut mark = Mark::new((name.clone(), clamp(&text, &label.span))).with_order(i as i32);
         if !label.message.is_empty() {
@@ -230,11 +227,14 @@ pub fn render(d: &Diagnostic, color: bool) -> String {
         }
         report = report.with_label(mark);
     }
-    for note in &d.notes {
-        report = report.with_note(printable(note));
-    }
+    // One note of several lines reads better than numbered notes, and the fix reads best last,
+    // after the evidence for it (ariadne would print a help before the notes).
+    let mut lines: Vec<String> = d.notes.iter().map(|n| printable(n).into_owned()).collect();
     if let Some(help) = &d.help {
-        report = report.with_help(printable(help));
+        lines.push(format!("help: {}", printable(help)));
+    }
+    if !lines.is_empty() {
+        report = report.with_note(lines.join("\n"));
     }
     let mut out = Vec::new();
     // Writing into a Vec cannot fail; a failure would only lose the source lines, not the message.
@@ -243,7 +243,22 @@ pub fn render(d: &Diagnostic, color: bool) -> String {
     }
     let rendered = String::from_utf8_lossy(&out).into_owned();
     // ariadne colours the report's kind even when asked not to; without colour, none is left in.
-    if color { rendered } else { strip_ansi(&rendered) }
+    let rendered = if color { rendered } else { strip_ansi(&rendered) };
+    // The headline in one form with or without a source (`wrong[c1]: …`, like a compiler's
+    // `error[E0308]: …`), rather than ariadne's `wrong: [c1] …`.
+    let body = rendered.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
+    let headline = if color {
+        let code = match colour {
+            Color::Red => "31",
+            Color::Green => "32",
+            _ => "33",
+        };
+        let word = d.kind.word();
+        format!("\u{1b}[1;{code}m{word}\u{1b}[0m{}", &headline[word.len()..])
+    } else {
+        headline
+    };
+    format!("{headline}\n{body}")
 }
 
 /// `text` without ANSI escape sequences (ESC `[` … final letter).

@@ -86,7 +86,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// A problem at `span` of `source`, labelled "here".
+    /// A problem at `span` of `source`, labelled by position only.
     pub fn at(source: &Source, span: Range<usize>, message: impl Into<String>) -> Error {
         Error::at_shared(&Arc::new(source.clone()), span, message)
     }

@@ -9,12 +9,14 @@ pub mod reference;
 pub mod report;
 
 use crate::algebra::{self, Expr, Notation, Rational, print};
+use crate::diagnostic::{Diagnostic, Kind, Label, Source};
 use crate::dim::{self, Base, Unit};
 use crate::quantity::{BatchFit, largest_batch};
 use claim::Claim;
 use num_traits::{One, Signed, Zero};
 use reference::{Dimension, Reference};
 use std::ops::Range;
+use std::sync::Arc;
 
 /// How a claim (or one of its right sides) came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,6 +46,34 @@ pub struct Finding {
     pub evidence: Vec<String>,
     /// A suggested correction.
     pub fix: Option<String>,
+    /// Other labelled places of the claim (the two operands of a unit clash).
+    pub labels: Vec<Label>,
+}
+
+impl Finding {
+    /// The finding as a diagnostic on the claim's text.
+    pub fn diagnostic(&self, claim: &Claim) -> Diagnostic {
+        let kind = match self.verdict {
+            Verdict::Holds => Kind::Holds,
+            Verdict::HoldsNumerically => Kind::Note,
+            Verdict::Wrong => Kind::Wrong,
+            Verdict::Unreadable => Kind::Error,
+        };
+        let source = Arc::new(Source { name: format!("claim {}", claim.id), text: claim.text.clone() });
+        let mut d = Diagnostic::new(kind, &self.headline).with_code(&claim.id).in_source(source);
+        // Labels on the parts (the two operands of a dimension clash) say more than one label on
+        // the whole; drawn together they only cross each other.
+        if self.labels.is_empty() {
+            d = d.with_label(Label::primary(self.caret.clone(), &self.label));
+        } else {
+            d.labels = self.labels.clone();
+            d.labels[0].primary = true;
+        }
+        d.notes = self.evidence.clone();
+        // The corrected claim reads as the last line of evidence, after what it corrects.
+        d.notes.extend(self.fix.iter().map(|fix| format!("fix: {fix}")));
+        d
+    }
 }
 
 /// The audit of one claim.
@@ -133,6 +163,43 @@ fn family_of(unit: &Unit) -> Family {
     }
 }
 
+/// Labels on the first term of a sum in each of two clashing units, so a dimension error points at
+/// both operands: the formula is split at its top-level `+` and `−`, each term read on its own.
+fn operand_labels(text: &str, offset: usize, r: &Reference, (a, b): (&Unit, &Unit)) -> Vec<Label> {
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            // A sign inside a number's exponent (1e-9) does not split.
+            '+' | '-' | '−' if depth == 0 && !(i > 0 && matches!(bytes[i - 1], b'e' | b'E')) => {
+                terms.push(start..i);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    terms.push(start..text.len());
+    let unit_of = |span: &Range<usize>| match r.read(&text[span.clone()], false).map(|rd| r.dimension(&rd.marked)) {
+        Ok(Ok(Dimension::Known(u))) => Some(u),
+        _ => None,
+    };
+    let trimmed = |span: &Range<usize>| {
+        let t = &text[span.clone()];
+        let lead = t.len() - t.trim_start().len();
+        span.start + lead..span.start + lead + t.trim().len()
+    };
+    [a, b]
+        .into_iter()
+        .filter_map(|unit| {
+            let span = terms.iter().find(|s| unit_of(s).as_ref() == Some(unit))?;
+            Some(Label::secondary(shift(&trimmed(span), offset), format!("this is in {}", unit.name())))
+        })
+        .collect()
+}
+
 fn shift(r: &Range<usize>, by: usize) -> Range<usize> {
     r.start + by..r.end + by
 }
@@ -145,6 +212,7 @@ fn unreadable(message: String, caret: Range<usize>) -> Finding {
         label: "here".into(),
         evidence: vec![],
         fix: None,
+        labels: vec![],
     }
 }
 
@@ -159,7 +227,7 @@ fn check_claim(claim: &Claim, r: &Reference) -> Vec<Finding> {
     let lhs_text = &claim.text[claim.lhs.clone()];
     let target = match target(lhs_text, claim.lhs.start, r) {
         Ok(t) => t,
-        Err(f) => return vec![f],
+        Err(f) => return vec![*f],
     };
     let mut findings = Vec::new();
     let mut formula_value: Option<(Rational, Range<usize>)> = None;
@@ -192,7 +260,9 @@ fn check_claim(claim: &Claim, r: &Reference) -> Vec<Finding> {
 }
 
 /// Resolves the left side: a quantity expression, or `batch.max(BUDGET)`.
-fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
+/// What the left side names: its formula, value, unit and family (a finding when it cannot be read;
+/// boxed, as findings are large and the error is the rare path).
+fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Box<Finding>> {
     if let Some(inner) = text.strip_prefix("batch.max(").and_then(|t| t.strip_suffix(')')) {
         let budget = r
             .data
@@ -207,7 +277,9 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
         let coefficient =
             |k: i32| coefficients.as_ref().and_then(|c| c.get(&k)).and_then(|e| algebra::evaluate(e, &values).ok());
         let (Some(a), Some(b)) = (coefficient(1), coefficient(0)) else {
-            return Err(unreadable("training memory is not linear in B here".into(), offset..offset + text.len()));
+            return Err(
+                unreadable("training memory is not linear in B here".into(), offset..offset + text.len()).into()
+            );
         };
         let (value, verdict) = match largest_batch(&a, &b, &budget) {
             BatchFit::Largest(n) => (Some(n), None),
@@ -230,28 +302,29 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Finding> {
         });
     }
     if let Some(unit) = r.unit_name(text.trim()) {
-        return Err(unreadable(
+        return Err(Box::new(unreadable(
             format!(
                 "`{}` is a unit, not a quantity; name what is claimed, e.g. {}",
                 text.trim(),
                 r.quantities_in(&unit).join(", ")
             ),
             offset..offset + text.len(),
-        ));
+        )));
     }
     let reading = r.read(text, false).map_err(|e| unreadable(e.message, shift(&e.span, offset)))?;
     let unit = match r.dimension(&reading.marked) {
         Ok(Dimension::Known(u)) => u,
         Ok(Dimension::Free) => Unit::none(),
         Err(reference::Mismatch(a, b)) => {
-            return Err(Finding {
+            return Err(Box::new(Finding {
                 verdict: Verdict::Wrong,
                 headline: format!("the left side adds {} to {}", a.name(), b.name()),
                 caret: offset..offset + text.len(),
                 label: "different units".into(),
                 evidence: vec![],
                 fix: None,
-            });
+                labels: operand_labels(text, offset, r, (&a, &b)),
+            }));
         }
     };
     let expr = r.unmark(&reading.marked);
@@ -319,6 +392,7 @@ fn check_formula(
     let unit = &target.unit;
     match r.dimension(&reading.marked) {
         Err(reference::Mismatch(a, b)) => {
+            let labels = operand_labels(text, part.start, r, (&a, &b));
             return (
                 Finding {
                     verdict: Verdict::Wrong,
@@ -327,6 +401,7 @@ fn check_formula(
                     label: "terms in different units".into(),
                     evidence,
                     fix: Some("add quantities of one unit only".into()),
+                    labels,
                 },
                 None,
             );
@@ -350,6 +425,7 @@ fn check_formula(
                     label: format!("this is in {}", found.name()),
                     evidence,
                     fix: None,
+                    labels: vec![],
                 },
                 None,
             );
@@ -382,6 +458,7 @@ fn check_formula(
                 label: String::new(),
                 evidence,
                 fix: None,
+                labels: vec![],
             },
             claimed_value,
         );
@@ -408,6 +485,7 @@ fn check_formula(
                 label: String::new(),
                 evidence,
                 fix: None,
+                labels: vec![],
             },
             claimed_value,
         );
@@ -426,6 +504,7 @@ fn check_formula(
                 label: "a different formula".into(),
                 evidence,
                 fix: Some(format!("the general form is {}", closed(derived))),
+                labels: vec![],
             },
             claimed_value,
         );
@@ -452,6 +531,7 @@ fn check_formula(
                 label: format!("× {}", number_text(&factor)),
                 evidence,
                 fix: Some(fix),
+                labels: vec![],
             },
             claimed_value,
         );
@@ -517,6 +597,7 @@ fn term_differences(
                 label: "differs".into(),
                 evidence,
                 fix: Some(format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived))),
+                labels: vec![],
             },
             claimed_value,
         );
@@ -603,6 +684,7 @@ fn term_differences(
             label: "differs from the derivation".into(),
             evidence,
             fix: Some(format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived))),
+            labels: vec![],
         },
         claimed_value,
     )
@@ -635,6 +717,7 @@ fn check_number(
             label: format!("this is in {}", u.name()),
             evidence,
             fix: None,
+            labels: vec![],
         };
     }
     // Impossible results come first: they are wrong whatever the formula.
@@ -652,6 +735,7 @@ fn check_number(
             label: "not a batch size".into(),
             evidence,
             fix: target.value.as_ref().map(|v| format!("{} = {}", &claim.text[claim.lhs.clone()], dim::exact(v))),
+            labels: vec![],
         };
     }
     let name = &claim.text[claim.lhs.clone()];
@@ -663,6 +747,7 @@ fn check_number(
             label: "more than the hardware's peak".into(),
             evidence: vec!["model FLOPs utilisation is a fraction of peak, at most 1".into()],
             fix: None,
+            labels: vec![],
         };
     }
     let tolerance = tolerance_for(text, claim.tolerance.as_deref(), &stated);
@@ -679,6 +764,7 @@ fn check_number(
             label: format!("should be {}", dim::display(value, unit)),
             evidence,
             fix: Some(format!("{} = {}", name, dim::display(value, unit))),
+            labels: vec![],
         };
     }
     compare_values(r, Some(stated), target, part.clone(), evidence, text, &tolerance)
@@ -729,6 +815,7 @@ fn compare_values(
             label: String::new(),
             evidence,
             fix: None,
+            labels: vec![],
         },
         (Some(_), None) if target.family != Family::Batch => Finding {
             verdict: Verdict::Unreadable,
@@ -740,6 +827,7 @@ fn compare_values(
             label: String::new(),
             evidence,
             fix: None,
+            labels: vec![],
         },
         (Some(_), None) => {
             if let Some(words) = &target.verdict {
@@ -752,6 +840,7 @@ fn compare_values(
                 label: "no batch size fits".into(),
                 evidence,
                 fix: Some("shorten T, recompute activations, lower the precision, or use more memory".into()),
+                labels: vec![],
             }
         }
         (Some(c), Some(d)) => {
@@ -771,6 +860,7 @@ fn compare_values(
                 label: format!("derived: {}", dim::display(d, unit)),
                 evidence,
                 fix: None,
+                labels: vec![],
             }
         }
         (None, _) => Finding {
@@ -780,6 +870,7 @@ fn compare_values(
             label: String::new(),
             evidence,
             fix: None,
+            labels: vec![],
         },
     }
 }

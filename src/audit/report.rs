@@ -1,7 +1,8 @@
-//! An audit report as compiler-style diagnostics (text), as Markdown, or as JSON. Each claim: a
-//! verdict line, the claim with a caret under the culprit, the evidence, a suggested fix.
+//! An audit report as diagnostics (text, rendered by [`crate::diagnostic`] like every other message),
+//! as Markdown, or as JSON. Each claim: a verdict line, the claim with its labelled places, the
+//! evidence, a suggested fix.
 
-use super::{ClaimReport, Finding, Report, Verdict};
+use super::{ClaimReport, Report, Verdict};
 use serde_json::json;
 
 fn tag(v: Verdict) -> &'static str {
@@ -13,30 +14,8 @@ fn tag(v: Verdict) -> &'static str {
     }
 }
 
-fn caret_line(text: &str, f: &Finding) -> String {
-    let start = text[..f.caret.start.min(text.len())].chars().count();
-    let width = text[f.caret.start.min(text.len())..f.caret.end.min(text.len())].chars().count().max(1);
-    format!("{}{} {}", " ".repeat(start), "^".repeat(width), f.label).trim_end().to_string()
-}
-
-fn text_claim(c: &ClaimReport) -> String {
-    let mut out = String::new();
-    for f in &c.findings {
-        out.push_str(&format!("{}[{}]: {}\n", tag(f.verdict), c.claim.id, f.headline));
-        out.push_str("   |\n");
-        out.push_str(&format!("   | {}\n", c.claim.text));
-        if f.verdict != Verdict::Holds {
-            out.push_str(&format!("   | {}\n", caret_line(&c.claim.text, f)));
-        }
-        for e in &f.evidence {
-            out.push_str(&format!("   = {e}\n"));
-        }
-        if let Some(fix) = &f.fix {
-            out.push_str(&format!("   = fix: {fix}\n"));
-        }
-        out.push('\n');
-    }
-    out
+fn text_claim(c: &ClaimReport, color: bool) -> String {
+    c.findings.iter().map(|f| crate::diagnostic::render(&f.diagnostic(&c.claim), color) + "\n").collect()
 }
 
 fn summary(r: &Report) -> String {
@@ -55,9 +34,9 @@ fn summary(r: &Report) -> String {
     )
 }
 
-/// Compiler-style text.
-pub fn text(r: &Report) -> String {
-    let mut out: String = r.claims.iter().map(text_claim).collect();
+/// Diagnostics as text; `color` for a terminal.
+pub fn text(r: &Report, color: bool) -> String {
+    let mut out: String = r.claims.iter().map(|c| text_claim(c, color)).collect();
     out.push_str(&summary(r));
     out
 }
@@ -67,7 +46,7 @@ pub fn markdown(r: &Report) -> String {
     let mut out = format!("# tally audit against {}\n\n", r.model);
     for c in &r.claims {
         out.push_str(&format!("## `{}`: {}\n\n", c.claim.id, tag(c.verdict())));
-        out.push_str(&format!("```text\n{}```\n\n", text_claim(c).trim_end_matches('\n').to_string() + "\n"));
+        out.push_str(&format!("```text\n{}```\n\n", text_claim(c, false).trim_end_matches('\n').to_string() + "\n"));
     }
     out.push_str(&format!("**Summary:** {}", summary(r)));
     out
@@ -88,6 +67,7 @@ pub fn json(r: &Report) -> String {
                     "headline": f.headline,
                     "span": [f.caret.start, f.caret.end],
                     "label": f.label,
+                    "labels": f.labels,
                     "evidence": f.evidence,
                     "fix": f.fix,
                 })).collect::<Vec<_>>(),

@@ -113,7 +113,10 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             let report = session.audit(&request)?;
             drop(session);
             let text = match args.format {
-                AuditFormat::Text => tally::audit::report::text(&report),
+                AuditFormat::Text => tally::audit::report::text(
+                    &report,
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                ),
                 AuditFormat::Markdown => tally::audit::report::markdown(&report),
                 AuditFormat::Json => tally::audit::report::json(&report),
             };

@@ -6,19 +6,23 @@ use super::{Costs, FlopConvention, Op, OpKind};
 use crate::algebra::Expr;
 use crate::symbol::Role;
 
-fn b() -> Expr {
+/// The batch size B.
+pub(super) fn b() -> Expr {
     Role::Batch.expr()
 }
 
-fn t() -> Expr {
+/// The context length T.
+pub(super) fn t() -> Expr {
     Role::Context.expr()
 }
 
-fn tokens() -> Expr {
+/// Tokens in a batch, B·T.
+pub(super) fn tokens() -> Expr {
     b() * t()
 }
 
-fn prod(v: Vec<Expr>) -> Expr {
+/// A product of factors.
+pub(super) fn prod(v: Vec<Expr>) -> Expr {
     Expr::product(v)
 }
 

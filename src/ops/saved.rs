@@ -1,24 +1,9 @@
 //! What each op keeps for its backward pass, under the named conventions.
 
+use super::rules::{b, prod, t, tokens};
 use super::{ActivationConvention, Op, OpKind, Saved};
 use crate::algebra::Expr;
 use crate::symbol::Role;
-
-fn b() -> Expr {
-    Role::Batch.expr()
-}
-
-fn t() -> Expr {
-    Role::Context.expr()
-}
-
-fn tokens() -> Expr {
-    b() * t()
-}
-
-fn prod(v: Vec<Expr>) -> Expr {
-    Expr::product(v)
-}
 
 impl Op {
     /// Elements of the op's output tensor (what it would keep for the backward pass).
