@@ -86,6 +86,16 @@ enum Kind {
     Sheet,
 }
 
+/// A file of a user's data directory: where it sits in the directory (`optimizers/lion.toml`),
+/// which says what it holds, and its text, named as messages should name it (its full path).
+#[derive(Clone, Debug)]
+pub struct DataFile {
+    /// Its path inside the data directory.
+    pub place: String,
+    /// Its text and display name.
+    pub source: Source,
+}
+
 fn kind_of(path: &str) -> Option<Kind> {
     let file = path.rsplit('/').next().unwrap_or(path);
     let dir = path.rsplit('/').nth(1).unwrap_or("");
@@ -143,37 +153,38 @@ impl Data {
             let mut data = Data::default();
             for (path, text) in BUILTIN {
                 let source = Source { name: path.to_string(), text: text.to_string() };
-                data.add(&source).unwrap_or_else(|e| panic!("built-in {path} is invalid: {e}"));
+                let kind = kind_of(path).unwrap_or_else(|| panic!("built-in {path} has no kind"));
+                data.add(kind, &source).unwrap_or_else(|e| panic!("built-in {path} is invalid: {e}"));
             }
             data
         })
     }
 
-    /// The built-in data with a user's files added, each named by its path inside the data
-    /// directory (`hardware.toml`, `precisions.toml`, `layouts.toml`, `optimizers/NAME.toml`,
-    /// `models/NAME.toml`).
-    pub fn with_user_files(files: &[Source]) -> Result<Data> {
+    /// The built-in data with a user's files added. Each file's place in the data directory
+    /// (`hardware.toml`, `precisions.toml`, `layouts.toml`, `optimizers/NAME.toml`,
+    /// `models/NAME.toml`) says what it holds; its source name is what messages show.
+    pub fn with_user_files(files: &[DataFile]) -> Result<Data> {
         let mut data = Data::builtin().clone();
-        let mut sorted: Vec<&Source> = files.iter().collect();
+        let mut sorted: Vec<(Option<Kind>, &DataFile)> = files.iter().map(|f| (kind_of(&f.place), f)).collect();
         // Precisions before hardware, so a new precision can have peaks.
-        sorted.sort_by_key(|s| kind_of(&s.name).map(|k| k as u8).unwrap_or(u8::MAX));
-        for source in sorted {
-            match kind_of(&source.name) {
+        sorted.sort_by_key(|(kind, _)| kind.map(|k| k as u8).unwrap_or(u8::MAX));
+        for (kind, file) in sorted {
+            match kind {
                 Some(Kind::Symbols | Kind::Units | Kind::Costs | Kind::Causes | Kind::Aliases) | None => {
                     return Err(Error::Usage(format!(
                         "`{}` is not a file a data directory can hold: use hardware.toml, precisions.toml, layouts.toml, optimizers/NAME.toml or models/NAME.toml",
-                        source.name
+                        file.source.name
                     )));
                 }
-                Some(_) => data.add(source)?,
+                Some(kind) => data.add(kind, &file.source)?,
             }
         }
         Ok(data)
     }
 
     /// Reads one data file into the collection it belongs to.
-    fn add(&mut self, source: &Source) -> Result<()> {
-        match kind_of(&source.name) {
+    fn add(&mut self, kind: Kind, source: &Source) -> Result<()> {
+        match Some(kind) {
             Some(Kind::Symbols) => self.symbols = SymbolTable::from_source(source)?,
             Some(Kind::Precisions) => {
                 for p in Precision::read(source)? {
@@ -259,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_user_file_of_a_kind_that_cannot_be_overridden_is_refused() {
-        let source = Source { name: "symbols.toml".into(), text: String::new() };
-        assert!(Data::with_user_files(&[source]).is_err());
+        let source = Source { name: "/home/u/tally/symbols.toml".into(), text: String::new() };
+        assert!(Data::with_user_files(&[DataFile { place: "symbols.toml".into(), source }]).is_err());
     }
 }

@@ -182,7 +182,10 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 fn clamp(text: &str, span: &Range<usize>) -> Range<usize> {
     let start = floor_char_boundary(text, span.start.min(text.len()));
     let end = floor_char_boundary(text, span.end.min(text.len())).max(start);
-    start..end
+    // A span over several lines (a whole TOML table) is shown by its first line: ariadne draws
+    // multi-line spans as a margin arrow that says less than the line itself.
+    let first_line_end = text[start..end].find('\n').map(|i| start + i);
+    start..first_line_end.filter(|e| *e > start).unwrap_or(end)
 }
 
 /// Renders a diagnostic: `kind[code]: message`, then the source lines with their labels, then
@@ -219,8 +222,13 @@ pub fn render(d: &Diagnostic, color: bool) -> String {
             .with_message(message.clone());
     for (i, label) in d.labels.iter().enumerate() {
         let mut mark = Mark::new((name.clone(), clamp(&text, &label.span))).with_order(i as i32);
+        // ariadne underlines only labels with a message; the culprit of an error is always
+        // underlined.
+        let culprit = label.primary && matches!(d.kind, Kind::Error | Kind::Wrong);
         if !label.message.is_empty() {
             mark = mark.with_message(printable(&label.message));
+        } else if culprit {
+            mark = mark.with_message("here");
         }
         if color {
             mark = mark.with_color(if label.primary { colour } else { Color::Blue });

@@ -264,6 +264,11 @@ impl Units {
     }
 }
 
+/// An exact value as plain text, for machines and factors: `2127057600`, or `p/q` for a fraction.
+pub fn plain(value: &Rational) -> String {
+    if value.is_integer() { value.numer().to_string() } else { format!("{}/{}", value.numer(), value.denom()) }
+}
+
 /// Exact integer with thousands separators; a terminating decimal exactly (`0.5`); any other
 /// fraction to 4 decimals, marked `≈`.
 pub fn exact(value: &Rational) -> String {

@@ -93,10 +93,15 @@ impl Hardware {
 
     /// Peak FLOP/s at a precision, or an error naming the precisions this hardware lists.
     pub fn peak_at(&self, precision: &str) -> Result<Rational> {
-        self.peak.get(precision).cloned().ok_or_else(|| Error::Unknown {
-            what: format!("precision for {}", self.name),
-            name: precision.to_string(),
-            known: self.peak.keys().cloned().collect(),
+        self.peak.get(precision).cloned().ok_or_else(|| Error::BadOption {
+            option: "--precision".into(),
+            value: precision.to_string(),
+            reason: format!(
+                "{} ({}) has no {precision} peak in the hardware data; it has {}. choose one of those, or a --hardware that has one (`tally list hardware`)",
+                self.name,
+                self.summary,
+                self.peak.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
         })
     }
 }

@@ -42,7 +42,7 @@ pub struct SessionOptions {
     /// Waiting for the per-user lock.
     pub wait: WaitOptions,
     /// A user's data files, already read.
-    pub data_files: Vec<Source>,
+    pub data_files: Vec<crate::data::DataFile>,
 }
 
 /// What to derive: a model (a built-in name, or a model file's text), a preset, `SYMBOL=VALUE`

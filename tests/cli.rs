@@ -81,8 +81,14 @@ fn a_bad_set_value_exits_2_naming_it() {
 
 #[test]
 fn sizes_must_be_positive_whole_numbers() {
-    for set in ["H=0", "H=-5", "T=1.5", "L=", "H"] {
-        tally().args(["derive", "--set", set]).assert().code(2).stderr(predicate::str::contains("error:"));
+    for (set, says) in [
+        ("H=0", "H (d_model) must be a positive whole number, not `0`"),
+        ("H=-5", "H (d_model) must be a positive whole number, not `-5`"),
+        ("T=1.5", "T (context_length) must be a whole number, not `1.5`"),
+        ("L=", "`` is not a number (write e.g. L=1024"),
+        ("H", "SYMBOL=VALUE"),
+    ] {
+        tally().args(["derive", "--set", set]).assert().code(2).stderr(predicate::str::contains(says));
     }
 }
 

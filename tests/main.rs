@@ -5,6 +5,7 @@
 mod audit;
 mod cli;
 mod common;
+mod data;
 mod derive;
 mod fuzz;
 mod hardening;

@@ -7,7 +7,7 @@ use crate::data::Data;
 use crate::dim::{Base, Unit};
 use crate::model::Model;
 use crate::ops::{FlopConvention, Saved};
-use crate::quantity::{Catalog, Context, Conventions, Quantity};
+use crate::quantity::{BatchLine, Catalog, Context, Conventions, Quantity};
 use crate::symbol::{Role, SymbolTable};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -110,10 +110,18 @@ impl<'e> Reference<'e> {
         if let Some(q) = self.derived.borrow().get(&i) {
             return q.clone();
         }
-        let ctx = Context { engine: self.engine, layout: self.symbols.layout(), values: self.values.clone() };
-        let q = Catalog::new(&self.model, &self.conventions).quantity(&ctx, &self.names[i]).ok().flatten();
+        let q = Catalog::new(&self.model, &self.conventions).quantity(&self.context(), &self.names[i]).ok().flatten();
         self.derived.borrow_mut().insert(i, q.clone());
         q
+    }
+
+    /// Training memory as a·B + b (`None` when it is not linear in B).
+    pub fn batch_line(&self) -> Option<BatchLine> {
+        Catalog::new(&self.model, &self.conventions).batch_line(&self.context()).ok().flatten()
+    }
+
+    fn context(&self) -> Context<'e> {
+        Context { engine: self.engine, layout: self.symbols.layout(), values: self.values.clone() }
     }
 
     /// Every quantity name a claim may use, for suggestions.

@@ -129,44 +129,44 @@ fn parse_format(s: &str) -> Result<Format, String> {
 #[derive(Args)]
 pub struct OptionArgs {
     /// Which FLOPs count: matmul (CS336's convention) or all (element-wise work too).
-    #[arg(long, default_value = "matmul")]
+    #[arg(long, default_value_t = Options::default().flops)]
     pub flops: FlopCount,
     /// Bytes per element of parameters, gradients, optimizer state and activations; also picks the
     /// hardware peak: fp32, tf32, bf16, fp16, fp8 (`tally list precisions`).
-    #[arg(long, default_value = "fp32", value_name = "NAME")]
+    #[arg(long, default_value_t = Options::default().precision, value_name = "NAME")]
     pub precision: String,
     /// Attention FLOPs: full (the T×T matmuls) or causal (halved).
-    #[arg(long, default_value = "full")]
+    #[arg(long, default_value_t = Options::default().attention_flops)]
     pub attention_flops: AttentionFlops,
     /// Which activations count toward memory: cs336 (the assignment's list), all (every
     /// intermediate), korthikanti (what each op keeps for its backward pass, 1-byte dropout masks).
-    #[arg(long, default_value = "cs336")]
+    #[arg(long, default_value_t = Options::default().activations)]
     pub activations: ActivationConvention,
     /// Activation recomputation: none, or full (each block keeps only its input).
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value_t = Options::default().recompute)]
     pub recompute: Recompute,
     /// Attention kernel: standard, or flash (no T² tensors kept; an fp32 log-sum-exp per row).
-    #[arg(long, default_value = "standard")]
+    #[arg(long, default_value_t = Options::default().attention_kernel)]
     pub attention_kernel: Kernel,
     /// How weights, gradients and optimizer state are stored: uniform (every tensor in
     /// --precision), mixed (16-bit weights and gradients + fp32 master and state), mixed-fp32-grads.
-    #[arg(long, default_value = "uniform", value_name = "NAME")]
+    #[arg(long, default_value_t = Options::default().layout, value_name = "NAME")]
     pub layout: String,
     /// The optimizer: adamw, adam, sgd-momentum, adafactor, adam-8bit (`tally list optimizers`).
-    #[arg(long, default_value = "adamw", value_name = "NAME")]
+    #[arg(long, default_value_t = Options::default().optimizer, value_name = "NAME")]
     pub optimizer: String,
     /// Accelerator for memory and peak FLOP/s (`tally list hardware`).
-    #[arg(long, value_name = "NAME", default_value = "a100-80gb")]
+    #[arg(long, value_name = "NAME", default_value_t = Options::default().hardware)]
     pub hardware: String,
     /// Memory budget for the largest batch: 80GB (10⁹ bytes) or 80GiB (2³⁰ bytes).
     /// [default: the hardware's memory, read as the hardware data says]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Model FLOPs utilisation, a fraction of peak in (0, 1] (0.5 or 50%); binds U.
-    #[arg(long, value_name = "FRACTION", default_value = "0.5", allow_hyphen_values = true)]
+    #[arg(long, value_name = "FRACTION", default_value_t = Options::default().mfu, allow_hyphen_values = true)]
     pub mfu: String,
     /// Optimizer steps of the training run; binds S.
-    #[arg(long, value_name = "N", default_value = "400000", allow_hyphen_values = true)]
+    #[arg(long, value_name = "N", default_value_t = Options::default().steps, allow_hyphen_values = true)]
     pub steps: String,
     /// A measured training throughput to turn into MFU.
     #[arg(long, value_name = "RATE", allow_hyphen_values = true)]

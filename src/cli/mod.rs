@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tally::algebra::Rational;
 use tally::algebra::worker::WaitOptions;
+use tally::data::DataFile;
 use tally::diagnostic::{self, Source, printable};
 use tally::error::Error;
 use tally::options::read_number;
@@ -146,14 +147,13 @@ fn open(data: Option<&Path>, wait_timeout: Option<&str>, inputs: &mut Inputs) ->
     Session::open(SessionOptions { wait: WaitOptions { timeout, quiet: false }, data_files })
 }
 
-/// The files of a user's data directory, named by their path inside it.
-fn data_files(dir: Option<&Path>, inputs: &mut Inputs) -> Result<Vec<Source>, Error> {
+/// The files of a user's data directory, each with its place inside it.
+fn data_files(dir: Option<&Path>, inputs: &mut Inputs) -> Result<Vec<DataFile>, Error> {
     let Some(dir) = dir else { return Ok(vec![]) };
     let mut out = Vec::new();
     for relative in files::data_files(dir)? {
-        let mut source = inputs.read(&dir.join(&relative))?;
-        source.name = relative.display().to_string();
-        out.push(source);
+        let source = inputs.read(&dir.join(&relative))?;
+        out.push(DataFile { place: relative.display().to_string(), source });
     }
     Ok(out)
 }

@@ -12,8 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::Origin;
 use crate::options::Options;
 use crate::preset::Selection;
-use crate::quantity::{Context, Conventions, Quantity};
-use crate::symbol::Role;
+use crate::quantity::{BatchLine, Context, Conventions, Quantity};
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -164,7 +163,7 @@ fn find<'a>(doc: &'a Document, name: &str) -> Option<&'a Quantity> {
 }
 
 /// Fills `{value:q}`, `{display:q}`, `{expr:q}` from the derived quantities.
-fn fill(engine: &Engine, template: &str, doc: &Document) -> Result<Vec<Inline>> {
+fn fill(ctx: &Context, template: &str, doc: &Document) -> Result<Vec<Inline>> {
     let mut out = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -177,7 +176,7 @@ fn fill(engine: &Engine, template: &str, doc: &Document) -> Result<Vec<Inline>> 
             ("display", Some(q)) => text(
                 q.verdict.clone().or_else(|| q.value.as_ref().map(|v| dim::display(v, &q.unit))).unwrap_or_default(),
             ),
-            ("linear", Some(q)) => text(linear_words(engine, q, doc)?),
+            ("linear", Some(q)) => text(linear_words(ctx, q)?),
             ("value", Some(q)) => text(match &q.value {
                 Some(v) if v.is_integer() => dim::exact_with_unit(v, &q.unit),
                 Some(v) => dim::display(v, &q.unit),
@@ -193,17 +192,9 @@ fn fill(engine: &Engine, template: &str, doc: &Document) -> Result<Vec<Inline>> 
 }
 
 /// `15,517,753,344·B + 34,032,921,600 bytes`: the quantity as a·B + b at the document's sizes.
-fn linear_words(engine: &Engine, q: &Quantity, doc: &Document) -> Result<String> {
-    let values: BTreeMap<String, Rational> =
-        doc.bindings.iter().filter(|(s, _)| s != Role::Batch.symbol()).map(|(s, v)| (s.clone(), v.clone())).collect();
-    let Some(by_power) = engine.coefficients(&q.raw, Role::Batch.symbol())? else {
-        return Ok("(not linear in B)".into());
-    };
-    let value = |k: i32| by_power.get(&k).and_then(|e| crate::algebra::evaluate(e, &values).ok());
-    Ok(match (by_power.keys().all(|k| *k == 0 || *k == 1), value(1), value(0)) {
-        (true, Some(a), Some(b)) => {
-            format!("{}·B + {} {}s", dim::exact(&a), dim::exact(&b), q.unit.name())
-        }
+fn linear_words(ctx: &Context, q: &Quantity) -> Result<String> {
+    Ok(match BatchLine::of(ctx, &q.raw) {
+        Ok(Some(line)) => format!("{}·B + {} {}s", dim::exact(&line.a), dim::exact(&line.b), q.unit.name()),
         _ => "(not linear in B)".into(),
     })
 }
@@ -374,7 +365,7 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
         }
         if !part.answer.is_empty() {
             let mut inlines = vec![text("Answer: ")];
-            inlines.extend(fill(engine, &part.answer, &doc)?);
+            inlines.extend(fill(&ctx, &part.answer, &doc)?);
             blocks.push(Block::Paragraph(inlines));
         }
     }

@@ -70,20 +70,30 @@ pub(super) fn append(
         None => layout.states.bytes(precision).to_string(),
     };
     blocks.push(Block::Heading(format!("Training memory ({}, {} layout)", precision.name, layout.name)));
-    let named: Vec<String> = optimizer.state.iter().map(|s| format!("{} ({})", s.name, s.summary)).collect();
-    let sizes: Vec<String> = optimizer.state.iter().map(state_bytes).collect();
-    let states = if sizes.windows(2).all(|w| w[0] == w[1]) {
-        format!("({}) {} bytes each", named.join(", "), sizes.first().cloned().unwrap_or_default())
-    } else {
-        let each: Vec<String> = named.iter().zip(&sizes).map(|(n, b)| format!("{n} {b} bytes")).collect();
-        format!("({})", each.join(", "))
+    // Each state in words: what it is, how many elements it has, how many bytes each.
+    let each: Vec<String> = optimizer
+        .state
+        .iter()
+        .map(|s| match s.shape {
+            crate::optimizer::Shape::Factored => format!(
+                "{}, the {}: one element per row and per column of each matrix, {} bytes each",
+                s.name,
+                s.summary,
+                state_bytes(s)
+            ),
+            _ => format!("{}, the {}: {} bytes per parameter", s.name, s.summary, state_bytes(s)),
+        })
+        .collect();
+    let states = match each.len() {
+        0 => "keeps no state".to_string(),
+        1 => format!("keeps 1 state tensor ({})", each[0]),
+        n => format!("keeps {n} state tensors ({})", each.join("; ")),
     };
     blocks.push(Block::Paragraph(vec![text(format!(
-        "Per parameter: weights {w} bytes{}, gradients {g}, and the {} {} state tensors {states}. \
+        "Per parameter: weights {w} bytes{}, gradients {g}; {} {states}. \
          Activations are what the forward pass keeps for the backward pass, {} bytes per element, under the \
          `{}` convention{}{}:",
         if m > 0 { format!(" plus a {m}-byte master copy") } else { String::new() },
-        optimizer.state.len(),
         optimizer.display,
         precision.bytes,
         c.activations.name(),

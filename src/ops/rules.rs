@@ -146,7 +146,7 @@ impl Op {
     /// The rule used, in words, for the derivation table.
     pub fn rule(&self) -> String {
         match &self.kind {
-            OpKind::Embedding { .. } => "gather: V×H table, 0 FLOPs".into(),
+            OpKind::Embedding { .. } => "row gather, 0 FLOPs".into(),
             OpKind::Linear { tied: true, .. } => "matmul 2mnp, weight tied".into(),
             OpKind::Linear { bias: false, .. } => "matmul 2mnp".into(),
             OpKind::Linear { bias: true, .. } => "matmul 2mnp + bias".into(),

@@ -3,7 +3,7 @@
 //! for a model under any conventions without building a document. Derivation documents lay these
 //! entries out; the audit reads them.
 
-use super::memory::{ActivationSettings, BatchFit, Layout, MemoryTerms, activation_bytes, largest_batch};
+use super::memory::{ActivationSettings, Layout, MemoryTerms, activation_bytes, largest_batch};
 use super::sums::{self, component_flops, forward_flops, layer_stage, params, stage_forward_flops, stage_params};
 use super::{Context, Quantity};
 use crate::algebra::{Expr, Rational};
@@ -308,6 +308,25 @@ pub struct BatchLine {
     pub b_expr: Expr,
 }
 
+impl BatchLine {
+    /// `e` as a·B + b, the one place a quantity is split by the batch size. `None` when `e` is
+    /// not linear in B.
+    pub fn of(ctx: &Context, e: &Expr) -> Result<Option<BatchLine>> {
+        let Some(by_power) = ctx.engine.coefficients(e, Role::Batch.symbol())? else { return Ok(None) };
+        if by_power.keys().any(|k| *k != 0 && *k != 1) {
+            return Ok(None);
+        }
+        let part = |k: i32| by_power.get(&k).cloned().unwrap_or_else(Expr::zero);
+        let (a_raw, b_raw) = (part(1), part(0));
+        Ok(Some(BatchLine {
+            a: ctx.value(&a_raw)?,
+            b: ctx.value(&b_raw)?,
+            a_expr: ctx.simplify(&a_raw)?,
+            b_expr: ctx.simplify(&b_raw)?,
+        }))
+    }
+}
+
 impl<'a> Catalog<'a> {
     /// The catalog of `model` under `conventions`.
     pub fn new(model: &'a Model, conventions: &'a Conventions) -> Catalog<'a> {
@@ -425,19 +444,7 @@ impl<'a> Catalog<'a> {
     /// memory.total = a·B + b, solved once: the values at the bound sizes and the closed forms.
     /// `None` when memory is not linear in B.
     pub fn batch_line(&self, ctx: &Context) -> Result<Option<BatchLine>> {
-        let total = self.memory().total();
-        let Some(by_power) = ctx.engine.coefficients(&total, Role::Batch.symbol())? else { return Ok(None) };
-        if by_power.keys().any(|k| *k != 0 && *k != 1) {
-            return Ok(None);
-        }
-        let part = |k: i32| by_power.get(&k).cloned().unwrap_or_else(Expr::zero);
-        let (a_raw, b_raw) = (part(1), part(0));
-        Ok(Some(BatchLine {
-            a: ctx.value(&a_raw)?,
-            b: ctx.value(&b_raw)?,
-            a_expr: ctx.simplify(&a_raw)?,
-            b_expr: ctx.simplify(&b_raw)?,
-        }))
+        BatchLine::of(ctx, &self.memory().total())
     }
 
     /// The largest batch for one budget (`batch.max` is the first, `batch.max.binary` the second).
@@ -458,13 +465,7 @@ impl<'a> Catalog<'a> {
         } else {
             Expr::zero()
         };
-        let (value, verdict) = match fit {
-            BatchFit::Largest(n) => (Some(n), None),
-            BatchFit::DoesNotFit(missing) => {
-                (None, Some(format!("does not fit: one sequence needs {} more", crate::dim::bytes(&missing))))
-            }
-            BatchFit::Unbounded => (None, Some("any batch fits: memory does not grow with B".into())),
-        };
+        let (value, verdict) = (fit.largest(), fit.verdict());
         Ok(Some(Quantity {
             name: name.to_string(),
             title: format!("largest whole batch, ⌊(budget − b)/a⌋ for {label}"),

@@ -242,6 +242,27 @@ pub enum BatchFit {
     Unbounded,
 }
 
+impl BatchFit {
+    /// The largest batch, if one is.
+    pub fn largest(&self) -> Option<Rational> {
+        match self {
+            BatchFit::Largest(n) => Some(n.clone()),
+            _ => None,
+        }
+    }
+
+    /// Why there is no largest batch, in words (`None` when there is one).
+    pub fn verdict(&self) -> Option<String> {
+        match self {
+            BatchFit::Largest(_) => None,
+            BatchFit::DoesNotFit(missing) => {
+                Some(format!("does not fit: one sequence needs {} more", crate::dim::bytes(missing)))
+            }
+            BatchFit::Unbounded => Some("any batch fits: memory does not grow with B".into()),
+        }
+    }
+}
+
 /// Solves `a·B + b ≤ budget` for the largest whole B ≥ 1.
 pub fn largest_batch(a: &Rational, b: &Rational, budget: &Rational) -> BatchFit {
     let zero = Rational::from_integer(0.into());

@@ -8,7 +8,7 @@ pub mod catalog;
 pub mod memory;
 pub mod sums;
 
-pub use catalog::{Catalog, Conventions, Entry};
+pub use catalog::{BatchLine, Catalog, Conventions, Entry};
 pub use memory::{ActivationSettings, BatchFit, Layout, largest_batch};
 pub use sums::{component_flops, forward_flops, layer_stage, params, stage_forward_flops, stage_params};
 

@@ -13,16 +13,11 @@ use serde_json::Value;
 /// The JSON renderer.
 pub struct Json;
 
-/// An exact value as JSON text: `"2127057600"`, or `"p/q"` for a fraction.
-pub fn exact_string(v: &Rational) -> String {
-    if v.is_integer() { v.numer().to_string() } else { format!("{}/{}", v.numer(), v.denom()) }
-}
-
 /// A binding: a JSON integer when it fits, else the exact text.
 fn number(v: &Rational) -> Value {
     match i64::try_from(v.numer()) {
         Ok(n) if v.is_integer() => Value::from(n),
-        _ => Value::from(exact_string(v)),
+        _ => Value::from(crate::dim::plain(v)),
     }
 }
 
@@ -60,7 +55,7 @@ impl Render for Json {
                     unit: q.unit.name(),
                     expr: print(&q.closed, Notation::Ascii),
                     latex: print(&q.closed, Notation::Latex),
-                    value: q.value.as_ref().map(exact_string),
+                    value: q.value.as_ref().map(crate::dim::plain),
                     display: q.verdict.clone().or_else(|| q.value.as_ref().map(|v| dim::display(v, &q.unit))),
                 })
                 .collect(),

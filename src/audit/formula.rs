@@ -1,0 +1,340 @@
+//! A claimed formula against the derivation: equal as formulas, equal only under a relation, off by
+//! a constant factor (with the likely cause and the number to strike), or differing by terms, each
+//! missing or extra term attributed to the ops whose rules produce it.
+
+use super::claim::Claim;
+use super::number::{causes, compare_values, shown};
+use super::reference::{self, Dimension, Reference};
+use super::{Family, Finding, Target, Verdict, operand_labels, shift, unreadable};
+use crate::algebra::{self, Expr, Notation, Rational, print};
+use crate::dim::{self, Unit};
+use num_traits::{One, Signed, Zero};
+use std::ops::Range;
+
+/// The caret for a factor: a number written outside any bracket and equal to the factor (the last
+/// one, where people append a conversion), if there is one.
+pub(super) fn factor_caret(text: &str, offset: usize, factor: &Rational) -> Option<Range<usize>> {
+    let depth = |at: usize| {
+        text[..at].chars().fold(0i32, |d, c| match c {
+            '(' | '[' | '{' => d + 1,
+            ')' | ']' | '}' => d - 1,
+            _ => d,
+        })
+    };
+    algebra::number_literals(text, algebra::Syntax::people())
+        .into_iter()
+        .rev()
+        .find(|(span, v)| v == factor && depth(span.start) == 0)
+        .map(|(span, _)| shift(&span, offset))
+}
+
+pub(super) fn check_formula(
+    claim: &Claim,
+    part: &Range<usize>,
+    reading: &reference::Reading,
+    target: &Target,
+    r: &Reference,
+) -> (Finding, Option<Rational>) {
+    let text = &claim.text[part.clone()];
+    let whole = part.clone();
+    let mut evidence = reading.notes.clone();
+    let unit = &target.unit;
+    match r.dimension(&reading.marked) {
+        Err(reference::Mismatch(a, b)) => {
+            let labels = operand_labels(text, part.start, r, (&a, &b));
+            return (
+                Finding {
+                    verdict: Verdict::Wrong,
+                    headline: format!("dimension error: the formula adds {} to {}", a.name(), b.name()),
+                    caret: whole,
+                    label: "terms in different units".into(),
+                    evidence,
+                    fix: Some("add quantities of one unit only".into()),
+                    labels,
+                },
+                None,
+            );
+        }
+        Ok(Dimension::Known(found)) if found != *unit && *unit != Unit::none() => {
+            let hint = if found == Unit::byte().times(&Unit::byte()).per(&Unit::param())
+                || found == Unit::byte().times(&Unit::byte())
+            {
+                "the 4 bytes per element are already inside the 16 bytes per parameter: multiplying by both counts them twice"
+            } else {
+                ""
+            };
+            if !hint.is_empty() {
+                evidence.push(hint.to_string());
+            }
+            return (
+                Finding {
+                    verdict: Verdict::Wrong,
+                    headline: format!("dimension error: expected {}, found {}", unit.name(), found.name()),
+                    caret: whole,
+                    label: format!("this is in {}", found.name()),
+                    evidence,
+                    fix: None,
+                    labels: vec![],
+                },
+                None,
+            );
+        }
+        _ => {}
+    }
+    let claimed = r.unmark(&reading.marked);
+    let is_whole = |s: &str| r.symbols.get(s).is_some_and(|d| d.whole);
+    let claimed = r.engine.without_integral_floors(&claimed, &is_whole).unwrap_or(claimed);
+    // Anything the algebra cannot work with (a zero denominator, a power past the bounds) is
+    // reported on the claim before it is compared.
+    if let Err(e) = r.engine.expanded(&claimed) {
+        return (unreadable(e.to_string(), whole), None);
+    }
+    let claimed_value = algebra::evaluate(&claimed, &r.values).ok();
+    let Some(derived) = &target.expr else {
+        // batch.max(…) is solved, not a formula: compare values only.
+        let finding =
+            compare_values(r, claimed_value.clone(), target, whole, evidence, "the formula", &Rational::zero());
+        return (finding, claimed_value);
+    };
+    let closed = |e: &Expr| print(&r.engine.simplify(e, &r.layout()).unwrap_or_else(|_| e.clone()), Notation::Unicode);
+    if r.engine.same(&claimed, derived).unwrap_or(false) {
+        evidence.push(format!("both are {}", closed(derived)));
+        return (
+            Finding {
+                verdict: Verdict::Holds,
+                headline: "holds: equal to the derivation as formulas".into(),
+                caret: whole,
+                label: String::new(),
+                evidence,
+                fix: None,
+                labels: vec![],
+            },
+            claimed_value,
+        );
+    }
+    // The architecture's relations (F = 4H) are part of it: a claim written with them substituted
+    // is compared in that form.
+    // A relation is used only where the claim does not name its symbol: a claim in F keeps F.
+    let named = claimed.symbols();
+    let involved = derived.symbols();
+    let relations: Vec<(String, Expr)> =
+        r.relations().into_iter().filter(|(s, _)| !named.contains(s) && involved.contains(s)).collect();
+    let with_relations =
+        |e: &Expr| e.substitute(&|s| relations.iter().find(|(name, _)| name == s).map(|(_, formula)| formula.clone()));
+    let (claimed, derived) = (&with_relations(&claimed), &with_relations(derived));
+    let relation_words: Vec<String> =
+        relations.iter().map(|(s, e)| format!("{s} = {}", print(e, Notation::Unicode))).collect();
+    if !relations.is_empty() && r.engine.same(claimed, derived).unwrap_or(false) {
+        evidence.push(format!("both are {} with {}", closed(derived), relation_words.join(", ")));
+        return (
+            Finding {
+                verdict: Verdict::Holds,
+                headline: format!("holds: equal to the derivation as formulas, with {}", relation_words.join(", ")),
+                caret: whole,
+                label: String::new(),
+                evidence,
+                fix: None,
+                labels: vec![],
+            },
+            claimed_value,
+        );
+    }
+    let derived_value = target.value.clone();
+    if let (Some(c), Some(d)) = (&claimed_value, &derived_value) {
+        evidence.push(format!("claimed: {}", shown(c, unit)));
+        evidence.push(format!("derived: {} = {}", shown(d, unit), closed(derived)));
+    }
+    if claimed_value.is_some() && claimed_value == derived_value {
+        return (
+            Finding {
+                verdict: Verdict::HoldsNumerically,
+                headline: format!("holds numerically at these sizes only ({})", r.id),
+                caret: whole,
+                label: "a different formula".into(),
+                evidence,
+                fix: Some(format!("the general form is {}", closed(derived))),
+                labels: vec![],
+            },
+            claimed_value,
+        );
+    }
+    if let Some(factor) = constant_factor(r.engine, claimed, derived) {
+        let mut likely = causes(r, &factor, &Rational::one(), &Rational::zero(), target.family);
+        if likely.is_empty() {
+            likely.push("no usual cause matches this factor".into());
+        }
+        for c in &likely {
+            evidence.push(format!("likely cause: {c}"));
+        }
+        let literal = factor_caret(text, part.start, &factor);
+        let caret = literal.clone().unwrap_or(whole.clone());
+        let words = if factor > Rational::one() { "too large" } else { "too small" };
+        let fix = literal
+            .and_then(|span| without_factor(&claim.text, part, &span))
+            .unwrap_or_else(|| format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived)));
+        return (
+            Finding {
+                verdict: Verdict::Wrong,
+                headline: format!("wrong by a factor of {}: {words}", dim::plain(&factor)),
+                caret,
+                label: format!("× {}", dim::plain(&factor)),
+                evidence,
+                fix: Some(fix),
+                labels: vec![],
+            },
+            claimed_value,
+        );
+    }
+    term_differences(claim, claimed, derived, target, whole, evidence, r, claimed_value)
+}
+
+/// The claim with the culprit factor taken out (`16 * total_params * 4` → `16 * total_params`),
+/// when the factor is a plain multiplication in the formula.
+pub(super) fn without_factor(text: &str, part: &Range<usize>, literal: &Range<usize>) -> Option<String> {
+    let before = text[part.start..literal.start].trim_end();
+    let after = text[literal.end..part.end].trim_start();
+    let (head, tail) = if let Some(b) = before.strip_suffix(['*', '×', '·']) {
+        (b.trim_end().to_string(), text[literal.end..part.end].to_string())
+    } else if let Some(a) = after.strip_prefix(['*', '×', '·']) {
+        (text[part.start..literal.start].to_string(), a.trim_start().to_string())
+    } else {
+        return None;
+    };
+    Some(format!("{}{head}{tail}{}", &text[..part.start], &text[part.end..]))
+}
+
+/// `claimed = c · derived` for a constant c ≠ 1.
+pub(super) fn constant_factor(engine: &algebra::Engine, claimed: &Expr, derived: &Expr) -> Option<Rational> {
+    let a = engine.monomials(claimed).ok()??;
+    let b = engine.monomials(derived).ok()??;
+    if a.len() != b.len() || b.is_empty() {
+        return None;
+    }
+    let mut factor: Option<Rational> = None;
+    for tb in &b {
+        let ta = a.iter().find(|t| t.powers == tb.powers)?;
+        let f = &ta.coeff / &tb.coeff;
+        match &factor {
+            Some(g) if *g != f => return None,
+            _ => factor = Some(f),
+        }
+    }
+    factor.filter(|f| !f.is_one() && !f.is_zero())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn term_differences(
+    claim: &Claim,
+    claimed: &Expr,
+    derived: &Expr,
+    target: &Target,
+    whole: Range<usize>,
+    mut evidence: Vec<String>,
+    r: &Reference,
+    claimed_value: Option<Rational>,
+) -> (Finding, Option<Rational>) {
+    let layout = r.layout();
+    let closed = |e: &Expr| print(&r.engine.simplify(e, &layout).unwrap_or_else(|_| e.clone()), Notation::Unicode);
+    let difference = claimed.clone() - derived.clone();
+    let Ok(Some(terms)) = r.engine.monomials(&difference) else {
+        evidence.push(format!("the claim minus the derivation is {}", closed(&difference)));
+        return (
+            Finding {
+                verdict: Verdict::Wrong,
+                headline: "wrong: a different formula".into(),
+                caret: whole,
+                label: "differs".into(),
+                evidence,
+                fix: Some(format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived))),
+                labels: vec![],
+            },
+            claimed_value,
+        );
+    };
+    let (mut missing, mut extra) = (0, 0);
+    for t in &terms {
+        let monomial = Expr::product(
+            std::iter::once(Expr::num(t.coeff.abs()))
+                .chain(t.powers.iter().map(|(s, k)| Expr::sym(s).pow(*k)))
+                .collect(),
+        );
+        let layers = crate::symbol::Role::Layers.symbol();
+        let per_layer = t.powers.get(layers) == Some(&1);
+        let shown_term = if per_layer {
+            let mut p = t.powers.clone();
+            p.remove(layers);
+            let e = Expr::product(
+                std::iter::once(Expr::num(t.coeff.abs())).chain(p.iter().map(|(s, k)| Expr::sym(s).pow(*k))).collect(),
+            );
+            format!("{} per layer", closed(&e))
+        } else {
+            closed(&monomial)
+        };
+        use reference::Contribution as C;
+        let kinds: &[C] = match target.family {
+            Family::Memory => &[C::SavedCs336, C::SavedAllOnly, C::Params],
+            Family::Flops | Family::Time => &[C::Flops],
+            Family::Count => &[C::Params],
+            _ => &[C::Params, C::Flops, C::SavedCs336, C::SavedAllOnly],
+        };
+        let owners = r.attribute(&t.powers, kinds);
+        // How many whole tensors (memory) or op outputs the term amounts to, if it is a whole number.
+        let tensors = (target.family == Family::Memory
+            && t.coeff.is_integer()
+            && (t.coeff.numer() % r.bytes_per_element).is_zero())
+        .then(|| t.coeff.abs() / Rational::from_integer(r.bytes_per_element.into()));
+        let whose = if owners.is_empty() {
+            "no op's rule has a term of this shape".to_string()
+        } else {
+            owners
+                .iter()
+                .map(|(k, names)| {
+                    let count = Rational::from_integer((names.len() as i64).into());
+                    let lead = match &tensors {
+                        Some(n) if *n == count => format!("exactly the {} ", names.len()),
+                        Some(n) if *n < count => format!("{} of the {} ", dim::exact(n), names.len()),
+                        _ => String::new(),
+                    };
+                    format!("{lead}{} {}", k.words(), names.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join("; or ")
+        };
+        let elements = match &tensors {
+            Some(n) => {
+                format!(
+                    " = {} tensor{} × {} bytes",
+                    dim::exact(n),
+                    if n.is_one() { "" } else { "s" },
+                    r.bytes_per_element
+                )
+            }
+            None => String::new(),
+        };
+        let shown_term = format!("{shown_term}{elements}");
+        if t.coeff.is_negative() {
+            missing += 1;
+            evidence.push(format!("missing {shown_term}: {whose}"));
+        } else {
+            extra += 1;
+            evidence.push(format!("extra {shown_term}: {whose}"));
+        }
+    }
+    let headline = match (missing, extra) {
+        (m, 0) => format!("wrong: {m} term{} missing", if m == 1 { "" } else { "s" }),
+        (0, e) => format!("wrong: {e} extra term{}", if e == 1 { "" } else { "s" }),
+        (m, e) => format!("wrong: {m} term{} missing and {e} extra", if m == 1 { "" } else { "s" }),
+    };
+    (
+        Finding {
+            verdict: Verdict::Wrong,
+            headline,
+            caret: whole,
+            label: "differs from the derivation".into(),
+            evidence,
+            fix: Some(format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived))),
+            labels: vec![],
+        },
+        claimed_value,
+    )
+}
