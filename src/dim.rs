@@ -153,6 +153,12 @@ pub struct Precision {
 }
 
 impl Precision {
+    /// One line for listings: bytes per element and what it is.
+    pub fn describe(&self) -> String {
+        let unit = if self.bytes == 1 { "byte" } else { "bytes" };
+        format!("{} {unit} per element: {}", self.bytes, self.summary)
+    }
+
     /// Reads a precisions file.
     pub fn read(source: &Source) -> Result<Vec<Precision>> {
         #[derive(Deserialize)]

@@ -35,6 +35,9 @@ use crate::symbol::SymbolTable;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The model derived and audited against when none is named.
+pub const DEFAULT_MODEL: &str = "gpt2-xl";
+
 /// How a session starts: how it waits for another run of the same user, and a user's data files
 /// (named by their path inside the data directory: `hardware.toml`, `optimizers/NAME.toml`, …).
 #[derive(Clone, Debug, Default)]
@@ -73,6 +76,10 @@ pub struct AuditRequest {
     pub file: Option<Source>,
     /// The model (default: the claims file's, else gpt2-xl).
     pub model: Option<String>,
+    /// The text of a model file named by `model`, with the name to point at in messages.
+    pub model_file: Option<Source>,
+    /// A size preset of `model`.
+    pub preset: Option<String>,
     /// Bindings as written.
     pub sets: Vec<String>,
     /// The options.
@@ -172,6 +179,47 @@ impl Session {
     }
 }
 
+choices! {
+    /// What `tally list` can list.
+    List {
+        /// Architectures and size presets.
+        #[default]
+        Models = "models",
+        /// Answer sheets.
+        Sheets = "sheets",
+        /// Symbols with their long names.
+        Symbols = "symbols",
+        /// Accelerators with memory and peak FLOP/s.
+        Hardware = "hardware",
+        /// Named quantities: unit, meaning, what each is built from, the conventions it reads.
+        Quantities = "quantities",
+        /// Optimizers with their FLOPs per parameter and state.
+        Optimizers = "optimizers",
+        /// Precisions with their bytes per element.
+        Precisions = "precisions",
+    }
+}
+
+/// What the data holds of one kind, as (name, one-line summary) rows. Quantities are those of
+/// the default model under the default conventions.
+pub fn listing(data: &Data, what: List) -> Result<Vec<(String, String)>> {
+    Ok(match what {
+        List::Models => data.models.listing(),
+        List::Sheets => data.sheets.iter().map(|s| (s.name().to_string(), s.title().to_string())).collect(),
+        List::Hardware => data.hardware.iter().map(|h| (h.name.clone(), h.describe())).collect(),
+        List::Symbols => {
+            data.symbols.all().iter().map(|s| (format!("{} {}", s.short, s.long), s.meaning.clone())).collect()
+        }
+        List::Quantities => {
+            let selection = select(data, DEFAULT_MODEL, None, None)?;
+            let conventions = Options::default().resolve(data)?;
+            Catalog::new(&selection.model, &conventions).listing()
+        }
+        List::Optimizers => data.optimizers.iter().map(|o| (o.name.clone(), o.describe())).collect(),
+        List::Precisions => data.precisions.iter().map(|p| (p.name.clone(), p.describe())).collect(),
+    })
+}
+
 /// Whether `name` is a built-in answer sheet.
 pub fn is_sheet(data: &Data, name: &str) -> bool {
     data.sheet(name).is_some()
@@ -244,7 +292,7 @@ fn audit_claims(engine: &Engine, data: &Data, request: &AuditRequest) -> Result<
             "give at least one claim, e.g. \"params = 2*V*H + L*(16*H^2 + 2*H) + H\", or --claims FILE".into(),
         ));
     }
-    let default_model = request.model.clone().or(file_model).unwrap_or_else(|| "gpt2-xl".to_string());
+    let default_model = request.model.clone().or(file_model).unwrap_or_else(|| DEFAULT_MODEL.to_string());
     let key = |c: &Claim| (c.model.clone().unwrap_or_else(|| default_model.clone()), c.conventions.clone());
     let mut groups: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for c in &claims {
@@ -259,8 +307,15 @@ fn audit_claims(engine: &Engine, data: &Data, request: &AuditRequest) -> Result<
         for (name, value) in conventions {
             options.set(name, value)?;
         }
-        let derive =
-            DeriveRequest { model: model.clone(), sets: request.sets.clone(), options, ..DeriveRequest::default() };
+        // The request's own model (a file, a preset) applies to claims that name no other.
+        let own = request.model.as_ref() == Some(model);
+        let derive = DeriveRequest {
+            model: model.clone(),
+            file: if own { request.model_file.clone() } else { None },
+            preset: if own || request.model.is_none() { request.preset.clone() } else { None },
+            sets: request.sets.clone(),
+            options,
+        };
         let (selection, bindings, resolved) = prepare(data, &derive)?;
         let reference = Reference::new(engine, data, &selection, &bindings, &resolved);
         let mine: Vec<Claim> =

@@ -22,44 +22,10 @@ fn quantity(json: &str, name: &str) -> String {
     q.unwrap_or_else(|| panic!("no {name}"))["value"].as_str().unwrap().to_string()
 }
 
-const MI300X: &str = r#"
-[[hardware]]
-name = "mi300x"
-summary = "AMD Instinct MI300X 192GB"
-memory = "192GB"
-readings = ["192GB"]
-peak = { fp32 = "163.4e12", bf16 = "1307.4e12", fp8 = "2614.9e12" }
-"#;
+const MI300X: &str = include_str!("fixtures/data/hardware.toml");
 
-/// Lion: one state tensor, 11 FLOPs per parameter as written below (3 + 5 + 3).
-const LION: &str = r#"
-name = "lion"
-display = "Lion"
-summary = "Lion: the sign of an interpolated momentum"
-latex = "\\text{Lion}"
-
-[[state]]
-name = "m"
-summary = "momentum"
-
-[[line]]
-per = "param"
-text = "c ← β₁·m + (1 − β₁)·g"
-latex = "c \\leftarrow \\beta_1 m + (1-\\beta_1) g"
-ops = ["β₁·m", "(1 − β₁)·g", "+"]
-
-[[line]]
-per = "param"
-text = "θ ← θ − α·(sign(c) + λ·θ)"
-latex = "\\theta \\leftarrow \\theta - \\alpha(\\operatorname{sign}(c) + \\lambda\\theta)"
-ops = ["sign", "λ·θ", "+", "α·", "θ −"]
-
-[[line]]
-per = "param"
-text = "m ← β₂·m + (1 − β₂)·g"
-latex = "m \\leftarrow \\beta_2 m + (1-\\beta_2) g"
-ops = ["β₂·m", "(1 − β₂)·g", "+"]
-"#;
+/// Lion: one state tensor, 11 FLOPs per parameter as its file writes them (3 + 5 + 3).
+const LION: &str = include_str!("fixtures/data/optimizers/lion.toml");
 
 fn user_data(label: &str) -> std::path::PathBuf {
     let dir = scratch(label);
@@ -111,7 +77,7 @@ fn a_broken_user_data_file_is_pointed_at() {
     let out = tally().args(["--data", dir.to_str().unwrap(), "derive"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("optimizers/lion.toml:12:7"), "{stderr}");
+    assert!(stderr.contains("optimizers/lion.toml:13:7"), "{stderr}");
     assert!(stderr.contains(dir.to_str().unwrap()), "the message names the file by its full path: {stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -141,23 +107,7 @@ fn fp8_halves_bf16_bytes_and_uses_the_fp8_peak() {
 fn a_model_that_extends_another_changes_only_what_it_says() {
     let dir = scratch("extends");
     let path = dir.join("tied.toml");
-    std::fs::write(
-        &path,
-        r#"
-name = "cs336-tied"
-summary = "CS336 2025 with the LM head tied to the token embedding and a GELU feed-forward"
-extends = "cs336-2025"
-
-[[change]]
-op = "LM head"
-tied = true
-
-[[change]]
-op = "SiLU"
-function = "gelu"
-"#,
-    )
-    .unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cs336-tied.toml"), &path).unwrap();
     let model = path.to_str().unwrap();
     let tied = stdout_of(&["derive", "--model", model, "--preset", "gpt2-xl", "--format", "json"], &[]);
     let base = stdout_of(&["derive", "--model", "gpt2-xl", "--format", "json"], &[]);

@@ -79,3 +79,21 @@ fn shell_words(line: &str) -> Vec<String> {
     }
     words
 }
+
+#[test]
+fn the_library_example_in_the_readme_is_the_session_doctest() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let start = readme.find("```rust\n").expect("the README shows the library") + "```rust\n".len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let session = std::fs::read_to_string(format!("{root}/src/session.rs")).unwrap();
+    // The module documentation's example, without the `//! ` prefixes.
+    let docs: String = session
+        .lines()
+        .map_while(|l| l.strip_prefix("//!"))
+        .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+        .collect();
+    let start = docs.find("```\n").expect("the doctest") + "```\n".len();
+    let doctest = &docs[start..start + docs[start..].find("```").unwrap()];
+    assert_eq!(shown, doctest, "README.md's library example differs from src/session.rs's doctest");
+}

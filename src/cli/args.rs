@@ -1,10 +1,12 @@
 //! The command line's grammar (clap). Values are parsed into the library's own option types.
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tally::ops::ActivationConvention;
 use tally::options::{AttentionFlops, FlopCount, Kernel, Options, Recompute};
 use tally::render::Format;
+use tally::session::List;
 
 #[derive(Parser)]
 #[command(name = "tally", version, about = "Symbolic training-cost accounting for Transformer language models")]
@@ -32,8 +34,9 @@ pub enum Command {
     /// List what tally knows.
     List {
         /// What to list.
-        #[arg(value_enum)]
-        what: ListWhat,
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(List::WORDS)
+            .map(|word| word.parse::<List>().unwrap_or_default()))]
+        what: List,
     },
     /// Print a shell completion script: `tally completions bash > ~/.local/share/bash-completion/completions/tally`.
     Completions {
@@ -80,9 +83,13 @@ pub struct AuditArgs {
     /// A claims file (TOML: [[claim]] with id, quantity, formula and/or value, tolerance).
     #[arg(long = "claims", value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Model to check against (default: the claims file's `model`, else gpt2-xl).
+    /// Model to check against: a built-in name or a model file, `FILE.toml:PRESET` (default: the
+    /// claims file's `model`, else gpt2-xl).
     #[arg(long, value_name = "NAME|FILE")]
     pub model: Option<String>,
+    /// A size preset of the model.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
     /// Bind a symbol, by short or long name. Repeatable.
     #[arg(long = "set", value_name = "SYMBOL=VALUE")]
     pub sets: Vec<String>,
@@ -101,24 +108,6 @@ pub enum AuditFormat {
     Markdown,
     /// JSON.
     Json,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ListWhat {
-    /// Architectures and size presets.
-    Models,
-    /// Answer sheets (`tally derive cs336-2025`).
-    Sheets,
-    /// Symbols with their long names.
-    Symbols,
-    /// Accelerators with memory and peak FLOP/s.
-    Hardware,
-    /// Named quantities with their units and the conventions they read.
-    Quantities,
-    /// Optimizers with their FLOPs per parameter and state.
-    Optimizers,
-    /// Precisions with their bytes per element.
-    Precisions,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {

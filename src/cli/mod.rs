@@ -5,7 +5,7 @@
 mod args;
 mod files;
 
-use args::{AuditFormat, Cli, Command, ListWhat};
+use args::{AuditFormat, Cli, Command};
 use clap::{CommandFactory, Parser};
 use files::Inputs;
 use std::io::{IsTerminal, Write};
@@ -17,9 +17,8 @@ use tally::data::DataFile;
 use tally::diagnostic::{self, Source, printable};
 use tally::error::Error;
 use tally::options::read_number;
-use tally::quantity::Catalog;
 use tally::render;
-use tally::session::{AuditRequest, DeriveRequest, Session, SessionOptions};
+use tally::session::{AuditRequest, DeriveRequest, List, Session, SessionOptions};
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
@@ -62,7 +61,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             } else {
                 tally::data::Data::with_user_files(&session_data)?
             };
-            emit(&listing(&data, what), None, inputs).map(|()| 0)
+            emit(&listing(&data, what)?, None, inputs).map(|()| 0)
         }
         Command::Derive(args) => {
             let session = open(inputs)?;
@@ -76,7 +75,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                     )));
                 }
                 (Some(n), None) | (None, Some(n)) => n.clone(),
-                (None, None) => "gpt2-xl".to_string(),
+                (None, None) => tally::session::DEFAULT_MODEL.to_string(),
             };
             let sheet = sheet_file(&name, args.model.is_none(), inputs)?;
             let doc = if args.model.is_none() && (sheet.is_some() || tally::session::is_sheet(session.data(), &name)) {
@@ -104,10 +103,16 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
         Command::Audit(args) => {
             let file = args.file.as_deref().map(|p| inputs.read(p)).transpose()?;
             let session = open(inputs)?;
+            let (model_file, preset) = match &args.model {
+                Some(name) => model_file(name, args.preset.clone(), session.data(), inputs)?,
+                None => (None, args.preset.clone()),
+            };
             let request = AuditRequest {
                 claims: args.claims.clone(),
                 file,
                 model: args.model.clone(),
+                model_file,
+                preset,
                 sets: args.sets.clone(),
                 options: args.options.options(),
             };
@@ -217,20 +222,8 @@ fn emit(output: &str, path: Option<&Path>, inputs: &Inputs) -> Result<(), Error>
 }
 
 /// `tally list …` as aligned name/summary lines.
-fn listing(data: &tally::data::Data, what: ListWhat) -> String {
-    let rows: Vec<(String, String)> = match what {
-        ListWhat::Models => data.models.listing(),
-        ListWhat::Sheets => data.sheets.iter().map(|s| (s.name().to_string(), s.title().to_string())).collect(),
-        ListWhat::Hardware => data.hardware.iter().map(|h| (h.name.clone(), h.describe())).collect(),
-        ListWhat::Symbols => {
-            data.symbols.all().iter().map(|s| (format!("{} {}", s.short, s.long), s.meaning.clone())).collect()
-        }
-        ListWhat::Quantities => Catalog::entries().iter().map(|e| (e.name.to_string(), e.describe())).collect(),
-        ListWhat::Optimizers => data.optimizers.iter().map(|o| (o.name.clone(), o.describe())).collect(),
-        ListWhat::Precisions => {
-            data.precisions.iter().map(|p| (p.name.clone(), format!("{} bytes: {}", p.bytes, p.summary))).collect()
-        }
-    };
+fn listing(data: &tally::data::Data, what: List) -> Result<String, Error> {
+    let rows = tally::session::listing(data, what)?;
     let width = rows.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
-    rows.iter().map(|(name, summary)| format!("{name:<width$}  {summary}\n")).collect()
+    Ok(rows.iter().map(|(name, summary)| format!("{name:<width$}  {summary}\n")).collect())
 }

@@ -31,7 +31,7 @@ pub(super) fn append(
     blocks.push(Block::Paragraph(vec![text(format!(
         "The {} update written as element-wise operations; every listed operation is one FLOP, per parameter \
          or once per step. {} per parameter and {} per step come out of the list.",
-        optimizer.name,
+        optimizer.display,
         optimizer.flops_per_param(),
         optimizer.flops_per_step()
     ))]));

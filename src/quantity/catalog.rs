@@ -101,19 +101,12 @@ pub struct Entry {
     pub unit: fn() -> Unit,
     /// The conventions (options) its value depends on.
     pub reads: &'static [&'static str],
+    /// The named quantities it is built from.
+    pub uses: &'static [&'static str],
     /// Laid out as `a·B + b`.
     pub split: bool,
     title: fn(&Catalog) -> String,
     build: fn(&Catalog) -> Option<Expr>,
-}
-
-impl Entry {
-    /// One line for listings: the unit and the conventions it reads.
-    pub fn describe(&self) -> String {
-        let unit = (self.unit)().name();
-        let reads = if self.reads.is_empty() { "no convention".to_string() } else { self.reads.join(", ") };
-        format!("[{}] reads {reads}", if unit.is_empty() { "number".into() } else { unit })
-    }
 }
 
 fn bytes() -> Unit {
@@ -130,35 +123,51 @@ fn batch_unit() -> Unit {
 }
 
 macro_rules! entry {
-    ($name:literal, $unit:expr, [$($reads:literal),*], $split:literal, $title:expr, $build:expr) => {
-        Entry { name: $name, unit: $unit, reads: &[$($reads),*], split: $split, title: $title, build: $build }
+    ($name:literal, $unit:expr, [$($reads:literal),*], [$($uses:literal),*], $split:literal, $title:expr, $build:expr) => {
+        Entry {
+            name: $name,
+            unit: $unit,
+            reads: &[$($reads),*],
+            uses: &[$($uses),*],
+            split: $split,
+            title: $title,
+            build: $build,
+        }
     };
 }
 
 /// Every fixed quantity, in the order derivations show them. Per-component FLOPs and the largest
 /// batches are added per model and per budget by [`Catalog::names`].
 const ENTRIES: &[Entry] = &[
-    entry!("params", Unit::param, [], false, |_| "trainable parameters".into(), |c| Some(params(c.model))),
-    entry!("bytes.params.fp32", bytes, [], false, |_| "parameter memory in fp32 (4 bytes/param)".into(), |c| Some(
-        Expr::int(4) * params(c.model)
-    )),
-    entry!("params.per_layer", Unit::param, [], false, |_| "parameters per layer".into(), |c| layer_stage(c.model)
+    entry!("params", Unit::param, [], [], false, |_| "trainable parameters".into(), |c| Some(params(c.model))),
+    entry!(
+        "bytes.params.fp32",
+        bytes,
+        [],
+        ["params"],
+        false,
+        |_| "parameter memory in fp32 (4 bytes/param)".into(),
+        |c| Some(Expr::int(4) * params(c.model))
+    ),
+    entry!("params.per_layer", Unit::param, [], [], false, |_| "parameters per layer".into(), |c| layer_stage(c.model)
         .map(stage_params)),
     entry!(
         "flops.forward_per_layer",
         flops,
         ["flops", "attention_flops"],
+        [],
         false,
         |_| "forward FLOPs per layer".into(),
         |c| { layer_stage(c.model).map(|s| stage_forward_flops(c.model, s, c.conventions.flops)) }
     ),
-    entry!("flops.forward", flops, ["flops", "attention_flops"], false, |_| "forward FLOPs".into(), |c| Some(
+    entry!("flops.forward", flops, ["flops", "attention_flops"], [], false, |_| "forward FLOPs".into(), |c| Some(
         c.forward()
     )),
     entry!(
         "flops.backward",
         flops,
         ["flops", "attention_flops"],
+        ["flops.forward"],
         false,
         |_| "backward FLOPs (2× forward)".into(),
         |c| { Some(Expr::int(2) * c.forward()) }
@@ -167,6 +176,7 @@ const ENTRIES: &[Entry] = &[
         "flops.optimizer",
         flops,
         ["optimizer"],
+        ["params"],
         false,
         |c| format!("{} FLOPs per step", c.conventions.optimizer.display),
         |c| { Some(c.conventions.optimizer.flops(&params(c.model), &sums::factored_state(c.model))) }
@@ -175,6 +185,7 @@ const ENTRIES: &[Entry] = &[
         "flops.step",
         flops,
         ["flops", "attention_flops", "recompute", "optimizer"],
+        ["flops.forward", "flops.backward", "flops.optimizer"],
         true,
         |_| "FLOPs of one training step".into(),
         |c| { Some(c.step_flops()) }
@@ -183,25 +194,41 @@ const ENTRIES: &[Entry] = &[
         "flops.train_per_token",
         flops,
         ["flops", "attention_flops"],
+        ["flops.forward"],
         false,
         |_| "training FLOPs per token (forward + backward)".into(),
         |c| { Some(Expr::int(3) * c.forward() * c.per_token()) }
     ),
-    entry!("flops.approx.6n", flops, [], false, |_| "6N estimate per token".into(), |c| Some(
+    entry!("flops.approx.6n", flops, [], ["params"], false, |_| "6N estimate per token".into(), |c| Some(
         Expr::int(6) * params(c.model)
     )),
-    entry!("flops.approx.palm", flops, [], false, |_| "6N + 12·L·H·T (PaLM) estimate per token".into(), |c| {
-        let attention =
-            Expr::product(vec![Expr::int(12), Role::Layers.expr(), Role::Width.expr(), Role::Context.expr()]);
-        Some(Expr::int(6) * params(c.model) + attention)
-    }),
-    entry!("memory.params", bytes, ["precision", "layout"], false, |_| "parameter memory".into(), |c| Some(
-        c.memory().params
-    )),
+    entry!(
+        "flops.approx.palm",
+        flops,
+        [],
+        ["params"],
+        false,
+        |_| "6N + 12·L·H·T (PaLM) estimate per token".into(),
+        |c| {
+            let attention =
+                Expr::product(vec![Expr::int(12), Role::Layers.expr(), Role::Width.expr(), Role::Context.expr()]);
+            Some(Expr::int(6) * params(c.model) + attention)
+        }
+    ),
+    entry!(
+        "memory.params",
+        bytes,
+        ["precision", "layout"],
+        ["params"],
+        false,
+        |_| "parameter memory".into(),
+        |c| Some(c.memory().params)
+    ),
     entry!(
         "memory.master",
         bytes,
         ["layout"],
+        ["params"],
         false,
         |c| match &c.conventions.layout.master {
             super::memory::Storage::Fixed(p) => format!("{} master weights", p.name),
@@ -212,13 +239,14 @@ const ENTRIES: &[Entry] = &[
             (!master.is_zero()).then_some(master)
         }
     ),
-    entry!("memory.gradients", bytes, ["precision", "layout"], false, |_| "gradient memory".into(), |c| Some(
-        c.memory().gradients
-    )),
+    entry!("memory.gradients", bytes, ["precision", "layout"], ["params"], false, |_| "gradient memory".into(), |c| {
+        Some(c.memory().gradients)
+    }),
     entry!(
         "memory.optimizer",
         bytes,
         ["optimizer", "precision", "layout"],
+        ["params"],
         false,
         |c| {
             let o = &c.conventions.optimizer;
@@ -230,6 +258,7 @@ const ENTRIES: &[Entry] = &[
         "memory.activations",
         bytes,
         ["activations", "recompute", "attention_kernel", "precision"],
+        [],
         false,
         |_| "saved activation memory".into(),
         |c| { Some(c.memory().activations) }
@@ -238,6 +267,7 @@ const ENTRIES: &[Entry] = &[
         "memory.static",
         bytes,
         ["precision", "layout", "optimizer"],
+        ["memory.params", "memory.master", "memory.gradients", "memory.optimizer"],
         false,
         |_| "parameters, gradients and optimizer state".into(),
         |c| { Some(c.memory().fixed()) }
@@ -246,18 +276,28 @@ const ENTRIES: &[Entry] = &[
         "memory.total",
         bytes,
         ["precision", "layout", "optimizer", "activations", "recompute", "attention_kernel"],
+        ["memory.static", "memory.activations"],
         true,
         |_| "training memory".into(),
         |c| { Some(c.memory().total()) }
     ),
-    entry!("memory.kv_cache", bytes, ["precision"], false, |_| "KV cache for B sequences of T tokens".into(), |c| {
-        let cache = sums::kv_cache_bytes(c.model, c.conventions.precision.bytes);
-        (!cache.is_zero()).then_some(cache)
-    }),
+    entry!(
+        "memory.kv_cache",
+        bytes,
+        ["precision"],
+        [],
+        false,
+        |_| "KV cache for B sequences of T tokens".into(),
+        |c| {
+            let cache = sums::kv_cache_bytes(c.model, c.conventions.precision.bytes);
+            (!cache.is_zero()).then_some(cache)
+        }
+    ),
     entry!(
         "flops.decode_per_token",
         flops,
         ["flops"],
+        [],
         false,
         |_| "FLOPs to decode one token with T positions cached".into(),
         |c| {
@@ -269,6 +309,7 @@ const ENTRIES: &[Entry] = &[
         "time.training",
         seconds,
         ["flops", "attention_flops", "recompute", "optimizer", "hardware", "precision", "mfu", "steps"],
+        ["flops.step"],
         true,
         |_| "training time".into(),
         |c| { Some(Role::Steps.expr() * c.step_flops() * (Role::Mfu.expr() * Role::Peak.expr()).pow(-1)) }
@@ -277,6 +318,7 @@ const ENTRIES: &[Entry] = &[
         "mfu",
         Unit::none,
         ["tokens_per_second", "hardware", "precision"],
+        ["flops.forward"],
         false,
         |_| "model FLOPs utilisation from the measured throughput".into(),
         |c| {
@@ -336,6 +378,37 @@ impl<'a> Catalog<'a> {
     /// Every fixed entry (for listings).
     pub fn entries() -> &'static [Entry] {
         ENTRIES
+    }
+
+    /// Every quantity this model has under these conventions, one line each: its unit, what it
+    /// is, the quantities it is built from and the conventions it reads (`tally list quantities`).
+    pub fn listing(&self) -> Vec<(String, String)> {
+        let line = |unit: Unit, title: String, uses: &[&str], reads: &[&str]| {
+            let unit = if unit.name().is_empty() { "number".to_string() } else { unit.name() };
+            let mut out = format!("[{unit}] {title}");
+            if !uses.is_empty() {
+                out.push_str(&format!("; from {}", uses.join(", ")));
+            }
+            out.push_str(&match reads {
+                [] => "; reads no convention".to_string(),
+                _ => format!("; reads {}", reads.join(", ")),
+            });
+            out
+        };
+        let mut rows = Vec::new();
+        for name in self.names() {
+            let row = if let Some(e) = ENTRIES.iter().find(|e| e.name == name) {
+                line((e.unit)(), (e.title)(self), e.uses, e.reads)
+            } else if let Some((_, title)) = self.components().into_iter().find(|(n, _)| *n == name) {
+                line(Unit::flop(), title, &[], &["flops", "attention_flops"])
+            } else {
+                let budget = if name == "batch.max" { "the first memory reading" } else { "the second memory reading" };
+                let title = format!("largest whole batch that fits {budget}");
+                line(batch_unit(), title, &["memory.total"], &["hardware", "memory"])
+            };
+            rows.push((name, row));
+        }
+        rows
     }
 
     fn forward(&self) -> Expr {
