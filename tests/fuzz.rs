@@ -169,22 +169,6 @@ fn claim_text(rng: &mut Rng) -> String {
     text
 }
 
-const OP_KINDS: &[&str] = &[
-    "embedding",
-    "linear",
-    "rmsnorm",
-    "layernorm",
-    "rope",
-    "attention_scores",
-    "softmax",
-    "attention_values",
-    "activation",
-    "elementwise_product",
-    "residual_add",
-    "cross_entropy",
-    "dropout",
-    "bogus",
-];
 const SIZES: &[&str] = &["H", "F", "V", "A", "H/A", "4*H", "2*H + 1", "T", "L*H"];
 const HOSTILE_SIZES: &[&str] = &["H/(H-H)", "-H", "H/3", "K", "Q", "H^9", "0", "H^8*H^8", "1/0"];
 
@@ -213,7 +197,7 @@ fn model_text(rng: &mut Rng) -> String {
             t.push_str(&format!("repeat = \"{}\"\n", pick(rng, &["L", "2", "L"], &["L/2", "-L", "L^2", "0"])));
         }
         for o in 0..1 + rng.below(4) {
-            let kind = pick(rng, &OP_KINDS[..OP_KINDS.len() - 1], &["bogus"]);
+            let kind = pick(rng, tally::model::OP_KINDS, &["bogus"]);
             t.push_str(&format!("[[stage.op]]\nname = \"op{o}\"\nkind = \"{kind}\"\n"));
             let fields: &[&str] = match kind.as_str() {
                 "embedding" => &["rows", "width"],

@@ -99,18 +99,7 @@ pub(super) fn check_formula(
     let closed = |e: &Expr| print(&r.engine.simplify(e, &r.layout()).unwrap_or_else(|_| e.clone()), Notation::Unicode);
     if r.engine.same(&claimed, derived).unwrap_or(false) {
         evidence.push(format!("both are {}", closed(derived)));
-        return (
-            Finding {
-                verdict: Verdict::Holds,
-                headline: "holds: equal to the derivation as formulas".into(),
-                caret: whole,
-                label: String::new(),
-                evidence,
-                fix: None,
-                labels: vec![],
-            },
-            claimed_value,
-        );
+        return (Finding::holds("holds: equal to the derivation as formulas".into(), whole, evidence), claimed_value);
     }
     // The architecture's relations (F = 4H) are part of it: a claim written with them substituted
     // is compared in that form.
@@ -126,18 +115,8 @@ pub(super) fn check_formula(
         relations.iter().map(|(s, e)| format!("{s} = {}", print(e, Notation::Unicode))).collect();
     if !relations.is_empty() && r.engine.same(claimed, derived).unwrap_or(false) {
         evidence.push(format!("both are {} with {}", closed(derived), relation_words.join(", ")));
-        return (
-            Finding {
-                verdict: Verdict::Holds,
-                headline: format!("holds: equal to the derivation as formulas, with {}", relation_words.join(", ")),
-                caret: whole,
-                label: String::new(),
-                evidence,
-                fix: None,
-                labels: vec![],
-            },
-            claimed_value,
-        );
+        let headline = format!("holds: equal to the derivation as formulas, with {}", relation_words.join(", "));
+        return (Finding::holds(headline, whole, evidence), claimed_value);
     }
     let derived_value = target.value.clone();
     if let (Some(c), Some(d)) = (&claimed_value, &derived_value) {

@@ -55,6 +55,11 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A claim that holds, with the evidence for it.
+    pub(super) fn holds(headline: String, caret: Range<usize>, evidence: Vec<String>) -> Finding {
+        Finding { verdict: Verdict::Holds, headline, caret, label: String::new(), evidence, fix: None, labels: vec![] }
+    }
+
     /// The finding as a diagnostic on the claim's text.
     pub fn diagnostic(&self, claim: &Claim) -> Diagnostic {
         let kind = match self.verdict {

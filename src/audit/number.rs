@@ -127,15 +127,9 @@ pub(super) fn compare_values(
 ) -> Finding {
     let unit = &target.unit;
     match (&claimed, &target.value) {
-        (Some(c), Some(d)) if (c - d).abs() <= *tolerance => Finding {
-            verdict: Verdict::Holds,
-            headline: format!("holds: {}", shown(d, unit)),
-            caret,
-            label: String::new(),
-            evidence,
-            fix: None,
-            labels: vec![],
-        },
+        (Some(c), Some(d)) if (c - d).abs() <= *tolerance => {
+            Finding::holds(format!("holds: {}", shown(d, unit)), caret, evidence)
+        }
         (Some(_), None) if target.family != Family::Batch => Finding {
             verdict: Verdict::Unreadable,
             headline: format!(

@@ -51,16 +51,8 @@ pub struct DeriveArgs {
     /// An answer sheet (cs336-2025, cs336-2024, or a sheet file), or a model as for --model.
     #[arg(value_name = "SHEET|MODEL")]
     pub positional: Option<String>,
-    /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (FILE.toml or
-    /// FILE.toml:PRESET).
-    #[arg(long, value_name = "NAME|FILE")]
-    pub model: Option<String>,
-    /// A size preset of the model (for a model file or an architecture): --preset small.
-    #[arg(long, value_name = "NAME")]
-    pub preset: Option<String>,
-    /// Bind a symbol, by short or long name: --set T=16384, --set context_length=16384. Repeatable.
-    #[arg(long = "set", value_name = "SYMBOL=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Output format: text, markdown, latex (or tex), json, html.
     #[arg(long, default_value = "text", value_parser = parse_format)]
     pub format: Format,
@@ -83,16 +75,8 @@ pub struct AuditArgs {
     /// A claims file (TOML: [[claim]] with id, quantity, formula and/or value, tolerance).
     #[arg(long = "claims", value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Model to check against: a built-in name or a model file, `FILE.toml:PRESET` (default: the
-    /// claims file's `model`, else gpt2-xl).
-    #[arg(long, value_name = "NAME|FILE")]
-    pub model: Option<String>,
-    /// A size preset of the model.
-    #[arg(long, value_name = "NAME")]
-    pub preset: Option<String>,
-    /// Bind a symbol, by short or long name. Repeatable.
-    #[arg(long = "set", value_name = "SYMBOL=VALUE")]
-    pub sets: Vec<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
@@ -112,6 +96,21 @@ pub enum AuditFormat {
 
 fn parse_format(s: &str) -> Result<Format, String> {
     if s.eq_ignore_ascii_case("tex") { Ok(Format::Latex) } else { s.parse() }
+}
+
+/// The model and its sizes, shared by `derive` and `audit`.
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (FILE.toml or
+    /// FILE.toml:PRESET) [default: gpt2-xl; for audit, a claims file's `model` first].
+    #[arg(long, value_name = "NAME|FILE")]
+    pub model: Option<String>,
+    /// A size preset of the model (for a model file or an architecture): --preset small.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Bind a symbol, by short or long name: --set T=16384, --set context_length=16384. Repeatable.
+    #[arg(long = "set", value_name = "SYMBOL=VALUE")]
+    pub sets: Vec<String>,
 }
 
 /// Conventions and training settings shared by `derive` and `audit`.

@@ -68,7 +68,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             let options = args.options.options();
             // Options first: `--memory 80 GB` leaves `GB` as a stray argument, and the memory is the mistake.
             options.resolve(session.data())?;
-            let name = match (&args.positional, &args.model) {
+            let name = match (&args.positional, &args.model.model) {
                 (Some(p), Some(m)) => {
                     return Err(Error::Usage(format!(
                         "two models given: `{p}` as an argument and `{m}` with --model; give the model once"
@@ -77,23 +77,24 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                 (Some(n), None) | (None, Some(n)) => n.clone(),
                 (None, None) => tally::session::DEFAULT_MODEL.to_string(),
             };
-            let sheet = sheet_file(&name, args.model.is_none(), inputs)?;
-            let doc = if args.model.is_none() && (sheet.is_some() || tally::session::is_sheet(session.data(), &name)) {
-                check_output(&args.output, inputs)?;
-                let request = DeriveRequest {
-                    model: name,
-                    file: sheet,
-                    preset: args.preset.clone(),
-                    sets: args.sets.clone(),
-                    options,
+            let sheet = sheet_file(&name, args.model.model.is_none(), inputs)?;
+            let doc =
+                if args.model.model.is_none() && (sheet.is_some() || tally::session::is_sheet(session.data(), &name)) {
+                    check_output(&args.output, inputs)?;
+                    let request = DeriveRequest {
+                        model: name,
+                        file: sheet,
+                        preset: args.model.preset.clone(),
+                        sets: args.model.sets.clone(),
+                        options,
+                    };
+                    session.answer(&request)?
+                } else {
+                    let (file, preset) = model_file(&name, args.model.preset.clone(), session.data(), inputs)?;
+                    check_output(&args.output, inputs)?;
+                    let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
+                    session.derive(&request)?
                 };
-                session.answer(&request)?
-            } else {
-                let (file, preset) = model_file(&name, args.preset.clone(), session.data(), inputs)?;
-                check_output(&args.output, inputs)?;
-                let request = DeriveRequest { model: name, file, preset, sets: args.sets.clone(), options };
-                session.derive(&request)?
-            };
             drop(session);
             for note in &doc.notes {
                 eprintln!("tally: {}", printable(note));
@@ -103,17 +104,17 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
         Command::Audit(args) => {
             let file = args.file.as_deref().map(|p| inputs.read(p)).transpose()?;
             let session = open(inputs)?;
-            let (model_file, preset) = match &args.model {
-                Some(name) => model_file(name, args.preset.clone(), session.data(), inputs)?,
-                None => (None, args.preset.clone()),
+            let (model_file, preset) = match &args.model.model {
+                Some(name) => model_file(name, args.model.preset.clone(), session.data(), inputs)?,
+                None => (None, args.model.preset.clone()),
             };
             let request = AuditRequest {
                 claims: args.claims.clone(),
                 file,
-                model: args.model.clone(),
+                model: args.model.model.clone(),
                 model_file,
                 preset,
-                sets: args.sets.clone(),
+                sets: args.model.sets.clone(),
                 options: args.options.options(),
             };
             let report = session.audit(&request)?;

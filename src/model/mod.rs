@@ -6,6 +6,8 @@
 mod bind;
 mod reader;
 
+pub use reader::OP_KINDS;
+
 use crate::algebra::{Expr, Rational};
 use crate::diagnostic::Source;
 use crate::ops::{Costs, Op};

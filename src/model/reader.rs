@@ -131,7 +131,7 @@ struct Reader<'a> {
 }
 
 /// Every op kind, as written in model files.
-const KINDS: &[&str] = &[
+pub const OP_KINDS: &[&str] = &[
     "embedding",
     "linear",
     "rmsnorm",
@@ -257,7 +257,7 @@ impl Reader<'_> {
             return Err(self.located("an op needs a `name`", span));
         };
         let Some(kind_field) = &file.kind else {
-            return Err(self.located(format!("op `{name}` needs a `kind`; known kinds: {}", KINDS.join(", ")), span));
+            return Err(self.located(format!("op `{name}` needs a `kind`; known kinds: {}", OP_KINDS.join(", ")), span));
         };
         if file.op.is_some() || file.remove.is_some() {
             return Err(self.located(format!("op `{name}`: `op` and `remove` belong in a [[change]]"), span));
@@ -308,7 +308,7 @@ impl Reader<'_> {
             "dropout" => OpKind::Dropout { width: field("width", &file.width)? },
             other => {
                 return Err(self.located(
-                    format!("unknown op kind `{other}`; known kinds: {}", KINDS.join(", ")),
+                    format!("unknown op kind `{other}`; known kinds: {}", OP_KINDS.join(", ")),
                     kind_field.span(),
                 ));
             }

@@ -5,10 +5,12 @@
 //! reads. A [`Quantity`] carries its raw sum, its textbook closed form, its unit and its value.
 
 pub mod catalog;
+mod conventions;
 pub mod memory;
 pub mod sums;
 
-pub use catalog::{BatchLine, Catalog, Conventions, Entry};
+pub use catalog::{BatchLine, Catalog, Entry};
+pub use conventions::Conventions;
 pub use memory::{ActivationSettings, BatchFit, Layout, largest_batch};
 pub use sums::{component_flops, forward_flops, layer_stage, params, stage_forward_flops, stage_params};
 
