@@ -114,3 +114,20 @@ fn every_preset_parameter_count() {
     }
     snapshot("preset_parameter_counts", &(lines.join("\n") + "\n"));
 }
+
+#[test]
+fn every_optimizer_update_is_maths_in_every_format() {
+    for optimizer in tally::data::Data::builtin().optimizers.iter() {
+        let name = optimizer.name.as_str();
+        // The update lines come from the optimizer file's `latex` spellings: MathML in HTML (no
+        // fallback to code), maths in LaTeX, its Unicode in plain text.
+        let html = run(&["derive", "--optimizer", name, "--format", "html"]);
+        assert!(!html.contains("<code class=\"tex\">"), "{name}: a LaTeX spelling MathML could not convert");
+        let latex = run(&["derive", "--optimizer", name, "--format", "latex"]);
+        let text = run(&["derive", "--optimizer", name]);
+        for line in &optimizer.line {
+            assert!(latex.contains(&format!("${}$", line.latex)), "{name}: {}", line.latex);
+            assert!(text.contains(&line.text), "{name}: {}", line.text);
+        }
+    }
+}

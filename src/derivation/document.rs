@@ -92,6 +92,14 @@ pub enum Cell {
     Text(String),
     /// A formula.
     Math(Expr),
+    /// Maths written in the data in two spellings (an optimizer's update line): Unicode for
+    /// plain text, LaTeX for Markdown, LaTeX and HTML (MathML).
+    Written {
+        /// `m ← β₁·m + (1 − β₁)·g`.
+        unicode: String,
+        /// `m \leftarrow \beta_1 m + (1-\beta_1) g`.
+        latex: String,
+    },
     /// Operand shapes, `(BT×H)·(H×H)`.
     Shape(Vec<Vec<Expr>>),
     /// An exact number (grouped digits).

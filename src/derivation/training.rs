@@ -162,7 +162,7 @@ fn update_table(optimizer: &Optimizer) -> Table {
         .iter()
         .map(|l| {
             Row::plain(vec![
-                Cell::Text(l.text.clone()),
+                Cell::Written { unicode: l.text.clone(), latex: l.latex.clone() },
                 Cell::Text(
                     match l.per {
                         Per::Param => "parameter",

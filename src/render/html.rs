@@ -130,6 +130,7 @@ fn cell(c: &Cell) -> String {
     match c {
         Cell::Text(s) => escape(s),
         Cell::Math(e) => inline(&print(e, Notation::Latex)),
+        Cell::Written { latex, .. } => inline(latex),
         Cell::Shape(ops) => inline(&shape(ops, Notation::Latex)),
         Cell::Number(n) => dim::exact(n),
         Cell::Percent(r, places) => escape(&super::percent(r, *places)),

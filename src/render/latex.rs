@@ -145,6 +145,7 @@ fn cell(c: &Cell) -> String {
     match c {
         Cell::Text(s) => latex_text(s),
         Cell::Math(e) => format!("${}$", print(e, Notation::Latex)),
+        Cell::Written { latex, .. } => format!("${latex}$"),
         Cell::Shape(ops) => format!("${}$", shape(ops, Notation::Latex)),
         Cell::Number(n) => format!("${}$", latex_number(&dim::exact(n))),
         Cell::Percent(r, places) => latex_text(&super::percent(r, *places)),

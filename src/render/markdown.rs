@@ -16,6 +16,7 @@ fn cell(c: &Cell) -> String {
     match c {
         Cell::Text(s) => escape(s),
         Cell::Math(e) => format!("${}$", print(e, Notation::Latex)),
+        Cell::Written { latex, .. } => format!("${latex}$"),
         Cell::Shape(ops) => format!("${}$", shape(ops, Notation::Latex)),
         Cell::Number(n) => dim::exact(n),
         Cell::Percent(r, places) => super::percent(r, *places),

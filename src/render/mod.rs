@@ -96,6 +96,7 @@ fn cell_plain(cell: &Cell, notation: Notation) -> String {
     match cell {
         Cell::Text(s) => s.clone(),
         Cell::Math(e) => print(e, notation),
+        Cell::Written { unicode, .. } => unicode.clone(),
         Cell::Shape(ops) => shape(ops, notation),
         Cell::Number(n) => dim::exact(n),
         Cell::Percent(r, places) => percent(r, *places),
