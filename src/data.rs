@@ -1,5 +1,5 @@
 //! Facts about the world, as data: the symbols, precisions, storage layouts, accelerators,
-//! optimizers, unit words, quantity aliases, factor causes, element-wise op costs, architectures
+//! optimizers, unit words, quantity aliases, readings, element-wise op costs, architectures
 //! and answer sheets, all read from `derivations/` (embedded in the binary) by this one loader.
 //! A user data directory (`--data DIR` or `TALLY_DATA`) adds to them or replaces them by name
 //! without recompiling; its files are read by the caller (the library reads no files) and checked
@@ -14,7 +14,7 @@ use crate::model::Model;
 use crate::ops::Costs;
 use crate::optimizer::Optimizer;
 use crate::preset::Registry;
-use crate::quantity::{Cause, Layout};
+use crate::quantity::Layout;
 use crate::symbol::SymbolTable;
 use serde::de::DeserializeOwned;
 use std::sync::OnceLock;
@@ -28,7 +28,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("derivations/layouts.toml", include_str!("../derivations/layouts.toml")),
     ("derivations/hardware.toml", include_str!("../derivations/hardware.toml")),
     ("derivations/aliases.toml", include_str!("../derivations/aliases.toml")),
-    ("derivations/causes.toml", include_str!("../derivations/causes.toml")),
+    ("derivations/readings.toml", include_str!("../derivations/readings.toml")),
     ("derivations/ops.toml", include_str!("../derivations/ops.toml")),
     ("derivations/optimizers/adamw.toml", include_str!("../derivations/optimizers/adamw.toml")),
     ("derivations/optimizers/adam.toml", include_str!("../derivations/optimizers/adam.toml")),
@@ -60,8 +60,8 @@ pub struct Data {
     pub units: Units,
     /// Other names of quantities: (alias, quantity).
     pub aliases: Vec<(String, String)>,
-    /// Constant factors between claims and derivations with their usual causes.
-    pub causes: Vec<Cause>,
+    /// Named changes to a derivation under which the audit explains a claim.
+    pub readings: Vec<crate::audit::readings::Reading>,
     /// Element-wise FLOPs per element of each op kind.
     pub costs: Costs,
     /// Architectures and their size presets.
@@ -79,7 +79,7 @@ enum Kind {
     Hardware,
     Units,
     Aliases,
-    Causes,
+    Readings,
     Costs,
     Optimizer,
     Model,
@@ -108,7 +108,7 @@ fn kind_of(path: &str) -> Option<Kind> {
         (_, "hardware.toml") => Kind::Hardware,
         (_, "units.toml") => Kind::Units,
         (_, "aliases.toml") => Kind::Aliases,
-        (_, "causes.toml") => Kind::Causes,
+        (_, "readings.toml") => Kind::Readings,
         (_, "ops.toml") => Kind::Costs,
         ("sheets", f) | (_, f) if f.ends_with(".toml") => Kind::Sheet,
         _ => return None,
@@ -170,7 +170,7 @@ impl Data {
         sorted.sort_by_key(|(kind, _)| kind.map(|k| k as u8).unwrap_or(u8::MAX));
         for (kind, file) in sorted {
             match kind {
-                Some(Kind::Symbols | Kind::Units | Kind::Costs | Kind::Causes | Kind::Aliases) | None => {
+                Some(Kind::Symbols | Kind::Units | Kind::Costs | Kind::Aliases) | None => {
                     return Err(Error::Usage(format!(
                         "`{}` is not a file a data directory can hold: use hardware.toml, precisions.toml, layouts.toml, optimizers/NAME.toml or models/NAME.toml",
                         file.source.name
@@ -203,7 +203,7 @@ impl Data {
             }
             Some(Kind::Units) => self.units = Units::read(source)?,
             Some(Kind::Aliases) => self.aliases = crate::quantity::read_aliases(source)?,
-            Some(Kind::Causes) => self.causes = Cause::read(source)?,
+            Some(Kind::Readings) => self.readings = crate::audit::readings::Reading::read(source, self)?,
             Some(Kind::Costs) => self.costs = Costs::read(source)?,
             Some(Kind::Optimizer) => upsert(&mut self.optimizers, Optimizer::read(source)?, |o| &o.name),
             Some(Kind::Model) => {

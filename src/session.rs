@@ -80,6 +80,8 @@ pub struct AuditRequest {
     pub model_file: Option<Source>,
     /// A size preset of `model`.
     pub preset: Option<String>,
+    /// Count a claim that holds only under another convention as wrong.
+    pub strict: bool,
     /// Bindings as written.
     pub sets: Vec<String>,
     /// The options.
@@ -300,7 +302,7 @@ fn audit_claims(engine: &Engine, data: &Data, request: &AuditRequest) -> Result<
             groups.push(key(c));
         }
     }
-    let mut report = Report { model: String::new(), claims: Vec::new() };
+    let mut report = Report { model: String::new(), claims: Vec::new(), strict: request.strict };
     let mut names = Vec::new();
     for (model, conventions) in &groups {
         let mut options = request.options.clone();
@@ -317,7 +319,7 @@ fn audit_claims(engine: &Engine, data: &Data, request: &AuditRequest) -> Result<
             options,
         };
         let (selection, bindings, resolved) = prepare(data, &derive)?;
-        let reference = Reference::new(engine, data, &selection, &bindings, &resolved);
+        let reference = Reference::new(engine, data, &selection, &bindings, &derive.options, &resolved);
         let mine: Vec<Claim> =
             claims.iter().filter(|c| key(c) == (model.clone(), conventions.clone())).cloned().collect();
         let part = audit::check(&mine, &reference);

@@ -229,10 +229,11 @@ fn model_text(rng: &mut Rng) -> String {
 fn reference(engine: &Engine) -> Reference<'_> {
     let data = Data::builtin();
     let selection = data.models.select("gpt2-xl").unwrap().unwrap();
-    let conventions = Options::default().resolve(data).unwrap();
+    let options = Options::default();
+    let conventions = options.resolve(data).unwrap();
     let bindings =
         selection.model.bind(selection.preset.as_ref(), &conventions.bindings().unwrap(), &data.symbols).unwrap();
-    Reference::new(engine, data, &selection, &bindings, &conventions)
+    Reference::new(engine, data, &selection, &bindings, &options, &conventions)
 }
 
 #[test]

@@ -63,6 +63,94 @@ fn value(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rational, Eval
     Ok(out)
 }
 
+/// The prime modulus of [`evaluate_mod`]: 2⁶¹ − 1.
+pub const MODULUS: u64 = (1 << 61) - 1;
+
+fn mul_mod(a: u64, b: u64) -> u64 {
+    // A Mersenne modulus reduces with a shift and an add instead of a division.
+    let x = a as u128 * b as u128;
+    let folded = (x & MODULUS as u128) as u64 + (x >> 61) as u64;
+    let folded = (folded & MODULUS) + (folded >> 61);
+    if folded >= MODULUS { folded - MODULUS } else { folded }
+}
+
+fn pow_mod(mut base: u64, mut exp: u64) -> u64 {
+    let mut out = 1;
+    while exp > 0 {
+        if exp & 1 == 1 {
+            out = mul_mod(out, base);
+        }
+        base = mul_mod(base, base);
+        exp >>= 1;
+    }
+    out
+}
+
+fn rational_mod(r: &Rational) -> Option<u64> {
+    use num_traits::ToPrimitive;
+    // Small integers (nearly every constant) need no big-number division.
+    if let (Some(n), Some(d)) = (r.numer().to_i64(), r.denom().to_u64()) {
+        let n = n.rem_euclid(MODULUS as i64) as u64;
+        let d = d % MODULUS;
+        return (d != 0).then(|| mul_mod(n, pow_mod(d, MODULUS - 2)));
+    }
+    let p = num_bigint::BigInt::from(MODULUS);
+    let reduce = |n: &num_bigint::BigInt| ((n % &p + &p) % &p).to_u64();
+    let (numer, denom) = (reduce(r.numer())?, reduce(r.denom())?);
+    (denom != 0).then(|| mul_mod(numer, pow_mod(denom, MODULUS - 2)))
+}
+
+/// `e` modulo the prime 2⁶¹ − 1, every symbol taken from `values` (residues): a fingerprint for
+/// testing whether two formulas are one (equal formulas agree at every point; different ones at
+/// a random point only by rare accident). `None` for a floor, an unbound symbol, or a
+/// denominator that vanishes modulo the prime.
+pub fn evaluate_mod(e: &Expr, values: &BTreeMap<String, u64>) -> Option<u64> {
+    Some(match e {
+        Expr::Num(n) => rational_mod(n)?,
+        Expr::Sym(s) => *values.get(s)?,
+        Expr::Add(terms) => {
+            let mut sum = 0u64;
+            for t in terms {
+                sum = (sum + evaluate_mod(t, values)?) % MODULUS;
+            }
+            sum
+        }
+        Expr::Mul(factors) => {
+            let mut product = 1u64;
+            for f in factors {
+                product = mul_mod(product, evaluate_mod(f, values)?);
+            }
+            product
+        }
+        Expr::Pow(base, k) => {
+            let b = evaluate_mod(base, values)?;
+            if *k < 0 {
+                if b == 0 {
+                    return None;
+                }
+                pow_mod(pow_mod(b, MODULUS - 2), k.unsigned_abs() as u64)
+            } else {
+                pow_mod(b, *k as u64)
+            }
+        }
+        Expr::Floor(_) => return None,
+    })
+}
+
+/// `e` in floating point, every symbol taken from `values`: a quick estimate to screen values
+/// before they are computed exactly. `None` for an unbound symbol.
+pub fn evaluate_f64(e: &Expr, values: &BTreeMap<String, f64>) -> Option<f64> {
+    use num_traits::ToPrimitive;
+    Some(match e {
+        Expr::Num(n) => n.to_f64()?,
+        Expr::Sym(s) => *values.get(s)?,
+        Expr::Add(terms) => terms.iter().map(|t| evaluate_f64(t, values)).sum::<Option<f64>>()?,
+        Expr::Mul(factors) => factors.iter().map(|f| evaluate_f64(f, values)).product::<Option<f64>>()?,
+        Expr::Pow(base, k) => evaluate_f64(base, values)?.powi(*k),
+        Expr::Floor(inner) => evaluate_f64(inner, values)?.floor(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +185,26 @@ mod tests {
     fn floors_round_down() {
         let e = Expr::Floor(Box::new(parse("7/2", &any_symbol).unwrap()));
         assert_eq!(evaluate(&e, &BTreeMap::new()).map(|r| r.to_string()), Ok("3".into()));
+    }
+}
+
+#[cfg(test)]
+mod fingerprints {
+    use super::*;
+    use crate::algebra::{any_symbol, parse};
+
+    #[test]
+    fn equal_formulas_have_equal_fingerprints_and_different_ones_do_not() {
+        let values: BTreeMap<String, u64> = [("H", 123_456_789u64), ("V", 987_654_321), ("A", 55_555)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let f = |t: &str| evaluate_mod(&parse(t, &any_symbol).unwrap(), &values);
+        assert_eq!(f("(H + V)^2/A"), f("H^2/A + 2*H*V/A + V^2/A"));
+        assert_ne!(f("(H + V)^2/A"), f("H^2/A + V^2/A"));
+        assert_eq!(f("1/2*H"), f("H/2"));
+        assert_eq!(f("H // 2"), None);
+        let exact: BTreeMap<String, f64> = [("H".to_string(), 1600.0)].into_iter().collect();
+        assert_eq!(evaluate_f64(&parse("2*H^2 + 1/4", &any_symbol).unwrap(), &exact), Some(5_120_000.25));
     }
 }

@@ -13,7 +13,7 @@ mod print;
 pub mod worker;
 
 pub use engine::{AlgebraError, Engine};
-pub use eval::{EvalError, evaluate};
+pub use eval::{EvalError, MODULUS, evaluate, evaluate_f64, evaluate_mod};
 pub use expr::{Expr, Rational};
 pub use layout::{LayoutRules, Term};
 pub use parse::{ParseError, Resolver, Syntax, any_symbol, number_literals, parse, parse_decimal, parse_with};

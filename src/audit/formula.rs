@@ -3,7 +3,8 @@
 //! missing or extra term attributed to the ops whose rules produce it.
 
 use super::claim::Claim;
-use super::number::{causes, compare_values, shown};
+use super::explain::Explanation;
+use super::number::{compare_values, shown};
 use super::reference::{self, Dimension, Reference};
 use super::{Family, Finding, Target, Verdict, operand_labels, shift, unreadable};
 use crate::algebra::{self, Expr, Notation, Rational, print};
@@ -137,14 +138,13 @@ pub(super) fn check_formula(
             claimed_value,
         );
     }
+    if let Some(search) = target.search(r, &relations)
+        && let Some(found) = search.formula(claimed)
+    {
+        return (explained(claim, part, &found, derived, evidence, r), claimed_value);
+    }
     if let Some(factor) = constant_factor(r.engine, claimed, derived) {
-        let mut likely = causes(r, &factor, &Rational::one(), &Rational::zero(), target.family);
-        if likely.is_empty() {
-            likely.push("no usual cause matches this factor".into());
-        }
-        for c in &likely {
-            evidence.push(format!("likely cause: {c}"));
-        }
+        evidence.push("no reading explains this factor".into());
         let literal = factor_caret(text, part.start, &factor);
         let caret = literal.clone().unwrap_or(whole.clone());
         let words = if factor > Rational::one() { "too large" } else { "too small" };
@@ -164,7 +164,54 @@ pub(super) fn check_formula(
             claimed_value,
         );
     }
-    term_differences(claim, claimed, derived, target, whole, evidence, r, claimed_value)
+    term_differences(claim, claimed, derived, target, whole, evidence, r, claimed_value, &relations)
+}
+
+/// A finding for a formula that one reading (or a pair) explains exactly.
+fn explained(
+    claim: &Claim,
+    part: &Range<usize>,
+    found: &Explanation,
+    derived: &Expr,
+    mut evidence: Vec<String>,
+    r: &Reference,
+) -> Finding {
+    let closed = |e: &Expr| print(&r.engine.simplify(e, &r.layout()).unwrap_or_else(|_| e.clone()), Notation::Unicode);
+    let described = found.describe(r);
+    let under = found.expr.as_ref().map(closed).unwrap_or_default();
+    let lhs = &claim.text[claim.lhs.clone()];
+    if described.verdict == Verdict::HoldsUnder {
+        evidence.push(format!("under `{}`: {lhs} = {under}", found.ids()));
+        evidence.push(format!("the conventions in effect give {lhs} = {}", closed(derived)));
+        return Finding {
+            verdict: Verdict::HoldsUnder,
+            headline: described.headline,
+            caret: part.clone(),
+            label: String::new(),
+            evidence,
+            fix: described.options.map(|o| format!("to derive under it: {o}")),
+            labels: vec![],
+        };
+    }
+    evidence.push(format!("the claim is the derivation under `{}`: {under}", found.ids()));
+    // A reading that only scales the claim points at the number that scales it, when one is written.
+    let literal = found.numeric_scale(r).and_then(|f| factor_caret(&claim.text[part.clone()], part.start, &f));
+    let fix = literal
+        .as_ref()
+        .and_then(|span| without_factor(&claim.text, part, span))
+        .unwrap_or_else(|| format!("{lhs} = {}", closed(derived)));
+    Finding {
+        verdict: Verdict::Wrong,
+        headline: described.headline,
+        label: match (&literal, found.numeric_scale(r)) {
+            (Some(_), Some(f)) => format!("× {}", dim::plain(&f)),
+            _ => format!("explained by `{}`", found.ids()),
+        },
+        caret: literal.unwrap_or(part.clone()),
+        evidence,
+        fix: Some(fix),
+        labels: vec![],
+    }
 }
 
 /// The claim with the culprit factor taken out (`16 * total_params * 4` → `16 * total_params`),
@@ -211,6 +258,7 @@ pub(super) fn term_differences(
     mut evidence: Vec<String>,
     r: &Reference,
     claimed_value: Option<Rational>,
+    relations: &[(String, Expr)],
 ) -> (Finding, Option<Rational>) {
     let layout = r.layout();
     let closed = |e: &Expr| print(&r.engine.simplify(e, &layout).unwrap_or_else(|_| e.clone()), Notation::Unicode);
@@ -249,14 +297,26 @@ pub(super) fn term_differences(
         } else {
             closed(&monomial)
         };
+        // A missing term is something the derivation counts; an extra one can only be something
+        // it does not (never a tensor or parameter already in the sum).
         use reference::Contribution as C;
-        let kinds: &[C] = match target.family {
-            Family::Memory => &[C::SavedCs336, C::SavedAllOnly, C::Params],
-            Family::Flops | Family::Time => &[C::Flops],
-            Family::Count => &[C::Params],
-            _ => &[C::Params, C::Flops, C::SavedCs336, C::SavedAllOnly],
+        let saved_counted: &[C] = match r.conventions.activations {
+            crate::ops::ActivationConvention::Cs336 => &[C::SavedCs336],
+            _ => &[C::SavedCs336, C::SavedAllOnly],
         };
-        let owners = r.attribute(&t.powers, kinds);
+        let kinds: Vec<C> = match (target.family, t.coeff.is_negative()) {
+            (Family::Memory, true) => [saved_counted, &[C::Params]].concat(),
+            (Family::Memory, false) => {
+                let uncounted: &[C] = if saved_counted.len() == 1 { &[C::SavedAllOnly] } else { &[] };
+                [uncounted, &[C::AbsentBias]].concat()
+            }
+            (Family::Flops | Family::Time, true) => vec![C::Flops],
+            (Family::Flops | Family::Time, false) => vec![C::UncountedFlops],
+            (Family::Count, true) => vec![C::Params],
+            (Family::Count, false) => vec![C::AbsentBias],
+            _ => vec![C::Params, C::Flops, C::SavedCs336, C::SavedAllOnly],
+        };
+        let owners = r.attribute(&t.powers, &kinds, relations);
         // How many whole tensors (memory) or op outputs the term amounts to, if it is a whole number.
         let tensors = (target.family == Family::Memory
             && t.coeff.is_integer()
@@ -267,14 +327,27 @@ pub(super) fn term_differences(
         } else {
             owners
                 .iter()
-                .map(|(k, names)| {
-                    let count = Rational::from_integer((names.len() as i64).into());
-                    let lead = match &tensors {
-                        Some(n) if *n == count => format!("exactly the {} ", names.len()),
-                        Some(n) if *n < count => format!("{} of the {} ", dim::exact(n), names.len()),
-                        _ => String::new(),
+                .map(|(k, found)| {
+                    // The term in the ops' own unit: elements for saved tensors, else as it is.
+                    let saved = matches!(k, C::SavedCs336 | C::SavedAllOnly);
+                    let need = match (&tensors, saved, target.family) {
+                        (Some(_), true, _) => Some(t.coeff.abs() / Rational::from_integer(r.bytes_per_element.into())),
+                        (_, false, Family::Count | Family::Flops | Family::Time) => Some(t.coeff.abs()),
+                        _ => None,
                     };
-                    format!("{lead}{} {}", k.words(), names.join(", "))
+                    let every: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+                    let equal = found.windows(2).all(|w| w[0].1.abs() == w[1].1.abs());
+                    let which = match need.as_ref().and_then(|n| exact_subset(found, n).map(|s| (n, s))) {
+                        Some((_, subset)) if subset.len() == found.len() => format!("exactly {}", every.join(", ")),
+                        // Ops of one size: any k of them; say how many, not which.
+                        Some((_, subset)) if equal => format!("{} of {}", subset.len(), every.join(", ")),
+                        Some((_, subset)) => {
+                            let names: Vec<&str> = subset.iter().map(|i| every[*i]).collect();
+                            format!("{} (the fewest that add up to it)", names.join(", "))
+                        }
+                        None => every.join(", "),
+                    };
+                    format!("{} {which}", k.words())
                 })
                 .collect::<Vec<_>>()
                 .join("; or ")
@@ -316,4 +389,24 @@ pub(super) fn term_differences(
         },
         claimed_value,
     )
+}
+
+/// The smallest set of ops whose coefficients add up to `need` exactly (each op at most once), if
+/// there is one and the ops are few enough to try every set.
+fn exact_subset(found: &[(String, Rational)], need: &Rational) -> Option<Vec<usize>> {
+    if found.len() > 16 {
+        return None;
+    }
+    let mut best: Option<Vec<usize>> = None;
+    for mask in 1u32..(1 << found.len()) {
+        let chosen: Vec<usize> = (0..found.len()).filter(|i| mask & (1 << i) != 0).collect();
+        if best.as_ref().is_some_and(|b| b.len() <= chosen.len()) {
+            continue;
+        }
+        let sum: Rational = chosen.iter().map(|i| found[*i].1.abs()).sum();
+        if &sum == need {
+            best = Some(chosen);
+        }
+    }
+    best
 }

@@ -5,8 +5,10 @@
 //! own formula, an impossible result. The audit never prints; `report` renders it.
 
 pub mod claim;
+mod explain;
 mod formula;
 mod number;
+pub mod readings;
 
 use formula::check_formula;
 use number::check_number;
@@ -27,6 +29,8 @@ use std::sync::Arc;
 pub enum Verdict {
     /// Equal to the derivation as formulas.
     Holds,
+    /// Right under another legitimate convention or as a standard approximation.
+    HoldsUnder,
     /// Equal in value at these sizes only.
     HoldsNumerically,
     /// Not what the derivation gives.
@@ -64,7 +68,7 @@ impl Finding {
     pub fn diagnostic(&self, claim: &Claim) -> Diagnostic {
         let kind = match self.verdict {
             Verdict::Holds => Kind::Holds,
-            Verdict::HoldsNumerically => Kind::Note,
+            Verdict::HoldsNumerically | Verdict::HoldsUnder => Kind::Note,
             Verdict::Wrong => Kind::Wrong,
             Verdict::Unreadable => Kind::Error,
         };
@@ -94,6 +98,22 @@ pub struct ClaimReport {
     pub findings: Vec<Finding>,
 }
 
+impl Target {
+    /// A search for the readings that explain a claim about this left side.
+    fn search<'a, 'e>(
+        &'a self,
+        r: &'a Reference<'e>,
+        relations: &'a [(String, Expr)],
+    ) -> Option<explain::Search<'a, 'e>> {
+        let lhs = match (&self.marked, &self.budget) {
+            (Some(marked), _) => explain::Lhs::Formula(marked),
+            (None, Some(budget)) => explain::Lhs::Batch(budget.clone()),
+            (None, None) => return None,
+        };
+        Some(explain::Search::new(r, lhs, relations))
+    }
+}
+
 impl ClaimReport {
     /// The worst verdict among the findings.
     pub fn verdict(&self) -> Verdict {
@@ -108,14 +128,18 @@ pub struct Report {
     pub model: String,
     /// One report per claim, in order.
     pub claims: Vec<ClaimReport>,
+    /// A claim that holds only under another convention counts as wrong (`--strict`).
+    pub strict: bool,
 }
 
 impl Report {
-    /// 0 every claim holds, 1 some claim is wrong, 2 some claim could not be read.
+    /// 0 every claim holds (under some convention, unless strict), 1 some claim is wrong, 2 some
+    /// claim could not be read.
     pub fn exit_code(&self) -> u8 {
         match self.claims.iter().map(ClaimReport::verdict).max() {
             Some(Verdict::Unreadable) => 2,
             Some(Verdict::Wrong) => 1,
+            _ if self.strict && self.claims.iter().any(|c| c.verdict() == Verdict::HoldsUnder) => 1,
             _ => 0,
         }
     }
@@ -125,6 +149,10 @@ impl Report {
 struct Target {
     /// Its rules-built expression (None for batch.max, which is solved, not summed).
     expr: Option<Expr>,
+    /// The left side as read, quantities as markers (for re-deriving it under readings).
+    marked: Option<Expr>,
+    /// The budget of `batch.max(…)`.
+    budget: Option<Rational>,
     /// Its exact value (None when it does not exist, e.g. a batch that does not fit).
     value: Option<Rational>,
     unit: Unit,
@@ -142,20 +170,6 @@ enum Family {
     Count,
     Batch,
     Other,
-}
-
-impl Family {
-    /// The name data files use for it (`derivations/causes.toml`).
-    fn id(self) -> &'static str {
-        match self {
-            Family::Memory => "memory",
-            Family::Flops => "flops",
-            Family::Time => "time",
-            Family::Count => "count",
-            Family::Batch => "batch",
-            Family::Other => "other",
-        }
-    }
 }
 
 fn family_of(unit: &Unit) -> Family {
@@ -229,7 +243,7 @@ pub(super) fn unreadable(message: String, caret: Range<usize>) -> Finding {
 pub fn check(claims: &[Claim], reference: &Reference) -> Report {
     let reports =
         claims.iter().map(|c| ClaimReport { claim: c.clone(), findings: check_claim(c, reference) }).collect();
-    Report { model: reference.id.clone(), claims: reports }
+    Report { model: reference.id.clone(), claims: reports, strict: false }
 }
 
 fn check_claim(claim: &Claim, r: &Reference) -> Vec<Finding> {
@@ -285,13 +299,23 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Box<Findin
         };
         let fit = largest_batch(&line.a, &line.b, &budget);
         let (value, verdict) = (fit.largest(), fit.verdict());
-        return Ok(Target { expr: None, value, unit: Unit::of(Base::Sequence), verdict, family: Family::Batch });
+        return Ok(Target {
+            expr: None,
+            marked: None,
+            budget: Some(budget),
+            value,
+            unit: Unit::of(Base::Sequence),
+            verdict,
+            family: Family::Batch,
+        });
     }
     if text.trim() == "mfu" && r.quantity("mfu").is_none() {
         // Without a measured throughput there is no MFU to compare with, but an impossible one is
         // still impossible.
         return Ok(Target {
             expr: None,
+            marked: None,
+            budget: None,
             value: None,
             unit: Unit::none(),
             verdict: Some("no measured throughput given (--tokens-per-second)".into()),
@@ -327,5 +351,13 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Box<Findin
     let expr = r.unmark(&reading.marked);
     let value = algebra::evaluate(&expr, &r.values).ok();
     let verdict = if value.is_none() { r.quantity(text.trim()).and_then(|(_, q)| q.verdict.clone()) } else { None };
-    Ok(Target { expr: Some(expr), value, family: family_of(&unit), unit, verdict })
+    Ok(Target {
+        expr: Some(expr),
+        marked: Some(reading.marked),
+        budget: None,
+        value,
+        family: family_of(&unit),
+        unit,
+        verdict,
+    })
 }

@@ -2,6 +2,7 @@
 //! written to (or the claim's tolerance), with the known factors that would explain a difference.
 
 use super::claim::Claim;
+use super::explain::Explanation;
 use super::reference::{Dimension, Reference};
 use super::{Family, Finding, Target, Verdict, unreadable};
 use crate::algebra::{self, Expr, Rational};
@@ -142,9 +143,13 @@ pub(super) fn compare_values(
             fix: None,
             labels: vec![],
         },
-        (Some(_), None) => {
+        (Some(c), None) => {
             if let Some(words) = &target.verdict {
                 evidence.push(format!("derived: {words}"));
+            }
+            if let Some(found) = explain_value(r, c, target, tolerance) {
+                let no_value = Rational::zero();
+                return explained(r, &found, &no_value, target, caret, evidence);
             }
             Finding {
                 verdict: Verdict::Wrong,
@@ -159,12 +164,12 @@ pub(super) fn compare_values(
         (Some(c), Some(d)) => {
             evidence.push(format!("claimed: {}", shown(c, unit)));
             evidence.push(format!("derived: {}", shown(d, unit)));
+            if let Some(found) = explain_value(r, c, target, tolerance) {
+                return explained(r, &found, d, target, caret, evidence);
+            }
             if !d.is_zero() {
-                let ratio = c / d;
-                for cause in causes(r, c, d, tolerance, target.family) {
-                    evidence.push(format!("likely cause: {cause}"));
-                }
-                evidence.push(format!("ratio claimed/derived: {}", dim::decimal(&ratio, 4)));
+                evidence.push(format!("ratio claimed/derived: {}", dim::decimal(&(c / d), 4)));
+                evidence.push("no reading explains the difference".into());
             }
             Finding {
                 verdict: Verdict::Wrong,
@@ -188,27 +193,6 @@ pub(super) fn compare_values(
     }
 }
 
-/// Likely causes of `claimed` ≠ `derived`: every known factor k with |claimed − k·derived| within
-/// the tolerance of the claim (0 for formulas).
-pub(super) fn causes(
-    r: &Reference,
-    claimed: &Rational,
-    derived: &Rational,
-    tolerance: &Rational,
-    family: Family,
-) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for cause in &r.data.causes {
-        if cause.family.as_deref().is_some_and(|f| f != family.id()) {
-            continue;
-        }
-        if (claimed - &cause.factor * derived).abs() <= *tolerance && !out.contains(&cause.text) {
-            out.push(cause.text.clone());
-        }
-    }
-    out
-}
-
 pub(super) fn shown(v: &Rational, unit: &Unit) -> String {
     let exact = dim::exact_with_unit(v, unit);
     let rounded = dim::display(v, unit);
@@ -216,5 +200,53 @@ pub(super) fn shown(v: &Rational, unit: &Unit) -> String {
         rounded
     } else {
         format!("{exact} ≈ {rounded}")
+    }
+}
+
+/// The readings under which a stated value is right: the first, with the others that also match.
+fn explain_value<'a>(
+    r: &'a Reference,
+    claimed: &Rational,
+    target: &'a Target,
+    tolerance: &Rational,
+) -> Option<Vec<Explanation<'a>>> {
+    let found = target.search(r, &[])?.value(claimed, tolerance);
+    (!found.is_empty()).then_some(found)
+}
+
+/// A finding for a stated value that a reading (or a pair) explains.
+fn explained(
+    r: &Reference,
+    found: &[Explanation],
+    derived: &Rational,
+    target: &Target,
+    caret: Range<usize>,
+    mut evidence: Vec<String>,
+) -> Finding {
+    let first = &found[0];
+    let described = first.describe(r);
+    let unit = &target.unit;
+    if let Some(v) = &first.value {
+        evidence.push(format!("under `{}`: {}", first.ids(), shown(v, unit)));
+    }
+    let others: Vec<String> = found[1..].iter().take(3).map(|f| format!("`{}`", f.ids())).collect();
+    if !others.is_empty() {
+        evidence.push(format!("also consistent with: {}", others.join(", ")));
+    }
+    let shown_derived = target.value.as_ref().map(|_| dim::display(derived, unit));
+    Finding {
+        verdict: described.verdict,
+        headline: described.headline,
+        caret,
+        label: match (&described.verdict, &shown_derived) {
+            (Verdict::Wrong, Some(d)) => format!("derived: {d}"),
+            _ => String::new(),
+        },
+        evidence,
+        fix: match described.verdict {
+            Verdict::HoldsUnder => described.options.map(|o| format!("to derive under it: {o}")),
+            _ => None,
+        },
+        labels: vec![],
     }
 }

@@ -6,11 +6,12 @@ use crate::algebra::{self, Engine, Expr, Rational};
 use crate::data::Data;
 use crate::dim::{Base, Unit};
 use crate::model::Model;
-use crate::ops::{FlopConvention, Saved};
+use crate::ops::{FlopConvention, OpKind, Saved};
+use crate::options::Options;
 use crate::quantity::{BatchLine, Catalog, Context, Conventions, Quantity};
 use crate::symbol::{Role, SymbolTable};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// What claims are checked against: the catalog's quantities for one model under one set of
 /// conventions, derived on demand (no document is built).
@@ -23,6 +24,8 @@ pub struct Reference<'e> {
     pub model: Model,
     /// The conventions claims are read under.
     pub conventions: Conventions,
+    /// The options those conventions were resolved from (readings change them).
+    pub options: Options,
     /// Bound values of every symbol.
     pub values: BTreeMap<String, Rational>,
     /// Which FLOPs count.
@@ -35,6 +38,14 @@ pub struct Reference<'e> {
     pub data: &'e Data,
     names: Vec<String>,
     derived: RefCell<BTreeMap<usize, Option<Quantity>>>,
+    /// Left sides derived under sets of readings (see `explain`), shared by every claim.
+    pub(super) under_readings: RefCell<HashMap<String, Option<(Expr, i64)>>>,
+    /// Their fingerprints at the fixed points (see `explain`), shared the same way.
+    pub(super) fingerprints: RefCell<HashMap<String, Option<Vec<u64>>>>,
+    /// Their values at the bound sizes in floating point, shared the same way.
+    pub(super) estimates: RefCell<HashMap<String, Option<f64>>>,
+    /// Their exact values at the bound sizes, shared the same way.
+    pub(super) exact_values: RefCell<HashMap<String, Option<Rational>>>,
 }
 
 /// The marker a unit word leaves in a formula, to infer its unit before the algebra.
@@ -76,6 +87,7 @@ impl<'e> Reference<'e> {
         data: &'e Data,
         selection: &crate::preset::Selection,
         bindings: &crate::model::Bindings,
+        options: &Options,
         conventions: &Conventions,
     ) -> Reference<'e> {
         let names = Catalog::new(&selection.model, conventions).names();
@@ -84,6 +96,7 @@ impl<'e> Reference<'e> {
             id: selection.id.clone(),
             model: selection.model.clone(),
             conventions: conventions.clone(),
+            options: options.clone(),
             values: bindings.values(),
             flops: conventions.flops,
             bytes_per_element: conventions.precision.bytes,
@@ -91,6 +104,10 @@ impl<'e> Reference<'e> {
             data,
             names,
             derived: RefCell::new(BTreeMap::new()),
+            under_readings: RefCell::new(HashMap::new()),
+            fingerprints: RefCell::new(HashMap::new()),
+            estimates: RefCell::new(HashMap::new()),
+            exact_values: RefCell::new(HashMap::new()),
         }
     }
 
@@ -249,6 +266,35 @@ impl<'e> Reference<'e> {
         })
     }
 
+    /// The formula with markers replaced, quantities derived under `applied` (readings), units
+    /// by 1 (the readings' substitutions and scale not yet applied); `None` if a quantity does not
+    /// exist under them.
+    pub fn unmark_under(&self, marked: &Expr, applied: &super::readings::Applied) -> Option<Expr> {
+        let missing = std::cell::Cell::new(false);
+        let e = marked.substitute(&|name| {
+            if base_of_marker(name).is_some() {
+                return Some(Expr::one());
+            }
+            let i: usize = name.strip_prefix("q_")?.parse().ok()?;
+            let q = applied.quantity(&self.names[i]);
+            missing.set(missing.get() || q.is_none());
+            q
+        });
+        (!missing.get()).then_some(e)
+    }
+
+    /// The quantity names and symbols a marked formula refers to.
+    pub fn names_in(&self, marked: &Expr) -> Vec<String> {
+        marked
+            .symbols()
+            .into_iter()
+            .map(|s| match s.strip_prefix("q_").and_then(|i| i.parse::<usize>().ok()) {
+                Some(i) => self.names[i].clone(),
+                None => s,
+            })
+            .collect()
+    }
+
     /// The unit of a marked formula, or the first sum that adds different units.
     pub fn dimension(&self, e: &Expr) -> Result<Dimension, Mismatch> {
         match e {
@@ -303,33 +349,50 @@ impl<'e> Reference<'e> {
         }
     }
 
-    /// Ops whose rules produce a term with this monomial, grouped by what the term is to them
-    /// (forward FLOPs, parameters, a saved activation on the cs336 list or only under `all`).
+    /// Ops whose rules produce a term with this monomial (with its coefficient), grouped by what
+    /// the term is to them
+    /// (forward FLOPs, parameters, a saved activation, or something the derivation does not count:
+    /// a bias the op does not have, element-wise FLOPs under matmul-only counting, an output kept
+    /// only under another activation convention). Op sizes are compared with the architecture's
+    /// relations substituted (F = 4H) when `relations` say so.
     pub fn attribute(
         &self,
         powers: &BTreeMap<String, i32>,
         kinds: &[Contribution],
-    ) -> Vec<(Contribution, Vec<String>)> {
-        let mut out: Vec<(Contribution, Vec<String>)> = Vec::new();
+        relations: &[(String, Expr)],
+    ) -> Vec<(Contribution, Vec<(String, Rational)>)> {
+        let all_flops = FlopConvention { elementwise: true, ..self.flops };
+        let mut out: Vec<(Contribution, Vec<(String, Rational)>)> = Vec::new();
         for stage in &self.model.stages {
             for op in &stage.ops {
                 for kind in kinds {
                     let atom = match kind {
                         Contribution::Params => op.params(),
                         Contribution::Flops => op.forward_flops(self.flops, &self.model.costs),
+                        Contribution::UncountedFlops => {
+                            op.forward_flops(all_flops, &self.model.costs)
+                                - op.forward_flops(self.flops, &self.model.costs)
+                        }
+                        Contribution::AbsentBias => match &op.kind {
+                            OpKind::Linear { output, bias: false, tied: false, .. } => output.clone(),
+                            OpKind::LayerNorm { width, bias: false } => width.clone(),
+                            _ => continue,
+                        },
                         Contribution::SavedCs336 if op.saved == Saved::Cs336 => op.output_elements(),
                         Contribution::SavedAllOnly if op.saved == Saved::All => op.output_elements(),
                         _ => continue,
                     };
-                    if atom.is_zero() {
-                        continue;
-                    }
+                    let atom = atom.substitute(&|s| relations.iter().find(|(n, _)| n == s).map(|(_, f)| f.clone()));
                     let Ok(Some(terms)) = self.engine.monomials(&(stage.repeat.clone() * atom)) else { continue };
-                    if terms.iter().any(|t| &t.powers == powers) {
-                        match out.iter_mut().find(|(k, _)| k == kind) {
-                            Some((_, names)) => names.push(op.name.clone()),
-                            None => out.push((*kind, vec![op.name.clone()])),
-                        }
+                    let Some(term) =
+                        terms.iter().find(|t| &t.powers == powers && t.coeff != Rational::from_integer(0.into()))
+                    else {
+                        continue;
+                    };
+                    let entry = (op.name.clone(), term.coeff.clone());
+                    match out.iter_mut().find(|(k, _)| k == kind) {
+                        Some((_, names)) => names.push(entry),
+                        None => out.push((*kind, vec![entry])),
                     }
                 }
             }
@@ -349,6 +412,10 @@ pub enum Contribution {
     SavedCs336,
     /// Its output, saved only when every intermediate counts.
     SavedAllOnly,
+    /// Element-wise FLOPs, not counted when only matmuls count.
+    UncountedFlops,
+    /// A bias it does not have.
+    AbsentBias,
 }
 
 impl Contribution {
@@ -358,7 +425,9 @@ impl Contribution {
             Contribution::Params => "parameters of",
             Contribution::Flops => "forward FLOPs of",
             Contribution::SavedCs336 => "outputs saved on the cs336 list:",
-            Contribution::SavedAllOnly => "outputs saved under convention `all`, not `cs336`:",
+            Contribution::SavedAllOnly => "outputs saved only when every intermediate counts (activations = all):",
+            Contribution::UncountedFlops => "element-wise FLOPs (counted only with flops = all) of",
+            Contribution::AbsentBias => "biases this model does not have, on",
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 fn tag(v: Verdict) -> &'static str {
     match v {
         Verdict::Holds => "ok",
+        Verdict::HoldsUnder => "holds under",
         Verdict::HoldsNumerically => "note",
         Verdict::Wrong => "wrong",
         Verdict::Unreadable => "error",
@@ -22,11 +23,13 @@ fn summary(r: &Report) -> String {
     let count = |v: Verdict| r.claims.iter().filter(|c| c.verdict() == v).count();
     let n = r.claims.len();
     let holds = count(Verdict::Holds);
+    let under = count(Verdict::HoldsUnder);
     format!(
-        "{n} {} against {}: {holds} {}, {} {} only numerically, {} wrong, {} unreadable\n",
+        "{n} {} against {}: {holds} {}, {under} {} under another convention, {} {} only numerically, {} wrong, {} unreadable\n",
         if n == 1 { "claim" } else { "claims" },
         r.model,
         if holds == 1 { "holds" } else { "hold" },
+        if under == 1 { "holds" } else { "hold" },
         count(Verdict::HoldsNumerically),
         if count(Verdict::HoldsNumerically) == 1 { "holds" } else { "hold" },
         count(Verdict::Wrong),

@@ -72,9 +72,14 @@ pub struct AuditArgs {
     /// "memory.params + memory.gradients + memory.optimizer = 16 * total_params * 4".
     #[arg(value_name = "CLAIM")]
     pub claims: Vec<String>,
-    /// A claims file (TOML: [[claim]] with id, quantity, formula and/or value, tolerance).
+    /// A claims file (TOML: [[claim]] with id, quantity, formula and/or value, tolerance, set and
+    /// conventions); `-` reads it from standard input.
     #[arg(long = "claims", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// A claim that holds only under another convention or as an approximation counts as wrong
+    /// (exit status 1).
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Output format.

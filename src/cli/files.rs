@@ -21,6 +21,9 @@ pub struct Inputs {
 impl Inputs {
     /// Reads a text file: a regular file of at most 4 MiB, in UTF-8.
     pub fn read(&mut self, path: &Path) -> Result<Source, Error> {
+        if path == Path::new("-") {
+            return read_stdin();
+        }
         let name = path.display().to_string();
         let io = |reason: String| Error::Io { path: name.clone(), reason };
         let meta = std::fs::metadata(path).map_err(|e| io(e.to_string()))?;
@@ -105,4 +108,17 @@ pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         out.extend(names);
     }
     Ok(out)
+}
+
+/// Standard input as a source named `<stdin>`: at most 4 MiB of UTF-8 text.
+fn read_stdin() -> Result<Source, Error> {
+    let io = |reason: String| Error::Io { path: "<stdin>".into(), reason };
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| io(e.to_string()))?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(io("tally reads at most 4 MiB of input".into()));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|e| io(format!("it is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    Ok(Source { name: "<stdin>".into(), text })
 }

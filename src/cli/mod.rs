@@ -116,6 +116,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                 preset,
                 sets: args.model.sets.clone(),
                 options: args.options.options(),
+                strict: args.strict,
             };
             let report = session.audit(&request)?;
             drop(session);

@@ -5,8 +5,10 @@
 
 mod bind;
 mod reader;
+mod transform;
 
 pub use reader::OP_KINDS;
+pub use transform::ModelChange;
 
 use crate::algebra::{Expr, Rational};
 use crate::diagnostic::Source;

@@ -17,7 +17,7 @@ pub use sums::{component_flops, forward_flops, layer_stage, params, stage_forwar
 use crate::algebra::{self, Engine, Expr, LayoutRules, Rational};
 use crate::diagnostic::Source;
 use crate::dim::Unit;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -77,49 +77,6 @@ impl Context<'_> {
             layout: LayoutRules { split_by: Some(symbol.to_string()), ..self.layout.clone() },
             values: self.values.clone(),
         }
-    }
-}
-
-/// A constant factor between a claimed and a derived quantity, and what usually causes it
-/// (`derivations/causes.toml`).
-#[derive(Clone, Debug)]
-pub struct Cause {
-    /// claimed / derived.
-    pub factor: Rational,
-    /// The kind of quantity it applies to (`memory`, `flops`, `time`, `count`), or any.
-    pub family: Option<String>,
-    /// The usual cause, in words.
-    pub text: String,
-}
-
-impl Cause {
-    /// Reads the causes file.
-    pub fn read(source: &Source) -> Result<Vec<Cause>> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Entry {
-            factor: toml::Spanned<String>,
-            #[serde(default)]
-            family: Option<String>,
-            text: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct File {
-            cause: Vec<Entry>,
-        }
-        let file: File = crate::data::read_toml(source)?;
-        file.cause
-            .into_iter()
-            .map(|e| {
-                let factor = algebra::parse(e.factor.get_ref(), &|n| Err(format!("`{n}`: a factor is a number")))
-                    .ok()
-                    .and_then(|f| algebra::evaluate(&f, &Default::default()).ok())
-                    .filter(|f| *f > Rational::from_integer(0.into()))
-                    .ok_or_else(|| Error::at(source, e.factor.span(), "a factor is a positive exact number"))?;
-                Ok(Cause { factor, family: e.family, text: e.text })
-            })
-            .collect()
     }
 }
 
