@@ -295,8 +295,12 @@ fn audit_claims(engine: &Engine, data: &Data, request: &AuditRequest) -> Result<
         ));
     }
     let default_model = request.model.clone().or(file_model).unwrap_or_else(|| DEFAULT_MODEL.to_string());
-    let key = |c: &Claim| (c.model.clone().unwrap_or_else(|| default_model.clone()), c.conventions.clone());
-    let mut groups: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    // Claims are checked in groups that share a model, conventions and bindings.
+    type Group = (String, Vec<(String, String)>, Vec<String>);
+    let key = |c: &Claim| -> Group {
+        (c.model.clone().unwrap_or_else(|| default_model.clone()), c.conventions.clone(), c.sets.clone())
+    };
+    let mut groups: Vec<Group> = Vec::new();
     for c in &claims {
         if !groups.contains(&key(c)) {
             groups.push(key(c));
@@ -304,7 +308,8 @@ fn audit_claims(engine: &Engine, data: &Data, request: &AuditRequest) -> Result<
     }
     let mut report = Report { model: String::new(), claims: Vec::new(), strict: request.strict };
     let mut names = Vec::new();
-    for (model, conventions) in &groups {
+    for group in &groups {
+        let (model, conventions, claim_sets) = group;
         let mut options = request.options.clone();
         for (name, value) in conventions {
             options.set(name, value)?;
@@ -315,13 +320,12 @@ fn audit_claims(engine: &Engine, data: &Data, request: &AuditRequest) -> Result<
             model: model.clone(),
             file: if own { request.model_file.clone() } else { None },
             preset: if own || request.model.is_none() { request.preset.clone() } else { None },
-            sets: request.sets.clone(),
+            sets: request.sets.iter().chain(claim_sets).cloned().collect(),
             options,
         };
         let (selection, bindings, resolved) = prepare(data, &derive)?;
         let reference = Reference::new(engine, data, &selection, &bindings, &derive.options, &resolved);
-        let mine: Vec<Claim> =
-            claims.iter().filter(|c| key(c) == (model.clone(), conventions.clone())).cloned().collect();
+        let mine: Vec<Claim> = claims.iter().filter(|c| key(c) == *group).cloned().collect();
         let part = audit::check(&mine, &reference);
         if !names.contains(&part.model) {
             names.push(part.model.clone());

@@ -37,6 +37,10 @@ pub struct SymbolDef {
     /// What the rules use it for, if anything (the batch size, the context length, …).
     #[serde(default)]
     pub role: Option<Role>,
+    /// Its unit when it has one (`FLOP/s` for a peak throughput), in unit words joined by `/`
+    /// and `·`; sizes and counts have none.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// What tally's own rules use a symbol for: ops act on a batch of sequences of tokens, closed

@@ -48,10 +48,11 @@ fn every_fixture_claim_has_a_reviewed_report() {
 fn the_founding_bug_is_wrong_by_exactly_four_with_its_cause() {
     let (report, code) = audit(&["memory.params + memory.gradients + memory.optimizer = 16 * total_params * 4"]);
     assert_eq!(code, 1);
-    assert!(report.contains("wrong by a factor of 4"));
+    assert!(report.contains("the 4 bytes per element counted twice"), "{report}");
+    assert!(report.contains("× 4"), "the caret names the factor: {report}");
     assert!(report.contains("136,131,686,400 bytes"));
     assert!(report.contains("34,032,921,600 bytes"));
-    assert!(report.contains("fp32's 4 bytes counted twice"));
+    assert!(report.contains("fix: memory.params + memory.gradients + memory.optimizer = 16 * total_params"));
     let (report, code) = audit(&["memory.params + memory.gradients + memory.optimizer = 16 * total_params"]);
     assert_eq!(code, 0, "{report}");
 }
@@ -107,7 +108,7 @@ model = "gpt2-xl"
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("wrong[memory]: wrong by a factor of 4"), "{text}");
+    assert!(text.contains("wrong[memory]: wrong: the 4 bytes per element counted twice"), "{text}");
     assert!(text.contains("ok[days]"), "{text}");
     assert!(text.contains("ok[all-intermediates]"), "{text}");
     std::fs::write(&path, "[[claim]]\nid = \"x\"\nquantity = \"params\"\nformla = \"1\"\n").unwrap();
@@ -149,4 +150,67 @@ fn every_quantity_can_be_named_in_a_claim() {
     let (report, code) = audit(&refs);
     assert!(code == 0 || code == 1, "{report}");
     assert!(report.contains(&format!("{} claims", claims.len() - 2)), "{report}");
+}
+
+/// Every reading in derivations/readings.toml is exercised by a fixture and named in its report
+/// (as the explanation, or among those that also explain the claim).
+#[test]
+fn every_reading_is_named_by_some_fixture_report() {
+    let snapshots = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots")).unwrap();
+    let reports: String = snapshots
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("audit_"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    let fixtures = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/audit_fixtures")).unwrap().count();
+    assert!(fixtures >= 100, "{fixtures} fixtures");
+    for reading in &tally::data::Data::builtin().readings {
+        assert!(reports.contains(&format!("`{}`", reading.id)), "no fixture report names `{}`", reading.id);
+    }
+}
+
+#[test]
+fn a_claim_right_under_another_convention_exits_0_unless_strict() {
+    let claim = "memory.params = 2 * params";
+    let (report, code) = audit(&[claim]);
+    assert_eq!(code, 0, "{report}");
+    assert!(report.contains("holds under another convention: bf16"), "{report}");
+    assert!(report.contains("to derive under it: --precision bf16"), "{report}");
+    assert_eq!(audit(&["--strict", claim]).1, 1);
+}
+
+#[test]
+fn claims_come_from_standard_input_with_their_own_bindings_and_conventions() {
+    let claims = r#"
+[[claim]]
+id = "big-batch"
+quantity = "memory.total"
+value = "531 GB"
+set = { B = 32 }
+
+[[claim]]
+id = "bf16-params"
+quantity = "memory.params"
+formula = "2 * params"
+conventions = { precision = "bf16", hardware = "h100" }
+
+[[claim]]
+id = "steps"
+quantity = "time.training"
+formula = "S*flops.step/(U*R)"
+conventions = { steps = "1000", mfu = "40%" }
+"#;
+    let out = Command::cargo_bin("tally")
+        .unwrap()
+        .args(["audit", "--claims", "-"])
+        .env("SYMBOLICA_HIDE_BANNER", "1")
+        .write_stdin(claims)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // 32 sequences: 32 × 15,517,753,344 + 34,032,921,600 bytes = 530.6 GB.
+    assert!(text.contains("ok[big-batch]"), "{text}");
+    assert!(text.contains("ok[bf16-params]"), "{text}");
+    assert!(text.contains("ok[steps]"), "{text}");
 }

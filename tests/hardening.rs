@@ -51,7 +51,7 @@ fn derive_audit_and_answer_sheets_work_at_a_terminal() {
         (vec!["derive", "--model", "llama-3-8b", "--format", "latex"], "\\section*", 0),
         (
             vec!["audit", "memory.params + memory.gradients + memory.optimizer = 16 * total_params * 4"],
-            "factor of 4",
+            "counted twice",
             1,
         ),
         (vec!["audit", "params = 2VH + L(16H² + 2H) + H"], "holds", 0),

@@ -28,6 +28,8 @@ pub struct Claim {
     /// Conventions for this claim (`activations = "all"`, `precision = "bf16"`, `flops = "all"`),
     /// overriding the command line's.
     pub conventions: Vec<(String, String)>,
+    /// Bindings for this claim (`B=1024`), added to the command line's.
+    pub sets: Vec<String>,
 }
 
 impl Claim {
@@ -76,6 +78,7 @@ impl Claim {
             tolerance: None,
             model: None,
             conventions: Vec::new(),
+            sets: Vec::new(),
         })
     }
 }
@@ -120,6 +123,9 @@ struct ClaimEntry {
     /// "bf16"`, `layout = "mixed"`, `hardware = "h100"`, `steps = "1000"`, …).
     #[serde(default)]
     conventions: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Symbol values for this claim (`set = { B = 1024, T = "16,384" }`).
+    #[serde(default)]
+    set: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
 }
 
 /// A tolerance is a relative difference from 0 to 1 (`0.001`) or a percentage from 0% to 100%.
@@ -159,6 +165,25 @@ pub fn from_file(source: &Source) -> Result<(Option<String>, Vec<Claim>)> {
         }
         claim.tolerance = e.tolerance.as_ref().map(|t| t.get_ref().clone());
         claim.model = e.model.clone();
+        for (symbol, value) in &e.set {
+            let written = match value.get_ref() {
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(x) => x.to_string(),
+                toml::Value::String(text) => text.clone(),
+                _ => {
+                    return Err(Error::at(
+                        source,
+                        value.span(),
+                        format!(
+                            "claim `{}`: `{}` takes a number (B = 1024) or a string (T = \"16,384\")",
+                            e.id,
+                            symbol.get_ref()
+                        ),
+                    ));
+                }
+            };
+            claim.sets.push(format!("{}={written}", symbol.get_ref()));
+        }
         for (key, value) in &e.conventions {
             let mut probe = crate::options::Options::default();
             probe.set(key.get_ref(), value.get_ref()).map_err(|err| Error::at(source, key.span(), err.to_string()))?;

@@ -14,6 +14,7 @@ use crate::quantity::largest_batch;
 use crate::symbol::Role;
 use num_traits::Signed;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Readings under which a claim is exactly right, and the quantity derived under them.
 pub struct Explanation<'d> {
@@ -31,6 +32,16 @@ impl Explanation<'_> {
     pub fn kind(&self) -> ReadingKind {
         self.readings.iter().map(|r| r.kind).max().unwrap_or(ReadingKind::Convention)
     }
+}
+
+/// The left side derived under some readings, before their substitutions and scale.
+pub struct Derived {
+    expr: Expr,
+    /// Bytes per element of the precision in effect.
+    bytes: i64,
+    /// Every symbol's value, the training settings (peak, utilisation, steps) as the readings
+    /// have them.
+    values: BTreeMap<String, Rational>,
 }
 
 /// What the claim's left side is.
@@ -87,14 +98,18 @@ impl<'a, 'e> Search<'a, 'e> {
             Lhs::Formula(marked) => r.names_in(marked),
             Lhs::Batch(_) => vec!["batch.max".to_string()],
         };
-        let readings = r.data.readings.iter().filter(|rd| names.iter().any(|n| rd.applies_to(n))).collect();
+        let mut readings: Vec<&Reading> =
+            r.data.readings.iter().filter(|rd| names.iter().any(|n| rd.applies_to(n))).collect();
+        // By rank, then in file order (the sort is stable).
+        readings.sort_by_key(|rd| rd.rank);
         Search { r, lhs, relations, readings }
     }
 
     /// The left side under the readings that change how it is derived (options, ops, the
     /// optimizer, replaced quantities), before substitutions and scale; with the bytes per element
-    /// in effect. Cached in the reference, for every claim about the same left side.
-    fn unfinished(&self, readings: &[&Reading]) -> Option<(Expr, i64)> {
+    /// and the training bindings (peak, utilisation, steps) in effect. Cached in the reference, for
+    /// every claim about the same left side.
+    fn unfinished(&self, readings: &[&Reading]) -> Option<Rc<Derived>> {
         let ids: Vec<&str> = readings.iter().map(|r| r.id.as_str()).collect();
         let key = format!("{}|{}", self.lhs_key(), ids.join("+"));
         if let Some(hit) = self.r.under_readings.borrow().get(&key) {
@@ -102,11 +117,15 @@ impl<'a, 'e> Search<'a, 'e> {
         }
         let applied = Applied::new(&self.r.model, &self.r.options, self.r.data, readings);
         let result = applied.and_then(|applied| {
-            let e = match &self.lhs {
+            let expr = match &self.lhs {
                 Lhs::Formula(marked) => self.r.unmark_under(marked, &applied)?,
                 Lhs::Batch(_) => applied.quantity("memory.total")?,
             };
-            Some((e, applied.conventions.precision.bytes))
+            let mut values = self.r.values.clone();
+            for (symbol, value, _) in applied.conventions.bindings().ok()? {
+                values.insert(symbol, value);
+            }
+            Some(Rc::new(Derived { expr, bytes: applied.conventions.precision.bytes, values }))
         });
         self.r.under_readings.borrow_mut().insert(key, result.clone());
         result
@@ -138,9 +157,10 @@ impl<'a, 'e> Search<'a, 'e> {
 
     fn fingerprint_uncached(&self, readings: &[&Reading], points: &[BTreeMap<String, u64>]) -> Option<Vec<u64>> {
         let derivation: Vec<&Reading> = readings.iter().copied().filter(|r| !r.is_expression_level()).collect();
-        let (e, bytes) = self.unfinished(&derivation)?;
+        let derived = self.unfinished(&derivation)?;
+        let (e, bytes) = (&derived.expr, derived.bytes);
         let substitutions: Vec<&(String, Expr)> = readings.iter().flat_map(|r| r.substitute.iter()).collect();
-        let scale = readings.iter().find_map(|r| r.scale.as_ref());
+        let scales: Vec<&Expr> = readings.iter().filter_map(|r| r.scale.as_ref()).collect();
         points
             .iter()
             .map(|point| {
@@ -153,49 +173,57 @@ impl<'a, 'e> Search<'a, 'e> {
                 for (symbol, formula) in &substitutions {
                     moved.insert(symbol.clone(), algebra::evaluate_mod(formula, &at)?);
                 }
-                let value = algebra::evaluate_mod(&e, &moved)?;
-                let factor = match scale {
-                    Some(s) => algebra::evaluate_mod(s, &at)?,
-                    None => 1,
-                };
-                Some(((value as u128 * factor as u128) % algebra::MODULUS as u128) as u64)
+                let mut value = algebra::evaluate_mod(e, &moved)?;
+                for s in &scales {
+                    value =
+                        ((value as u128 * algebra::evaluate_mod(s, &at)? as u128) % algebra::MODULUS as u128) as u64;
+                }
+                Some(value)
             })
             .collect()
     }
 
     /// The left side under `readings` at the bound sizes in floating point, the same way.
-    fn estimate(&self, readings: &[&Reading], values: &BTreeMap<String, f64>) -> Option<f64> {
+    fn estimate(&self, readings: &[&Reading]) -> Option<f64> {
         let ids: Vec<&str> = readings.iter().map(|r| r.id.as_str()).collect();
         let key = format!("{}|{}", self.lhs_key(), ids.join("+"));
         if let Some(hit) = self.r.estimates.borrow().get(&key) {
             return *hit;
         }
-        let result = self.estimate_uncached(readings, values);
+        let result = self.estimate_uncached(readings);
         self.r.estimates.borrow_mut().insert(key, result);
         result
     }
 
-    fn estimate_uncached(&self, readings: &[&Reading], values: &BTreeMap<String, f64>) -> Option<f64> {
+    fn estimate_uncached(&self, readings: &[&Reading]) -> Option<f64> {
+        use num_traits::ToPrimitive;
         let derivation: Vec<&Reading> = readings.iter().copied().filter(|r| !r.is_expression_level()).collect();
-        let (e, bytes) = self.unfinished(&derivation)?;
-        let mut at = values.clone();
-        at.insert("bytes".into(), bytes as f64);
+        let derived = self.unfinished(&derivation)?;
+        let e = &derived.expr;
+        let mut at: BTreeMap<String, f64> =
+            derived.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_f64()?))).collect();
+        at.insert("bytes".into(), derived.bytes as f64);
         let mut moved = at.clone();
         for (symbol, formula) in readings.iter().flat_map(|r| r.substitute.iter()) {
             moved.insert(symbol.clone(), algebra::evaluate_f64(formula, &at)?);
         }
-        let factor = match readings.iter().find_map(|r| r.scale.as_ref()) {
-            Some(s) => algebra::evaluate_f64(s, &at)?,
-            None => 1.0,
-        };
-        Some(algebra::evaluate_f64(&e, &moved)? * factor)
+        let mut value = algebra::evaluate_f64(e, &moved)?;
+        for s in readings.iter().filter_map(|r| r.scale.as_ref()) {
+            value *= algebra::evaluate_f64(s, &at)?;
+        }
+        Some(value)
     }
 
     /// The left side (for a largest batch: the training memory) under `readings`, finished.
     fn finished_under(&self, readings: &[&Reading]) -> Option<Expr> {
+        Some(self.finished_with_values(readings)?.0)
+    }
+
+    /// The same, with the symbol values under the readings.
+    fn finished_with_values(&self, readings: &[&Reading]) -> Option<(Expr, BTreeMap<String, Rational>)> {
         let derivation: Vec<&Reading> = readings.iter().copied().filter(|r| !r.is_expression_level()).collect();
-        let (e, bytes) = self.unfinished(&derivation)?;
-        Some(finish_expression_level(e, readings, bytes))
+        let derived = self.unfinished(&derivation)?;
+        Some((finish_expression_level(derived.expr.clone(), readings, derived.bytes), derived.values.clone()))
     }
 
     /// The derived form of the left side under `readings`.
@@ -222,12 +250,15 @@ impl<'a, 'e> Search<'a, 'e> {
 
     fn value_under_uncached(&self, readings: &[&Reading]) -> Option<Rational> {
         match &self.lhs {
-            Lhs::Formula(_) => algebra::evaluate(&self.expr_under(readings)?, &self.r.values).ok(),
+            Lhs::Formula(_) => {
+                let (e, values) = self.finished_with_values(readings)?;
+                algebra::evaluate(&substitute_relations(e, self.relations), &values).ok()
+            }
             Lhs::Batch(budget) => {
-                let total = self.finished_under(readings)?;
+                let (total, values) = self.finished_with_values(readings)?;
                 let batch = Role::Batch.symbol();
                 let at = |b: i64| {
-                    let mut values = self.r.values.clone();
+                    let mut values = values.clone();
                     values.insert(batch.to_string(), Rational::from_integer(b.into()));
                     algebra::evaluate(&total, &values).ok()
                 };
@@ -252,18 +283,21 @@ impl<'a, 'e> Search<'a, 'e> {
                 }
             }
         }
-        pairs.sort_by_key(|&(i, j)| (self.readings[i].kind.max(self.readings[j].kind), i, j));
+        pairs.sort_by_key(|&(i, j)| (self.readings[i].rank.max(self.readings[j].rank), i, j));
         pairs
     }
 
-    /// The readings under which the claimed formula is exactly the derivation.
-    pub fn formula(&self, claimed: &Expr) -> Option<Explanation<'a>> {
+    /// The readings under which the claimed formula is exactly the derivation: every single
+    /// reading that explains it, in order; else the first pair that does.
+    pub fn formula(&self, claimed: &Expr) -> Vec<Explanation<'a>> {
         let mut symbols = claimed.symbols();
         symbols.extend(self.r.values.keys().cloned());
         symbols.sort();
         symbols.dedup();
         let points = points(&symbols);
-        let want = points.iter().map(|p| algebra::evaluate_mod(claimed, p)).collect::<Option<Vec<_>>>()?;
+        let Some(want) = points.iter().map(|p| algebra::evaluate_mod(claimed, p)).collect::<Option<Vec<_>>>() else {
+            return vec![];
+        };
         let base = self.fingerprint(&[], &points);
         let confirm = |readings: Vec<&'a Reading>, e: Expr| {
             self.r.engine.same(claimed, &e).unwrap_or(false).then(|| Explanation {
@@ -272,6 +306,7 @@ impl<'a, 'e> Search<'a, 'e> {
                 readings,
             })
         };
+        let mut found = Vec::new();
         let mut tried = Vec::new();
         for (i, rd) in self.readings.iter().enumerate() {
             let got = self.fingerprint(&[rd], &points);
@@ -279,21 +314,25 @@ impl<'a, 'e> Search<'a, 'e> {
                 continue;
             }
             if got.as_ref() == Some(&want)
-                && let Some(found) = self.expr_under(&[rd]).and_then(|e| confirm(vec![rd], e))
+                && let Some(explained) = self.expr_under(&[rd]).and_then(|e| confirm(vec![rd], e))
             {
-                return Some(found);
+                found.push(explained);
+                continue;
             }
             tried.push(i);
+        }
+        if !found.is_empty() {
+            return found;
         }
         for (i, j) in self.pairs(&tried) {
             let pair = [self.readings[i], self.readings[j]];
             if self.fingerprint(&pair, &points).as_ref() == Some(&want)
-                && let Some(found) = self.expr_under(&pair).and_then(|e| confirm(pair.to_vec(), e))
+                && let Some(explained) = self.expr_under(&pair).and_then(|e| confirm(pair.to_vec(), e))
             {
-                return Some(found);
+                return vec![explained];
             }
         }
-        None
+        found
     }
 
     /// The readings under which a stated value is right within `tolerance`: every single reading
@@ -302,12 +341,10 @@ impl<'a, 'e> Search<'a, 'e> {
         use num_traits::ToPrimitive;
         let base = self.value_under(&[]);
         let (claimed_f, tolerance_f) = (claimed.to_f64().unwrap_or(f64::NAN), tolerance.to_f64().unwrap_or(0.0));
-        let values_f: BTreeMap<String, f64> =
-            self.r.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_f64()?))).collect();
         // A quick floating-point look first; only near misses are computed exactly.
         let near = |readings: &[&Reading]| match &self.lhs {
             Lhs::Formula(_) => self
-                .estimate(readings, &values_f)
+                .estimate(readings)
                 .is_none_or(|v| (v - claimed_f).abs() <= tolerance_f + 1e-9 * (v.abs() + claimed_f.abs())),
             Lhs::Batch(_) => true,
         };

@@ -119,6 +119,11 @@ pub(super) fn check_formula(
         let headline = format!("holds: equal to the derivation as formulas, with {}", relation_words.join(", "));
         return (Finding::holds(headline, whole, evidence), claimed_value);
     }
+    // A formula written with rounded numbers (15.518 GB·B + 34.03 GB) is right when each of its
+    // coefficients is, to the precision written.
+    if let Some(tolerance) = rounded_precision(text) {
+        return (rounded(claim, part, claimed, derived, target, &tolerance, evidence, r), claimed_value);
+    }
     let derived_value = target.value.clone();
     if let (Some(c), Some(d)) = (&claimed_value, &derived_value) {
         evidence.push(format!("claimed: {}", shown(c, unit)));
@@ -138,10 +143,11 @@ pub(super) fn check_formula(
             claimed_value,
         );
     }
-    if let Some(search) = target.search(r, &relations)
-        && let Some(found) = search.formula(claimed)
-    {
-        return (explained(claim, part, &found, derived, evidence, r), claimed_value);
+    if let Some(search) = target.search(r, &relations) {
+        let found = search.formula(claimed);
+        if !found.is_empty() {
+            return (explained(claim, part, &found, derived, evidence, r), claimed_value);
+        }
     }
     if let Some(factor) = constant_factor(r.engine, claimed, derived) {
         evidence.push("no reading explains this factor".into());
@@ -164,25 +170,86 @@ pub(super) fn check_formula(
             claimed_value,
         );
     }
+    if let Some(factor) = symbolic_factor(r.engine, claimed, derived) {
+        let shown = print(&factor, Notation::Unicode);
+        evidence.push("no reading explains this factor".into());
+        return (
+            Finding {
+                verdict: Verdict::Wrong,
+                headline: format!("wrong by a factor of {shown}"),
+                caret: whole,
+                label: format!("× {shown}"),
+                evidence,
+                fix: Some(format!("{} = {}", &claim.text[claim.lhs.clone()], closed(derived))),
+                labels: vec![],
+            },
+            claimed_value,
+        );
+    }
     term_differences(claim, claimed, derived, target, whole, evidence, r, claimed_value, &relations)
+}
+
+/// `claimed = c·m · derived` for a constant c and a monomial m of symbols that is not 1 (1/L,
+/// K/A, 1/(BT)): the same factor on every term.
+fn symbolic_factor(engine: &algebra::Engine, claimed: &Expr, derived: &Expr) -> Option<Expr> {
+    use std::collections::BTreeMap;
+    let a = engine.monomials(claimed).ok()??;
+    let b = engine.monomials(derived).ok()??;
+    let first = b.first()?;
+    if a.len() != b.len() {
+        return None;
+    }
+    let shifted = |powers: &BTreeMap<String, i32>, by: &BTreeMap<String, i32>| {
+        let mut out = powers.clone();
+        for (s, k) in by {
+            *out.entry(s.clone()).or_insert(0) += k;
+        }
+        out.retain(|_, k| *k != 0);
+        out
+    };
+    for candidate in &a {
+        let mut by = candidate.powers.clone();
+        for (s, k) in &first.powers {
+            *by.entry(s.clone()).or_insert(0) -= k;
+        }
+        by.retain(|_, k| *k != 0);
+        if by.is_empty() {
+            continue;
+        }
+        let c = &candidate.coeff / &first.coeff;
+        let all = b.iter().all(|tb| {
+            let want = shifted(&tb.powers, &by);
+            a.iter().any(|ta| ta.powers == want && ta.coeff == &c * &tb.coeff)
+        });
+        if all {
+            let mut factors = vec![Expr::num(c)];
+            factors.extend(by.iter().map(|(s, k)| Expr::sym(s).pow(*k)));
+            return Some(Expr::product(factors));
+        }
+    }
+    None
 }
 
 /// A finding for a formula that one reading (or a pair) explains exactly.
 fn explained(
     claim: &Claim,
     part: &Range<usize>,
-    found: &Explanation,
+    all: &[Explanation],
     derived: &Expr,
     mut evidence: Vec<String>,
     r: &Reference,
 ) -> Finding {
     let closed = |e: &Expr| print(&r.engine.simplify(e, &r.layout()).unwrap_or_else(|_| e.clone()), Notation::Unicode);
+    let found = &all[0];
+    let others: Vec<String> = all[1..].iter().take(3).map(|f| format!("`{}`", f.ids())).collect();
+    let also = (!others.is_empty()).then(|| format!("also explained by: {}", others.join(", ")));
     let described = found.describe(r);
     let under = found.expr.as_ref().map(closed).unwrap_or_default();
     let lhs = &claim.text[claim.lhs.clone()];
     if described.verdict == Verdict::HoldsUnder {
         evidence.push(format!("under `{}`: {lhs} = {under}", found.ids()));
         evidence.push(format!("the conventions in effect give {lhs} = {}", closed(derived)));
+        evidence.extend(also);
         return Finding {
             verdict: Verdict::HoldsUnder,
             headline: described.headline,
@@ -194,6 +261,7 @@ fn explained(
         };
     }
     evidence.push(format!("the claim is the derivation under `{}`: {under}", found.ids()));
+    evidence.extend(also);
     // A reading that only scales the claim points at the number that scales it, when one is written.
     let literal = found.numeric_scale(r).and_then(|f| factor_caret(&claim.text[part.clone()], part.start, &f));
     let fix = literal
@@ -212,6 +280,103 @@ fn explained(
         fix: Some(fix),
         labels: vec![],
     }
+}
+
+/// The relative precision of a formula's rounded numbers (half a unit in the last written place
+/// over the number, the coarsest of them); `None` when every number is written whole.
+fn rounded_precision(text: &str) -> Option<Rational> {
+    let mut coarsest: Option<Rational> = None;
+    for (span, _) in algebra::number_literals(text, algebra::Syntax::people()) {
+        let written = &text[span];
+        let digits: String = written.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let Some((_, fraction)) = digits.split_once('.') else { continue };
+        let Some(plain) = algebra::parse_decimal(&digits).filter(|v| !v.is_zero()) else { continue };
+        let half_unit =
+            Rational::new(1.into(), 2.into()) / Rational::from_integer(num_traits::pow(10.into(), fraction.len()));
+        let relative = half_unit / plain.abs();
+        if coarsest.as_ref().is_none_or(|c| relative > *c) {
+            coarsest = Some(relative);
+        }
+    }
+    coarsest
+}
+
+/// A rounded formula against the derivation: the derivation at the bound sizes of every symbol the
+/// claim does not name, compared coefficient by coefficient within `tolerance` (relative). When a
+/// coefficient is off, the claim is checked as a value (and explained by readings if it can be).
+#[allow(clippy::too_many_arguments)]
+fn rounded(
+    claim: &Claim,
+    part: &Range<usize>,
+    claimed: &Expr,
+    derived: &Expr,
+    target: &Target,
+    tolerance: &Rational,
+    mut evidence: Vec<String>,
+    r: &Reference,
+) -> Finding {
+    let named = claimed.symbols();
+    let partial = derived.substitute(&|s| {
+        if named.iter().any(|n| n == s) { None } else { r.values.get(s).map(|v| Expr::num(v.clone())) }
+    });
+    let terms = |e: &Expr| -> Option<std::collections::BTreeMap<Vec<(String, i32)>, Rational>> {
+        let mut out = std::collections::BTreeMap::new();
+        for t in r.engine.monomials(e).ok()?? {
+            *out.entry(t.powers.into_iter().collect()).or_insert_with(Rational::zero) += t.coeff;
+        }
+        Some(out)
+    };
+    let (Some(c), Some(d)) = (terms(claimed), terms(&partial)) else {
+        return compare_values(
+            r,
+            algebra::evaluate(claimed, &r.values).ok(),
+            target,
+            part.clone(),
+            evidence,
+            "the formula",
+            &Rational::zero(),
+        );
+    };
+    let keys: std::collections::BTreeSet<_> = c.keys().chain(d.keys()).cloned().collect();
+    let zero = Rational::zero();
+    let close = keys.iter().all(|k| {
+        let (a, b) = (c.get(k).unwrap_or(&zero), d.get(k).unwrap_or(&zero));
+        (a - b).abs() <= tolerance * a.abs().max(b.abs())
+    });
+    // Highest powers first, digits grouped: 15,517,753,344·B + 34,032,921,600 bytes.
+    let mut shown_terms: Vec<(i32, String)> = d
+        .iter()
+        .filter(|(_, v)| !v.is_zero())
+        .map(|(powers, v)| {
+            let factors: Vec<String> = powers
+                .iter()
+                .map(|(s, k)| if *k == 1 { s.clone() } else { format!("{s}{}", algebra::superscript(*k)) })
+                .collect();
+            let degree = powers.iter().map(|(_, k)| *k).sum();
+            let number =
+                if factors.is_empty() { dim::exact(v) } else { format!("{}·{}", dim::exact(v), factors.join("·")) };
+            (degree, number)
+        })
+        .collect();
+    shown_terms.sort_by_key(|(degree, _)| -degree);
+    let terms_text: Vec<String> = shown_terms.into_iter().map(|(_, t)| t).collect();
+    evidence.push(format!("derived at these sizes: {} {}", terms_text.join(" + "), target.unit.name()));
+    let claimed_value = algebra::evaluate(claimed, &r.values).ok();
+    if close {
+        evidence.push(format!(
+            "every coefficient agrees to the precision written (±{}%)",
+            dim::decimal(&(tolerance * Rational::from_integer(100.into())), 4)
+        ));
+        return Finding::holds(
+            "holds: equal to the derivation to the precision written".into(),
+            part.clone(),
+            evidence,
+        );
+    }
+    // Off: the claim as a number, within the same relative precision.
+    let absolute = claimed_value.as_ref().map(|v| tolerance * v.abs()).unwrap_or_default();
+    let _ = claim;
+    compare_values(r, claimed_value, target, part.clone(), evidence, "the formula", &absolute)
 }
 
 /// The claim with the culprit factor taken out (`16 * total_params * 4` → `16 * total_params`),
@@ -338,7 +503,9 @@ pub(super) fn term_differences(
                     let every: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
                     let equal = found.windows(2).all(|w| w[0].1.abs() == w[1].1.abs());
                     let which = match need.as_ref().and_then(|n| exact_subset(found, n).map(|s| (n, s))) {
-                        Some((_, subset)) if subset.len() == found.len() => format!("exactly {}", every.join(", ")),
+                        Some((_, subset)) if subset.len() == found.len() && found.len() > 1 => {
+                            format!("exactly {}", every.join(", "))
+                        }
                         // Ops of one size: any k of them; say how many, not which.
                         Some((_, subset)) if equal => format!("{} of {}", subset.len(), every.join(", ")),
                         Some((_, subset)) => {
@@ -352,17 +519,38 @@ pub(super) fn term_differences(
                 .collect::<Vec<_>>()
                 .join("; or ")
         };
+        // In elements: 32BTH bytes are 8BTH elements of 4 bytes (how many tensors that is depends
+        // on their sizes, which the ops below say).
         let elements = match &tensors {
-            Some(n) => {
-                format!(
-                    " = {} tensor{} × {} bytes",
-                    dim::exact(n),
-                    if n.is_one() { "" } else { "s" },
-                    r.bytes_per_element
-                )
+            Some(_) => {
+                let per_element = Rational::from_integer(r.bytes_per_element.into());
+                let mut powers = t.powers.clone();
+                if per_layer {
+                    powers.remove(crate::symbol::Role::Layers.symbol());
+                }
+                let count = Expr::product(
+                    std::iter::once(Expr::num(t.coeff.abs() / per_element))
+                        .chain(powers.iter().map(|(s, k)| Expr::sym(s).pow(*k)))
+                        .collect(),
+                );
+                format!(" = {} elements × {} bytes", closed(&count), r.bytes_per_element)
             }
             None => String::new(),
         };
+        // Say which relation made an op's size match, only when one did.
+        let needs_relations = !relations.is_empty() && {
+            let plain = r.attribute(&t.powers, &kinds, &[]);
+            plain.iter().map(|(k, v)| (*k, v.len())).collect::<Vec<_>>()
+                != owners.iter().map(|(k, v)| (*k, v.len())).collect::<Vec<_>>()
+        };
+        let with_relations = if !needs_relations {
+            String::new()
+        } else {
+            let words: Vec<String> =
+                relations.iter().map(|(s, e)| format!("{s} = {}", print(e, Notation::Unicode))).collect();
+            format!(" (with {})", words.join(", "))
+        };
+        let whose = if owners.is_empty() { whose } else { format!("{whose}{with_relations}") };
         let shown_term = format!("{shown_term}{elements}");
         if t.coeff.is_negative() {
             missing += 1;

@@ -181,6 +181,8 @@ fn family_of(unit: &Unit) -> Family {
         Family::Time
     } else if unit.is(Base::Param) {
         Family::Count
+    } else if unit.is(Base::Sequence) {
+        Family::Batch
     } else {
         Family::Other
     }

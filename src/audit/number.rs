@@ -59,6 +59,27 @@ pub(super) fn check_number(
         };
     }
     let name = &claim.text[claim.lhs.clone()];
+    // Sizes, counts, bytes, FLOPs and times are never negative, whatever the model.
+    if stated < Rational::zero() && target.family != Family::Other {
+        let what = match target.family {
+            Family::Memory => "an amount of memory",
+            Family::Flops => "a FLOP count",
+            Family::Time => "a duration",
+            _ => "a count",
+        };
+        if let Some(v) = &target.value {
+            evidence.push(format!("derived: {}", shown(v, unit)));
+        }
+        return Finding {
+            verdict: Verdict::Wrong,
+            headline: format!("impossible: {what} cannot be negative ({text})"),
+            caret: part.clone(),
+            label: "negative".into(),
+            evidence,
+            fix: target.value.as_ref().map(|v| format!("{name} = {}", dim::display(v, unit))),
+            labels: vec![],
+        };
+    }
     if name.trim() == "mfu" && stated > Rational::one() {
         return Finding {
             verdict: Verdict::Wrong,
@@ -104,6 +125,7 @@ pub(super) fn tolerance_for(text: &str, explicit: Option<&str>, stated: &Rationa
             return v * stated.abs();
         }
     }
+    let text = text.trim_end().strip_suffix('%').unwrap_or(text);
     let literal = algebra::number_literals(text, algebra::Syntax::people()).into_iter().next();
     let Some((span, value)) = literal else { return Rational::zero() };
     let written = &text[span];

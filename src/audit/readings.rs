@@ -43,6 +43,9 @@ pub struct Reading {
     pub id: String,
     /// Legitimate or a mistake.
     pub kind: ReadingKind,
+    /// Its place in the search: lower ranks are tried and named first (by default conventions 0,
+    /// approximations 1, mistakes 2; the data can say a convention is less likely than a mistake).
+    pub rank: u8,
     /// What it says about a claim, with `{SYMBOL}` and `{bytes}` filled in from the bindings.
     pub says: String,
     /// Quantities it applies to: names or prefixes ending in `*` (`memory.*`); empty for all.
@@ -78,6 +81,8 @@ impl Reading {
         struct Entry {
             id: String,
             kind: ReadingKind,
+            #[serde(default)]
+            rank: Option<u8>,
             says: String,
             #[serde(default)]
             applies: Vec<String>,
@@ -148,9 +153,15 @@ impl Reading {
                 }
                 replace.push((name.get_ref().clone(), formula(value, true)?));
             }
+            let rank = e.rank.unwrap_or(match e.kind {
+                ReadingKind::Convention => 0,
+                ReadingKind::Approximation => 1,
+                ReadingKind::Mistake => 2,
+            });
             out.push(Reading {
                 id: e.id,
                 kind: e.kind,
+                rank,
                 says: e.says,
                 applies: e.applies,
                 set,
@@ -174,16 +185,19 @@ impl Reading {
     }
 
     /// Whether two readings can hold together: not two values of one convention, not two
-    /// changes of one symbol or quantity, at most one change to the ops.
+    /// changes of one symbol or quantity, at most one change to the ops (scales multiply).
     pub fn compatible(&self, other: &Reading) -> bool {
         let clash =
             |a: &[(String, String)], b: &[(String, String)]| a.iter().any(|(x, _)| b.iter().any(|(y, _)| x == y));
         let names = |v: &[(String, Expr)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        !clash(&self.set, &other.set)
-            && !(self.model.is_some() && other.model.is_some())
-            && !(self.scale.is_some() && other.scale.is_some())
-            && !names(&self.substitute).iter().any(|n| names(&other.substitute).contains(n))
-            && !names(&self.replace).iter().any(|n| names(&other.replace).contains(n))
+        let overlap = |a: Vec<String>, b: Vec<String>| a.iter().any(|n| b.contains(n));
+        let conflicts = [
+            clash(&self.set, &other.set),
+            self.model.is_some() && other.model.is_some(),
+            overlap(names(&self.substitute), names(&other.substitute)),
+            overlap(names(&self.replace), names(&other.replace)),
+        ];
+        !conflicts.contains(&true)
     }
 
     /// The sentence, with `{SYMBOL}` replaced by the symbol's bound value and `{bytes}` by the
@@ -242,7 +256,10 @@ impl<'m> Applied<'m> {
             no_step_scalars |= r.optimizer == Some(OptimizerChange::NoStepScalars);
             substitute.extend(r.substitute.iter().cloned());
             if let Some(s) = &r.scale {
-                scale = Some(s.clone());
+                scale = Some(match scale {
+                    Some(before) => before * s.clone(),
+                    None => s.clone(),
+                });
             }
             replace.extend(r.replace.iter().cloned());
         }
@@ -301,6 +318,7 @@ pub fn finish(e: Expr, substitute: &[(String, Expr)], scale: Option<&Expr>, byte
 /// The expression-level changes of `readings` applied to `e` (see [`Reading::is_expression_level`]).
 pub fn finish_expression_level(e: Expr, readings: &[&Reading], bytes: i64) -> Expr {
     let substitute: Vec<(String, Expr)> = readings.iter().flat_map(|r| r.substitute.iter().cloned()).collect();
-    let scale = readings.iter().find_map(|r| r.scale.as_ref());
-    finish(e, &substitute, scale, bytes)
+    let scales: Vec<Expr> = readings.iter().filter_map(|r| r.scale.clone()).collect();
+    let scale = (!scales.is_empty()).then(|| Expr::product(scales));
+    finish(e, &substitute, scale.as_ref(), bytes)
 }

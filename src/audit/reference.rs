@@ -39,7 +39,7 @@ pub struct Reference<'e> {
     names: Vec<String>,
     derived: RefCell<BTreeMap<usize, Option<Quantity>>>,
     /// Left sides derived under sets of readings (see `explain`), shared by every claim.
-    pub(super) under_readings: RefCell<HashMap<String, Option<(Expr, i64)>>>,
+    pub(super) under_readings: RefCell<HashMap<String, Option<std::rc::Rc<super::explain::Derived>>>>,
     /// Their fingerprints at the fixed points (see `explain`), shared the same way.
     pub(super) fingerprints: RefCell<HashMap<String, Option<Vec<u64>>>>,
     /// Their values at the bound sizes in floating point, shared the same way.
@@ -193,6 +193,8 @@ impl<'e> Reference<'e> {
     /// right after a whole number is part of it (`8B`).
     pub fn is_stated_number(&self, text: &str, counts: bool) -> bool {
         let t = text.trim().trim_start_matches(['-', '+', '−']).trim_start();
+        // A percentage (`51.2%`) is a stated fraction.
+        let t = t.strip_suffix('%').map(str::trim_end).unwrap_or(t);
         let numbers = algebra::number_literals(t, stated_syntax(counts));
         let Some((first, _)) = numbers.first() else { return false };
         if first.start != 0 || numbers.len() > 1 {
@@ -202,6 +204,19 @@ impl<'e> Reference<'e> {
         rest.split(|c: char| c.is_whitespace() || c == '/')
             .filter(|w| !w.is_empty())
             .all(|w| self.unit_word(w).is_some())
+    }
+
+    /// The unit of a symbol that has one (R: FLOP/s), from the symbol data and the unit words.
+    fn symbol_unit(&self, name: &str) -> Option<Unit> {
+        let written = self.symbols.get(name)?.unit.clone()?;
+        let mut unit = Unit::none();
+        for (i, part) in written.split('/').enumerate() {
+            for word in part.split('·') {
+                let (base, _) = self.unit_word(word.trim())?;
+                unit = if i == 0 { unit.times(&Unit::of(base)) } else { unit.per(&Unit::of(base)) };
+            }
+        }
+        Some(unit)
     }
 
     /// A quantity name that is a unit word only (`flops`, `bytes`), with its unit.
@@ -242,6 +257,12 @@ impl<'e> Reference<'e> {
 
     /// Reads a stated number with its units (`2.13B params`, `8B` for a count, `565 days`).
     pub fn read_stated(&self, text: &str, counts: bool) -> Result<Reading, algebra::ParseError> {
+        if let Some(number) = text.trim_end().strip_suffix('%') {
+            let mut reading = self.read_stated(number, counts)?;
+            reading.marked = reading.marked * Expr::num(Rational::new(1.into(), 100.into()));
+            reading.notes.push(format!("read `{}` as a fraction: {}/100", text.trim(), number.trim()));
+            return Ok(reading);
+        }
         let notes = RefCell::new(Vec::new());
         let resolve = |name: &str| self.resolve(name, true, &notes);
         let marked = algebra::parse_with(text, &resolve, stated_syntax(counts))?;
@@ -305,7 +326,7 @@ impl<'e> Reference<'e> {
                 }
                 match name.strip_prefix("q_").and_then(|i| i.parse::<usize>().ok()) {
                     Some(i) => Ok(self.quantity_at(i).map(|q| Dimension::Known(q.unit)).unwrap_or(Dimension::Free)),
-                    None => Ok(Dimension::Free),
+                    None => Ok(self.symbol_unit(name).map(Dimension::Known).unwrap_or(Dimension::Free)),
                 }
             }
             Expr::Pow(b, k) => Ok(match self.dimension(b)? {

@@ -22,19 +22,24 @@ fn text_claim(c: &ClaimReport, color: bool) -> String {
 fn summary(r: &Report) -> String {
     let count = |v: Verdict| r.claims.iter().filter(|c| c.verdict() == v).count();
     let n = r.claims.len();
-    let holds = count(Verdict::Holds);
-    let under = count(Verdict::HoldsUnder);
-    format!(
-        "{n} {} against {}: {holds} {}, {under} {} under another convention, {} {} only numerically, {} wrong, {} unreadable\n",
-        if n == 1 { "claim" } else { "claims" },
-        r.model,
-        if holds == 1 { "holds" } else { "hold" },
-        if under == 1 { "holds" } else { "hold" },
-        count(Verdict::HoldsNumerically),
-        if count(Verdict::HoldsNumerically) == 1 { "holds" } else { "hold" },
-        count(Verdict::Wrong),
-        count(Verdict::Unreadable)
-    )
+    let verb = |k: usize, one: &'static str, many: &'static str| if k == 1 { one } else { many };
+    // Only the verdicts that occur, in order of weight.
+    let parts: Vec<String> = [
+        (Verdict::Holds, "holds", "hold"),
+        (
+            Verdict::HoldsUnder,
+            "holds under another convention or estimate",
+            "hold under another convention or estimate",
+        ),
+        (Verdict::HoldsNumerically, "holds only numerically", "hold only numerically"),
+        (Verdict::Wrong, "wrong", "wrong"),
+        (Verdict::Unreadable, "unreadable", "unreadable"),
+    ]
+    .into_iter()
+    .filter(|(v, _, _)| count(*v) > 0)
+    .map(|(v, one, many)| format!("{} {}", count(v), verb(count(v), one, many)))
+    .collect();
+    format!("{n} {} against {}: {}\n", verb(n, "claim", "claims"), r.model, parts.join(", "))
 }
 
 /// Diagnostics as text; `color` for a terminal.
