@@ -9,6 +9,8 @@ mod explain;
 mod formula;
 mod number;
 pub mod readings;
+mod rounded;
+mod terms;
 
 use formula::check_formula;
 use number::check_number;
