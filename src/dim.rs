@@ -392,7 +392,8 @@ pub fn display(value: &Rational, unit: &Unit) -> String {
     let prefix = ["", "k", "M", "G", "T", "P", "E"][(power / 3) as usize];
     let name = unit.name();
     if name.is_empty() {
-        return decimal(value, 4);
+        // A bare count (a size such as H) is shown whole; a fraction (an MFU) to 4 places.
+        return if value.is_integer() { exact(value) } else { decimal(value, 4) };
     }
     format!("{mantissa} {prefix}{name}")
 }

@@ -339,7 +339,9 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Box<Findin
     let reading = r.read(text, false).map_err(|e| unreadable(e.message, shift(&e.span, offset)))?;
     let unit = match r.dimension(&reading.marked) {
         Ok(Dimension::Known(u)) => u,
-        Ok(Dimension::Free) => Unit::none(),
+        // A number times a quantity on the left (`2 * memory.params`) keeps the quantity's unit:
+        // on the right a bare number may stand for bytes per parameter, on the left it cannot.
+        Ok(Dimension::Free) => r.unit_of_quantities(&reading.marked).unwrap_or_else(Unit::none),
         Err(reference::Mismatch(a, b)) => {
             return Err(Box::new(Finding {
                 verdict: Verdict::Wrong,

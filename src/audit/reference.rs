@@ -304,6 +304,14 @@ impl<'e> Reference<'e> {
         (!missing.get()).then_some(e)
     }
 
+    /// The unit of the first named quantity in a marked formula, if it names one.
+    pub fn unit_of_quantities(&self, marked: &Expr) -> Option<Unit> {
+        marked.symbols().iter().find_map(|s| {
+            let i: usize = s.strip_prefix("q_")?.parse().ok()?;
+            self.quantity_at(i).map(|q| q.unit)
+        })
+    }
+
     /// The quantity names and symbols a marked formula refers to.
     pub fn names_in(&self, marked: &Expr) -> Vec<String> {
         marked
