@@ -30,6 +30,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("derivations/aliases.toml", include_str!("../derivations/aliases.toml")),
     ("derivations/readings.toml", include_str!("../derivations/readings.toml")),
     ("derivations/ops.toml", include_str!("../derivations/ops.toml")),
+    ("derivations/saves.toml", include_str!("../derivations/saves.toml")),
     ("derivations/optimizers/adamw.toml", include_str!("../derivations/optimizers/adamw.toml")),
     ("derivations/optimizers/adam.toml", include_str!("../derivations/optimizers/adam.toml")),
     ("derivations/optimizers/sgd-momentum.toml", include_str!("../derivations/optimizers/sgd-momentum.toml")),
@@ -64,6 +65,8 @@ pub struct Data {
     pub readings: Vec<crate::audit::readings::Reading>,
     /// Element-wise FLOPs per element of each op kind.
     pub costs: Costs,
+    /// What implementations keep for the backward pass.
+    pub saves: std::sync::Arc<crate::ops::saves::SaveRules>,
     /// Architectures and their size presets.
     pub models: Registry,
     /// Answer sheets.
@@ -80,6 +83,7 @@ enum Kind {
     Units,
     Aliases,
     Readings,
+    Saves,
     Costs,
     Optimizer,
     Model,
@@ -109,6 +113,7 @@ fn kind_of(path: &str) -> Option<Kind> {
         (_, "units.toml") => Kind::Units,
         (_, "aliases.toml") => Kind::Aliases,
         (_, "readings.toml") => Kind::Readings,
+        (_, "saves.toml") => Kind::Saves,
         (_, "ops.toml") => Kind::Costs,
         ("sheets", f) | (_, f) if f.ends_with(".toml") => Kind::Sheet,
         _ => return None,
@@ -170,7 +175,7 @@ impl Data {
         sorted.sort_by_key(|(kind, _)| kind.map(|k| k as u8).unwrap_or(u8::MAX));
         for (kind, file) in sorted {
             match kind {
-                Some(Kind::Symbols | Kind::Units | Kind::Costs | Kind::Aliases) | None => {
+                Some(Kind::Symbols | Kind::Units | Kind::Costs | Kind::Aliases | Kind::Saves) | None => {
                     return Err(Error::Usage(format!(
                         "`{}` is not a file a data directory can hold: use hardware.toml, precisions.toml, layouts.toml, optimizers/NAME.toml or models/NAME.toml",
                         file.source.name
@@ -205,6 +210,7 @@ impl Data {
             Some(Kind::Aliases) => self.aliases = crate::quantity::read_aliases(source)?,
             Some(Kind::Readings) => self.readings = crate::audit::readings::Reading::read(source, self)?,
             Some(Kind::Costs) => self.costs = Costs::read(source)?,
+            Some(Kind::Saves) => self.saves = std::sync::Arc::new(crate::ops::saves::SaveRules::read(source)?),
             Some(Kind::Optimizer) => upsert(&mut self.optimizers, Optimizer::read(source)?, |o| &o.name),
             Some(Kind::Model) => {
                 let model = Model::from_toml(source, self)?;

@@ -44,6 +44,17 @@ choices! {
 }
 
 choices! {
+    /// Dropout in training.
+    Dropout {
+        /// Dropout ops run (the model's probabilities); their masks are kept.
+        #[default]
+        On = "on",
+        /// p = 0 (or inference): dropout ops pass their input on and keep nothing.
+        Off = "off",
+    }
+}
+
+choices! {
     /// The attention kernel.
     Kernel {
         /// Materialise the T×T attention matrices.
@@ -67,6 +78,8 @@ pub struct Options {
     pub activations: ActivationConvention,
     /// Activation recomputation.
     pub recompute: Recompute,
+    /// Whether dropout runs (torch and manual activation conventions).
+    pub dropout: Dropout,
     /// The attention kernel.
     pub attention_kernel: Kernel,
     /// Bytes per element (a precision name: fp32, bf16, …).
@@ -94,6 +107,7 @@ impl Default for Options {
             attention_flops: AttentionFlops::Full,
             activations: ActivationConvention::Cs336,
             recompute: Recompute::None,
+            dropout: Dropout::On,
             attention_kernel: Kernel::Standard,
             precision: "fp32".into(),
             layout: "uniform".into(),
@@ -136,6 +150,7 @@ impl Options {
             ("--attention-flops", self.attention_flops != d.attention_flops),
             ("--activations", self.activations != d.activations),
             ("--recompute", self.recompute != d.recompute),
+            ("--dropout", self.dropout != d.dropout),
             ("--attention-kernel", self.attention_kernel != d.attention_kernel),
             ("--precision", self.precision != d.precision),
             ("--layout", self.layout != d.layout),
@@ -160,6 +175,7 @@ impl Options {
             "attention_flops" => self.attention_flops = value.parse().map_err(reason)?,
             "activations" => self.activations = value.parse().map_err(reason)?,
             "recompute" => self.recompute = value.parse().map_err(reason)?,
+            "dropout" => self.dropout = value.parse().map_err(reason)?,
             "attention_kernel" => self.attention_kernel = value.parse().map_err(reason)?,
             "precision" => self.precision = value.into(),
             "layout" => self.layout = value.into(),
@@ -178,6 +194,7 @@ impl Options {
                         "attention_flops",
                         "activations",
                         "recompute",
+                        "dropout",
                         "attention_kernel",
                         "precision",
                         "layout",
@@ -231,6 +248,7 @@ impl Options {
             },
             activations: self.activations,
             recompute: self.recompute == Recompute::Full,
+            no_dropout: self.dropout == Dropout::Off,
             flash: self.attention_kernel == Kernel::Flash,
             layout: data.layout(&self.layout)?.clone(),
             optimizer: data.optimizer(&self.optimizer)?.clone(),

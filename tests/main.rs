@@ -8,6 +8,7 @@ mod common;
 mod data;
 mod derive;
 mod fuzz;
+mod golden;
 mod hardening;
 mod latex;
 mod reader;

@@ -4,7 +4,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tally::ops::ActivationConvention;
-use tally::options::{AttentionFlops, FlopCount, Kernel, Options, Recompute};
+use tally::options::{AttentionFlops, Dropout, FlopCount, Kernel, Options, Recompute};
 use tally::render::Format;
 use tally::session::List;
 
@@ -132,12 +132,18 @@ pub struct OptionArgs {
     #[arg(long, default_value_t = Options::default().attention_flops)]
     pub attention_flops: AttentionFlops,
     /// Which activations count toward memory: cs336 (the assignment's list), all (every
-    /// intermediate), korthikanti (what each op keeps for its backward pass, 1-byte dropout masks).
+    /// intermediate), korthikanti (what each op keeps for its backward pass, 1-byte dropout masks),
+    /// torch (what PyTorch eager keeps, measured), manual (what the CS336 handout's hand-written
+    /// ops keep, measured).
     #[arg(long, default_value_t = Options::default().activations)]
     pub activations: ActivationConvention,
     /// Activation recomputation: none, or full (each block keeps only its input).
     #[arg(long, default_value_t = Options::default().recompute)]
     pub recompute: Recompute,
+    /// Dropout: on (the model's dropout ops run and keep their masks), or off (p = 0; only the
+    /// torch and manual activation conventions tell the difference).
+    #[arg(long, default_value_t = Options::default().dropout)]
+    pub dropout: Dropout,
     /// Attention kernel: standard, or flash (no T² tensors kept; an fp32 log-sum-exp per row).
     #[arg(long, default_value_t = Options::default().attention_kernel)]
     pub attention_kernel: Kernel,
@@ -174,6 +180,7 @@ impl OptionArgs {
             attention_flops: self.attention_flops,
             activations: self.activations,
             recompute: self.recompute,
+            dropout: self.dropout,
             attention_kernel: self.attention_kernel,
             precision: self.precision.clone(),
             layout: self.layout.clone(),

@@ -6,7 +6,6 @@ use super::{Block, Cell, Equation, Inline, Row, Table, relation_variants, text};
 use crate::algebra::{Expr, Notation, Rational, print};
 use crate::dim;
 use crate::error::Result;
-use crate::ops::{ActivationConvention, Saved};
 use crate::optimizer::{Optimizer, Per};
 use crate::preset::Selection;
 use crate::quantity::memory::{self, ActivationSettings};
@@ -220,25 +219,18 @@ fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSetti
             continue;
         }
         let mut first = true;
-        for op in &stage.ops {
-            let kept = memory::op_activation_bytes(op, saved);
+        for tensor in memory::stage_tensors(&selection.model, stage, saved) {
+            let kept = tensor.total();
             if kept.is_zero() {
                 continue;
             }
-            let why = match (saved.convention, op.saved) {
-                (ActivationConvention::Korthikanti, _) => "kept for its backward",
-                (_, Saved::Cs336) => "CS336 list",
-                (_, Saved::All) => "all intermediates",
-                (_, Saved::Never) => "FlashAttention statistics",
-            };
             let stage_cell = if first { Cell::Text(stage.name.clone()) } else { Cell::Empty };
             first = false;
-            let elements = memory::op_activation_elements(op, saved);
             rows.push(Row::plain(vec![
                 stage_cell,
-                Cell::Text(op.name.clone()),
-                Cell::Text(why.into()),
-                Cell::Math(ctx.simplify(&elements)?),
+                Cell::Text(tensor.label.clone()),
+                Cell::Text(tensor.kept_by.clone()),
+                Cell::Math(ctx.simplify(&tensor.elements)?),
                 Cell::Math(ctx.simplify(&kept)?),
                 Cell::Text(times.clone()),
                 Cell::Number(ctx.value(&(stage.repeat.clone() * kept))?),
@@ -259,7 +251,7 @@ fn activation_table(selection: &Selection, ctx: &Context, saved: ActivationSetti
         columns: vec![
             ("stage".into(), false),
             ("kept for backward".into(), false),
-            ("counted by".into(), false),
+            ("kept by".into(), false),
             ("elements".into(), false),
             ("bytes".into(), false),
             ("repeat".into(), false),

@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::sync::Arc;
 
+/// How an op names its stage's input (the residual stream entering a block) among its `inputs`.
+pub const STAGE_INPUT: &str = "stage input";
+
 /// A run of ops repeated `repeat` times (the L Transformer blocks).
 #[derive(Clone, Debug)]
 pub struct Stage {
@@ -67,6 +70,8 @@ pub struct Model {
     pub source: Arc<Source>,
     /// Element-wise FLOPs per element of each op kind (from the data it was read with).
     pub costs: Costs,
+    /// What implementations keep for the backward pass (from the data it was read with).
+    pub saves: Arc<crate::ops::saves::SaveRules>,
     /// The architecture this one extends, if any.
     pub extends: Option<String>,
 }

@@ -2,7 +2,7 @@
 //! is written, op kinds checked field by field. A file that `extends` another architecture starts
 //! from it and changes only what it says: relations, defaults, presets, and ops by name.
 
-use super::{Model, Preset, SiteKind, SizeSite, Stage};
+use super::{Model, Preset, STAGE_INPUT, SiteKind, SizeSite, Stage};
 use crate::algebra::{self, Expr};
 use crate::data::Data;
 use crate::diagnostic::Source;
@@ -101,6 +101,8 @@ struct OpFile {
     saved: Option<Spanned<String>>,
     #[serde(default)]
     kv_cache: Option<Spanned<String>>,
+    #[serde(default)]
+    inputs: Option<Spanned<Vec<String>>>,
 }
 
 impl OpFile {
@@ -231,7 +233,11 @@ impl Reader<'_> {
         match function.get_ref().as_str() {
             "silu" => Ok(Activation::Silu),
             "gelu" => Ok(Activation::Gelu),
-            other => Err(self.located(format!("unknown activation `{other}`; known: silu, gelu"), function.span())),
+            "gelu_tanh" => Ok(Activation::GeluTanh),
+            other => {
+                Err(self
+                    .located(format!("unknown activation `{other}`; known: silu, gelu, gelu_tanh"), function.span()))
+            }
         }
     }
 
@@ -296,9 +302,10 @@ impl Reader<'_> {
             },
             "activation" => {
                 let Some(function) = &file.function else {
-                    return Err(
-                        self.located(format!("op `{name}` of kind `activation` needs `function` (silu or gelu)"), span)
-                    );
+                    return Err(self.located(
+                        format!("op `{name}` of kind `activation` needs `function` (silu, gelu or gelu_tanh)"),
+                        span,
+                    ));
                 };
                 OpKind::Activation { function: self.activation(function)?, width: field("width", &file.width)? }
             }
@@ -319,6 +326,7 @@ impl Reader<'_> {
             component: default_component.to_string(),
             saved: Saved::Never,
             kv_cache: None,
+            inputs: Vec::new(),
         };
         self.check_fields(&op, file, span)?;
         self.set_common(&mut op, file, stage)?;
@@ -354,6 +362,36 @@ impl Reader<'_> {
         if let Some(k) = &file.kv_cache {
             let what = format!("op `{}` in `{stage}`: kv_cache", op.name);
             op.kv_cache = Some(self.site(k, what, (Some(&op.name), "kv_cache"), SiteKind::KvCache)?);
+        }
+        if let Some(inputs) = &file.inputs {
+            op.inputs = inputs.get_ref().clone();
+        }
+        Ok(())
+    }
+
+    /// Every op's `inputs` names an earlier op of its stage (or `stage input`).
+    fn check_inputs(&self, stage: &Stage, files: &[Spanned<OpFile>]) -> Result<()> {
+        for (i, op) in stage.ops.iter().enumerate() {
+            for input in &op.inputs {
+                let known = input == STAGE_INPUT || stage.ops[..i].iter().any(|o| &o.name == input);
+                if !known {
+                    let span = files
+                        .iter()
+                        .find(|f| f.get_ref().name.as_deref() == Some(op.name.as_str()))
+                        .and_then(|f| f.get_ref().inputs.as_ref().map(|i| i.span()))
+                        .unwrap_or(0..0);
+                    let earlier: Vec<&str> = stage.ops[..i].iter().map(|o| o.name.as_str()).collect();
+                    return Err(self.located(
+                        format!(
+                            "op `{}`: input `{input}` is not an earlier op of stage `{}`; use `{STAGE_INPUT}` or one of: {}",
+                            op.name,
+                            stage.name,
+                            earlier.join(", ")
+                        ),
+                        span,
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -422,7 +460,9 @@ impl Model {
                 None => Expr::one(),
             };
             let ops = s.op.iter().map(|o| reader.op(o, &s.name, "other")).collect::<Result<Vec<_>>>()?;
-            stages.push(Stage { name: s.name.clone(), repeat, ops });
+            let stage = Stage { name: s.name.clone(), repeat, ops };
+            reader.check_inputs(&stage, &s.op)?;
+            stages.push(stage);
         }
         let mut sites = base.as_ref().map(|b| b.sites.clone()).unwrap_or_default();
         for change in &file.change {
@@ -457,6 +497,7 @@ impl Model {
             sites,
             source: Arc::new(source.clone()),
             costs: data.costs,
+            saves: data.saves.clone(),
             extends: base.map(|b| b.name),
         })
     }

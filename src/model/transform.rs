@@ -117,6 +117,7 @@ impl Model {
                     component: self.stages[s].ops[o].component.clone(),
                     saved: Saved::Never,
                     kv_cache: None,
+                    inputs: Vec::new(),
                 };
                 out.stages[s].ops.insert(o + 1, table);
             }

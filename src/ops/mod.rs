@@ -9,14 +9,17 @@ use serde::Deserialize;
 
 mod rules;
 mod saved;
+pub mod saves;
 
 /// The element-wise activation functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
     /// x·σ(x).
     Silu,
-    /// Gaussian error linear unit (tanh approximation).
+    /// Gaussian error linear unit, exact (with erf).
     Gelu,
+    /// Gaussian error linear unit, tanh approximation (GPT-2).
+    GeluTanh,
 }
 
 impl Activation {
@@ -25,6 +28,7 @@ impl Activation {
         match self {
             Activation::Silu => "silu",
             Activation::Gelu => "gelu",
+            Activation::GeluTanh => "gelu_tanh",
         }
     }
 }
@@ -73,6 +77,10 @@ pub struct Op {
     pub saved: Saved,
     /// Elements per token this op adds to the inference KV cache (W_K and W_V: their output width).
     pub kv_cache: Option<Expr>,
+    /// Where its inputs come from: names of earlier ops of its stage, or `stage input`; empty
+    /// for the previous op's output (the stage input for the first op). Saved tensors are
+    /// identified by where they come from, so a tensor several ops keep is counted once.
+    pub inputs: Vec<String>,
 }
 
 /// Which activation-memory conventions keep an op's output for the backward pass.
@@ -101,6 +109,11 @@ choices! {
         /// output, 1-byte dropout masks) in the activation dtype; 34·s·b·h + 5·a·s²·b bytes per GPT
         /// layer in 16-bit.
         Korthikanti = "korthikanti",
+        /// What PyTorch eager keeps with library ops (measured: `derivations/saves.toml`), each
+        /// tensor once however many ops keep it.
+        Torch = "torch",
+        /// What the CS336 handout's hand-written ops keep (measured, likewise).
+        Manual = "manual",
     }
 }
 
@@ -108,6 +121,15 @@ impl ActivationConvention {
     /// Name as used on the command line and in JSON.
     pub fn name(self) -> &'static str {
         self.word()
+    }
+
+    /// The measured implementation this convention follows, if it is one.
+    pub fn implementation(self) -> Option<saves::Implementation> {
+        match self {
+            ActivationConvention::Torch => Some(saves::Implementation::Torch),
+            ActivationConvention::Manual => Some(saves::Implementation::Manual),
+            _ => None,
+        }
     }
 }
 
@@ -166,7 +188,7 @@ impl Costs {
     pub fn activation(&self, function: Activation) -> i64 {
         match function {
             Activation::Silu => self.silu,
-            Activation::Gelu => self.gelu,
+            Activation::Gelu | Activation::GeluTanh => self.gelu,
         }
     }
 }

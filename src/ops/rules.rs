@@ -261,7 +261,7 @@ mod tests {
     }
 
     fn op(kind: OpKind) -> Op {
-        Op { name: "op".into(), kind, component: "c".into(), saved: Saved::Cs336, kv_cache: None }
+        Op { name: "op".into(), kind, component: "c".into(), saved: Saved::Cs336, kv_cache: None, inputs: vec![] }
     }
 
     /// Asserts params and matmul FLOPs equal the expected formulas, symbolically.

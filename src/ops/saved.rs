@@ -29,7 +29,9 @@ impl Op {
 
     /// With `flash`, the T² tensors are recomputed in the backward pass instead of kept.
     pub fn saved_for_backward(&self, flash: bool) -> (Expr, Expr) {
-        if flash && self.is_attention_matrix() {
+        // FlashAttention recomputes the T² tensors but its backward still needs Q, K and V: the
+        // score matmul keeps its inputs, only the softmax and attention-dropout matrices go.
+        if flash && self.is_attention_matrix() && !matches!(self.kind, OpKind::AttentionScores { .. }) {
             return (Expr::zero(), Expr::zero());
         }
         let per_token = |w: &Expr| tokens() * w.clone();
@@ -80,7 +82,10 @@ impl Op {
     pub fn saved_elements(&self, convention: ActivationConvention) -> Expr {
         let kept = match (self.saved, convention) {
             (Saved::Cs336, _) | (Saved::All, ActivationConvention::All | ActivationConvention::Korthikanti) => true,
-            (Saved::Never, _) | (Saved::All, ActivationConvention::Cs336) => false,
+            (Saved::Never, _)
+            | (Saved::All, ActivationConvention::Cs336 | ActivationConvention::Torch | ActivationConvention::Manual) => {
+                false
+            }
         };
         if kept { self.output_elements() } else { Expr::zero() }
     }

@@ -21,6 +21,8 @@ pub struct Conventions {
     pub activations: ActivationConvention,
     /// Full recomputation.
     pub recompute: bool,
+    /// Dropout switched off.
+    pub no_dropout: bool,
     /// FlashAttention.
     pub flash: bool,
     /// Bytes per element of tensors.
@@ -64,6 +66,7 @@ impl Conventions {
             flash: self.flash,
             bytes: self.precision.bytes,
             statistics_bytes: self.statistics_bytes,
+            no_dropout: self.no_dropout,
         }
     }
 

@@ -115,6 +115,9 @@ pub struct ActivationSettings {
     pub bytes: i64,
     /// Bytes per element of FlashAttention's statistics.
     pub statistics_bytes: i64,
+    /// Dropout switched off (p = 0, or inference): dropout ops pass their input on and keep no
+    /// mask (torch and manual conventions).
+    pub no_dropout: bool,
 }
 
 /// Bytes one op keeps for the backward pass under the settings (outside full recomputation).
@@ -123,6 +126,11 @@ pub fn op_activation_bytes(op: &Op, s: ActivationSettings) -> Expr {
     let kept = match s.convention {
         ActivationConvention::Korthikanti => {
             let (kept, masks) = op.saved_for_backward(s.flash);
+            let bytes = if matches!(op.kind, crate::ops::OpKind::CrossEntropy { .. }) {
+                Expr::int(s.bytes.max(4))
+            } else {
+                bytes
+            };
             bytes * kept + masks
         }
         _ if s.flash && op.is_attention_matrix() => Expr::zero(),
@@ -152,13 +160,91 @@ pub fn recomputed_stage_bytes(stage: &Stage, s: ActivationSettings) -> Expr {
     Expr::product(vec![Expr::int(s.bytes), Role::Batch.expr(), Role::Context.expr(), width.unwrap_or_else(Expr::one)])
 }
 
+/// One tensor a stage keeps for the backward pass (per repeat), with its bytes per element.
+#[derive(Clone, Debug)]
+pub struct StageTensor {
+    /// What it is (an op's output, or a tensor of its own).
+    pub label: String,
+    /// Who keeps it, or the list that counts it.
+    pub kept_by: String,
+    /// Its elements.
+    pub elements: Expr,
+    /// Bytes per element.
+    pub bytes: i64,
+}
+
+impl StageTensor {
+    /// Its bytes.
+    pub fn total(&self) -> Expr {
+        Expr::int(self.bytes) * self.elements.clone()
+    }
+}
+
+/// What one repeat of a stage keeps for the backward pass under the settings (outside full
+/// recomputation): a textbook list per op, or the measured implementations' tensors, each once.
+pub fn stage_tensors(model: &Model, stage: &Stage, s: ActivationSettings) -> Vec<StageTensor> {
+    let mut out = Vec::new();
+    if let Some(implementation) = s.convention.implementation() {
+        let saved = crate::ops::saves::saved_tensors(stage, &model.saves, implementation, !s.no_dropout);
+        for t in saved.into_iter().filter(|t| !(s.flash && t.attention_matrix)) {
+            let bytes = if t.mask { 1 } else { s.bytes };
+            out.push(StageTensor { label: t.label, kept_by: t.kept_by.join(", "), elements: t.elements, bytes });
+        }
+    } else {
+        for op in &stage.ops {
+            let tensor = |kept_by: &str, elements: Expr, bytes: i64| StageTensor {
+                label: op.name.clone(),
+                kept_by: kept_by.into(),
+                elements,
+                bytes,
+            };
+            if s.convention == ActivationConvention::Korthikanti {
+                let (kept, masks) = op.saved_for_backward(s.flash);
+                // Korthikanti et al. keep the logits for the cross-entropy in fp32 whatever the
+                // training precision (4sbv).
+                let bytes =
+                    if matches!(op.kind, crate::ops::OpKind::CrossEntropy { .. }) { s.bytes.max(4) } else { s.bytes };
+                if !kept.is_zero() {
+                    out.push(tensor("kept for its backward", kept, bytes));
+                }
+                if !masks.is_zero() {
+                    out.push(StageTensor {
+                        label: format!("{} mask", op.name),
+                        ..tensor("1-byte dropout mask", masks, 1)
+                    });
+                }
+            } else if !(s.flash && op.is_attention_matrix()) {
+                let elements = op.saved_elements(s.convention);
+                if !elements.is_zero() {
+                    let list = if op.saved == crate::ops::Saved::Cs336 { "CS336 list" } else { "all intermediates" };
+                    out.push(tensor(list, elements, s.bytes));
+                }
+            }
+        }
+    }
+    if s.flash {
+        for op in &stage.ops {
+            let stats = op.flash_statistics();
+            if !stats.is_zero() {
+                out.push(StageTensor {
+                    label: format!("log-sum-exp of {}", op.name),
+                    kept_by: "FlashAttention statistics".into(),
+                    elements: stats,
+                    bytes: s.statistics_bytes,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Bytes of activations kept for the backward pass over the whole model.
 pub fn activation_bytes(model: &Model, s: ActivationSettings) -> Expr {
     over_stages(model, |stage| {
         if s.recompute && stage.repeat != Expr::one() {
             return recomputed_stage_bytes(stage, s);
         }
-        Expr::sum(stage.ops.iter().map(|op| op_activation_bytes(op, s)).collect())
+        Expr::sum(stage_tensors(model, stage, s).iter().map(StageTensor::total).collect())
     })
 }
 

@@ -47,7 +47,11 @@ impl Reader<'_> {
                 OpFile { name: Some(file.name.clone().unwrap_or_else(|| old.clone())), ..OpFile::default() };
             whole.kind = file.kind.clone();
             copy_fields(&mut whole, file);
-            let op = self.op(&Spanned::new(change.span(), whole), &stage_name, &stage.ops[i].component)?;
+            let mut op = self.op(&Spanned::new(change.span(), whole), &stage_name, &stage.ops[i].component)?;
+            // A swapped op reads what the op it replaces read, unless the change says otherwise.
+            if op.inputs.is_empty() {
+                op.inputs = stage.ops[i].inputs.clone();
+            }
             sites.retain(|s| s.field.0.as_deref() != Some(&old));
             stage.ops[i] = op;
             return Ok(());
@@ -94,4 +98,5 @@ fn copy_fields(to: &mut OpFile, from: &OpFile) {
     to.tied = from.tied;
     to.saved = from.saved.clone();
     to.kv_cache = from.kv_cache.clone();
+    to.inputs = from.inputs.clone();
 }
