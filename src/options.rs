@@ -55,6 +55,18 @@ choices! {
 }
 
 choices! {
+    /// Temporary buffers counted on top of what training keeps.
+    Temporaries {
+        /// None (the memory of the kept tensors only).
+        #[default]
+        None = "none",
+        /// The largest op's temporary: the logits' gradient (B·T·V elements), alive beside the
+        /// log-probabilities at the start of the backward pass.
+        Logits = "logits",
+    }
+}
+
+choices! {
     /// The attention kernel.
     Kernel {
         /// Materialise the T×T attention matrices.
@@ -92,6 +104,11 @@ pub struct Options {
     pub hardware: String,
     /// A memory budget with its unit (`80GB`, `80GiB`); default: the hardware's readings.
     pub memory: Option<String>,
+    /// Memory outside tensors, with its unit (CUDA context and allocator reserve, as measured on
+    /// the user's machine); none by default.
+    pub reserve: Option<String>,
+    /// Temporary buffers counted on top of the kept tensors.
+    pub temporaries: Temporaries,
     /// Model FLOPs utilisation, `0.5` or `50%`.
     pub mfu: String,
     /// Optimizer steps.
@@ -114,6 +131,8 @@ impl Default for Options {
             optimizer: "adamw".into(),
             hardware: "a100-80gb".into(),
             memory: None,
+            reserve: None,
+            temporaries: Temporaries::None,
             mfu: "0.5".into(),
             steps: "400000".into(),
             tokens_per_second: None,
@@ -157,6 +176,8 @@ impl Options {
             ("--optimizer", self.optimizer != d.optimizer),
             ("--hardware", self.hardware != d.hardware),
             ("--memory", self.memory.is_some()),
+            ("--reserve", self.reserve.is_some()),
+            ("--temporaries", self.temporaries != d.temporaries),
             ("--mfu", self.mfu != d.mfu),
             ("--steps", self.steps != d.steps),
             ("--tokens-per-second", self.tokens_per_second.is_some()),
@@ -182,6 +203,8 @@ impl Options {
             "optimizer" => self.optimizer = value.into(),
             "hardware" => self.hardware = value.into(),
             "memory" => self.memory = Some(value.into()),
+            "reserve" => self.reserve = Some(value.into()),
+            "temporaries" => self.temporaries = value.parse().map_err(reason)?,
             "mfu" => self.mfu = value.into(),
             "steps" => self.steps = value.into(),
             "tokens_per_second" => self.tokens_per_second = Some(value.into()),
@@ -201,6 +224,8 @@ impl Options {
                         "optimizer",
                         "hardware",
                         "memory",
+                        "reserve",
+                        "temporaries",
                         "mfu",
                         "steps",
                         "tokens_per_second",
@@ -220,6 +245,10 @@ impl Options {
         hardware.peak_at(&precision.name)?;
         let budget = match &self.memory {
             Some(text) => Some((text.clone(), data.units.parse_bytes(text).map_err(|e| bad("--memory", text, e))?)),
+            None => None,
+        };
+        let reserve = match &self.reserve {
+            Some(text) => Some((text.clone(), data.units.parse_bytes(text).map_err(|e| bad("--reserve", text, e))?)),
             None => None,
         };
         let tokens_per_second = match &self.tokens_per_second {
@@ -255,6 +284,8 @@ impl Options {
             precision,
             hardware,
             budget,
+            reserve,
+            logits_temporary: self.temporaries == Temporaries::Logits,
             tokens_per_second,
             steps,
             mfu,

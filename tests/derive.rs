@@ -176,3 +176,76 @@ fn llama_2_7b_kv_cache_in_bf16_at_4096_tokens_is_2_gib() {
     let doc = derive_with("llama-2-7b", &[], options);
     assert_eq!(value(&doc, "memory.kv_cache"), "2147483648");
 }
+
+/// The per-layer and outside-the-layers bytes of the measured conventions, symbolically, for the
+/// cs336-2025 model (N = B·T tokens, S = B·A·T² score elements, fp32): what harness/README.md
+/// states from the measurements.
+#[test]
+fn torch_and_manual_reproduce_the_measured_formulas_symbolically() {
+    use tally::ops::ActivationConvention;
+    use tally::quantity::memory::stage_tensors;
+    exclusive(&WaitOptions::default(), |engine: &Engine| {
+        let selection = Data::builtin().models.select("cs336-2025").unwrap().unwrap();
+        let model = &selection.model;
+        let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
+        let expand = |t: &str| read(&t.replace('N', "(B*T)").replace('S', "(B*A*T^2)"));
+        for (convention, layer, outside) in [
+            (ActivationConvention::Torch, "4*(10*N*H + 2*N + S + 4*N*F)", "4*(3*N*H + N + N*V)"),
+            (ActivationConvention::Manual, "4*(10*N*H + 2*N + 2*S + B*A*T + 5*N*F)", "4*(3*N*H + 2*N + 2*N*V)"),
+        ] {
+            let s = ActivationSettings { bytes: 4, ..settings(convention, false) };
+            let bytes = |stage: &tally::model::Stage| {
+                tally::algebra::Expr::sum(stage_tensors(model, stage, s).iter().map(|t| t.total()).collect())
+            };
+            let per_layer = bytes(tally::quantity::layer_stage(model).unwrap());
+            let after = bytes(model.stages.last().unwrap());
+            assert!(
+                engine.equal(&per_layer, &expand(layer)).unwrap(),
+                "{convention}: {}",
+                algebra::print(&per_layer, algebra::Notation::Unicode)
+            );
+            assert!(
+                engine.equal(&after, &expand(outside)).unwrap(),
+                "{convention}: {}",
+                algebra::print(&after, algebra::Notation::Unicode)
+            );
+        }
+    })
+    .unwrap();
+}
+
+/// FlashAttention drops the T² tensors but its backward still needs Q, K and V: Korthikanti's
+/// 34sbh per layer stays, only 5as²b goes.
+#[test]
+fn korthikanti_with_flash_attention_keeps_34sbh_per_layer() {
+    use tally::ops::ActivationConvention;
+    exclusive(&WaitOptions::default(), |engine: &Engine| {
+        let selection = Data::builtin().models.select("gpt2/small").unwrap().unwrap();
+        let layer = tally::quantity::layer_stage(&selection.model).unwrap();
+        let s = ActivationSettings { statistics_bytes: 0, ..settings(ActivationConvention::Korthikanti, true) };
+        let per_layer = tally::algebra::Expr::sum(layer.ops.iter().map(|op| op_activation_bytes(op, s)).collect());
+        let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
+        let with_f = per_layer.substitute(&|s| (s == "F").then(|| read("4*H")));
+        assert!(
+            engine.equal(&with_f, &read("34*T*B*H")).unwrap(),
+            "{}",
+            algebra::print(&with_f, algebra::Notation::Unicode)
+        );
+    })
+    .unwrap();
+}
+
+/// Full recomputation reruns the blocks' forward pass, not the LM head's: the step is
+/// 4·(blocks) + 3·(LM head) forward FLOPs (Narayanan et al.: 96BTLH²(1 + T/6H + V/16LH)).
+#[test]
+fn recomputation_does_not_recompute_the_lm_head() {
+    let mut options = Options::default();
+    options.set("recompute", "full").unwrap();
+    let recomputed = derive_with("gpt2-xl", &[("B", 1)], options);
+    let plain = derive("gpt2-xl", &[("B", 1)]);
+    let v = |d: &Document, n: &str| value(d, n).parse::<i128>().unwrap();
+    let (t, h, l, vocab) = (1024i128, 1600i128, 48i128, 50257i128);
+    let blocks = l * 2 * t * (2 * t * h + 4 * h * h + 3 * h * 4 * h);
+    assert_eq!(v(&plain, "flops.forward"), blocks + 2 * t * vocab * h);
+    assert_eq!(v(&recomputed, "flops.step") - v(&plain, "flops.step"), blocks);
+}

@@ -4,7 +4,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tally::ops::ActivationConvention;
-use tally::options::{AttentionFlops, Dropout, FlopCount, Kernel, Options, Recompute};
+use tally::options::{AttentionFlops, Dropout, FlopCount, Kernel, Options, Recompute, Temporaries};
 use tally::render::Format;
 use tally::session::List;
 
@@ -161,6 +161,14 @@ pub struct OptionArgs {
     /// [default: the hardware's memory, read as the hardware data says]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
+    /// Memory outside tensors to add to training memory (CUDA context and allocator reserve, as
+    /// measured on your machine): 1GiB, 600MB.
+    #[arg(long, value_name = "SIZE")]
+    pub reserve: Option<String>,
+    /// Temporary buffers to count on top of the kept tensors: none, or logits (the logits'
+    /// gradient, B·T·V elements, the largest temporary of the backward pass).
+    #[arg(long, default_value_t = Options::default().temporaries)]
+    pub temporaries: Temporaries,
     /// Model FLOPs utilisation, a fraction of peak in (0, 1] (0.5 or 50%); binds U.
     #[arg(long, value_name = "FRACTION", default_value_t = Options::default().mfu, allow_hyphen_values = true)]
     pub mfu: String,
@@ -187,6 +195,8 @@ impl OptionArgs {
             optimizer: self.optimizer.clone(),
             hardware: self.hardware.clone(),
             memory: self.memory.clone(),
+            reserve: self.reserve.clone(),
+            temporaries: self.temporaries,
             mfu: self.mfu.clone(),
             steps: self.steps.clone(),
             tokens_per_second: self.tokens_per_second.clone(),

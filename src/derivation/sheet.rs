@@ -43,6 +43,21 @@ struct PartFile {
     presets: Vec<String>,
     #[serde(default)]
     training: Option<TrainingFile>,
+    /// For `kind = "readings"`: the readings of an ambiguous source, the first the one the sheet
+    /// answers with.
+    #[serde(default)]
+    reading: Vec<ReadingFile>,
+}
+
+/// One reading of an ambiguous assignment: what it says, which source it follows, and the change
+/// to the sheet's model that gives it (none for the model as written).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadingFile {
+    name: String,
+    follows: String,
+    #[serde(default)]
+    change: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -289,6 +304,58 @@ fn scaling(presets: &[String], setting: &Setting, derivations: &Derivations) -> 
     Ok((Table { columns, rows }, sentence))
 }
 
+/// Every reading of an ambiguous source side by side: the quantities of `part.show` under each.
+fn readings_table(
+    part: &PartFile,
+    selection: &Selection,
+    ctx: &Context,
+    conventions: &Conventions,
+    sheet: &Sheet,
+) -> Result<(Table, String, Vec<Quantity>)> {
+    let mut rows = Vec::new();
+    let mut others = Vec::new();
+    for (index, r) in part.reading.iter().enumerate() {
+        let model = match &r.change {
+            None => selection.model.clone(),
+            Some(change) => {
+                let change: crate::model::ModelChange = change.parse().map_err(|reason| Error::BadOption {
+                    option: format!("{}: change", sheet.source.name),
+                    value: change.clone(),
+                    reason,
+                })?;
+                selection.model.changed(change).ok_or_else(|| Error::BadOption {
+                    option: format!("{}: change", sheet.source.name),
+                    value: change.to_string(),
+                    reason: "changes nothing in this model".into(),
+                })?
+            }
+        };
+        let catalog = crate::quantity::Catalog::new(&model, conventions);
+        let mut cells = vec![Cell::Text(r.name.clone()), Cell::Text(r.follows.clone())];
+        for q in &part.show {
+            let raw = catalog.raw(q).ok_or_else(|| Error::BadOption {
+                option: format!("{}: show", sheet.source.name),
+                value: q.clone(),
+                reason: "not a quantity of this model".into(),
+            })?;
+            cells.push(Cell::Number(ctx.value(&raw)?));
+            // The other readings' numbers are quantities of the sheet too, named with the reading.
+            if index > 0 {
+                let unit = catalog.unit(q).unwrap_or_else(crate::dim::Unit::none);
+                others.push(ctx.quantity(&format!("{q}[{}]", r.name), &format!("{q} ({})", r.name), unit, raw)?);
+            }
+        }
+        rows.push(Row::plain(cells));
+    }
+    let mut columns = vec![("reading".to_string(), false), ("follows".to_string(), false)];
+    columns.extend(part.show.iter().map(|q| (q.clone(), true)));
+    let first = part.reading.first().map(|r| r.name.as_str()).unwrap_or_default();
+    let sentence = format!(
+        "The sources disagree; every answer on this sheet uses the first reading ({first}). Each reading's numbers follow from the same rules with the one change it names."
+    );
+    Ok((Table { columns, rows }, sentence, others))
+}
+
 fn update_summary(optimizer: &crate::optimizer::Optimizer) -> String {
     let lines: Vec<String> = optimizer
         .line
@@ -352,11 +419,17 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
                 }
             }
             "optimizer" => blocks.push(Block::Paragraph(vec![text(update_summary(&s.conventions.optimizer))])),
+            "readings" => {
+                let (table, sentence, others) = readings_table(part, &selection, &ctx, &s.conventions, sheet)?;
+                quantities.extend(others);
+                blocks.push(Block::Table(table));
+                blocks.push(Block::Paragraph(vec![text(sentence)]));
+            }
             other => {
                 return Err(Error::BadOption {
                     option: format!("{}: kind", sheet.source.name),
                     value: other.to_string(),
-                    reason: "known kinds: quantities, matmuls, dominant, scaling, context, optimizer".into(),
+                    reason: "known kinds: quantities, matmuls, dominant, scaling, context, optimizer, readings".into(),
                 });
             }
         }

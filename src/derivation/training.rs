@@ -35,27 +35,34 @@ pub(super) fn append(
         optimizer.flops_per_step()
     ))]));
     blocks.push(Block::Table(update_table(optimizer)));
-    let forwards = if c.recompute { 4 } else { 3 };
     let step_note = if c.recompute {
-        "forward + recomputed forward + backward + optimizer, batch of B sequences"
+        "forward + backward + the blocks' forward again (recomputation) + optimizer, batch of B sequences"
     } else {
         "forward + backward + optimizer, batch of B sequences"
     };
+    let recomputed = catalog.recomputed_forward();
     let mut opt_form = Expr::int(optimizer.flops_per_param()) * Expr::sym("P");
     if optimizer.flops_per_factored() > 0 {
         opt_form = opt_form + Expr::int(optimizer.flops_per_factored()) * Expr::sym("P_factored");
     }
     opt_form = opt_form + Expr::int(optimizer.flops_per_step());
-    blocks.push(Block::Equations(vec![
+    let mut equations = vec![
         Equation::chain("C_bwd", vec![Expr::int(2) * Expr::sym("C_fwd")], &backward, "backward = 2 × forward"),
         Equation::chain("C_opt", vec![opt_form], &opt, &format!("{}, from the update lines", optimizer.display)),
-        Equation::chain(
-            "C_step",
-            vec![Expr::int(forwards) * Expr::sym("C_fwd") + Expr::sym("C_opt")],
-            &step,
-            step_note,
-        ),
-    ]));
+    ];
+    let mut step_form = Expr::int(3) * Expr::sym("C_fwd") + Expr::sym("C_opt");
+    if c.recompute {
+        let q = ctx.quantity(
+            "flops.recompute",
+            "the blocks' forward pass, recomputed",
+            crate::dim::Unit::flop(),
+            recomputed,
+        )?;
+        equations.push(Equation::chain("C_recompute", vec![], &q, "the L blocks only; the LM head is not recomputed"));
+        step_form = step_form + Expr::sym("C_recompute");
+    }
+    equations.push(Equation::chain("C_step", vec![step_form], &step, step_note));
+    blocks.push(Block::Equations(equations));
     approximations(catalog, ctx, blocks, quantities)?;
 
     // Memory.
@@ -129,6 +136,17 @@ pub(super) fn append(
     let opt_view = per_param_states.map(|k| Expr::num(k) * Expr::sym("P")).into_iter().collect();
     eqs.push(Equation::chain("M_opt", opt_view, &m_opt, &optimizer.state_names()));
     eqs.push(Equation::chain("M_act", vec![], &m_act, &format!("{} activation list", c.activations.name())));
+    let m_overheads = catalog.quantity(ctx, "memory.overheads")?;
+    if let Some(o) = &m_overheads {
+        let mut named = Vec::new();
+        if let Some((written, _)) = &c.reserve {
+            named.push(format!("reserve {written} (--reserve)"));
+        }
+        if c.logits_temporary {
+            named.push("the logits' gradient, B·T·V elements (--temporaries logits)".to_string());
+        }
+        eqs.push(Equation::chain("M_overheads", vec![], o, &named.join(" + ")));
+    }
     eqs.push(Equation::chain("M_total", vec![], &m_total, "all terms"));
     eqs.extend(relation_variants("M_total", &m_total, selection, &ctx.split_by(Role::Batch.symbol()))?);
     blocks.push(Block::Equations(eqs));
@@ -146,7 +164,9 @@ pub(super) fn append(
     }
     quantities.extend([backward, opt, step, m_params]);
     quantities.extend(m_master);
-    quantities.extend([m_grads, m_opt, m_act, m_static, m_total]);
+    quantities.extend([m_grads, m_opt, m_act]);
+    quantities.extend(m_overheads);
+    quantities.extend([m_static, m_total]);
 
     if let Some(line) = &line {
         batch_section(catalog, ctx, line, blocks, quantities)?;

@@ -192,10 +192,22 @@ const ENTRIES: &[Entry] = &[
         |c| { Some(c.memory().fixed()) }
     ),
     entry!(
+        "memory.overheads",
+        bytes,
+        ["reserve", "temporaries", "precision"],
+        [],
+        false,
+        |_| "memory beside the kept tensors: reserve and temporaries".into(),
+        |c| {
+            let o = c.memory().overheads;
+            (!o.is_zero()).then_some(o)
+        }
+    ),
+    entry!(
         "memory.total",
         bytes,
-        ["precision", "layout", "optimizer", "activations", "recompute", "attention_kernel"],
-        ["memory.static", "memory.activations"],
+        ["precision", "layout", "optimizer", "activations", "recompute", "attention_kernel", "reserve", "temporaries"],
+        ["memory.static", "memory.activations", "memory.overheads"],
         true,
         |_| "training memory".into(),
         |c| { Some(c.memory().total()) }
@@ -340,16 +352,37 @@ impl<'a> Catalog<'a> {
     }
 
     fn step_flops(&self) -> Expr {
-        // Full recomputation reruns the forward pass inside the backward pass.
-        let forwards = if self.conventions.recompute { 4 } else { 3 };
-        Expr::int(forwards) * self.forward()
+        Expr::int(3) * self.forward()
+            + self.recomputed_forward()
             + self.conventions.optimizer.flops(&params(self.model), &sums::factored_state(self.model))
+    }
+
+    /// What full recomputation adds: the repeated blocks' forward pass once more inside the
+    /// backward pass. The embedding and the output stage (the LM head) are not recomputed — no
+    /// framework recomputes them (Narayanan et al. 2021: 96BTLH²(1 + T/6H + V/16LH)).
+    pub fn recomputed_forward(&self) -> Expr {
+        if !self.conventions.recompute {
+            return Expr::zero();
+        }
+        Expr::sum(
+            self.model
+                .stages
+                .iter()
+                .filter(|s| s.repeat != Expr::one())
+                .map(|s| s.repeat.clone() * stage_forward_flops(self.model, s, self.conventions.flops))
+                .collect(),
+        )
     }
 
     /// The memory terms under these conventions.
     pub fn memory(&self) -> MemoryTerms {
         let c = self.conventions;
-        MemoryTerms::new(self.model, &c.precision, &c.layout, &c.optimizer, c.saved())
+        MemoryTerms::new(self.model, &c.precision, &c.layout, &c.optimizer, c.saved()).with_overheads(
+            self.model,
+            &c.precision,
+            c.reserve.as_ref().map(|(_, bytes)| bytes),
+            c.logits_temporary,
+        )
     }
 
     /// Bytes of activations only (for tables).

@@ -35,6 +35,10 @@ pub struct Conventions {
     pub hardware: Hardware,
     /// A memory budget given explicitly, as written and in bytes.
     pub budget: Option<(String, Rational)>,
+    /// Memory outside tensors (CUDA context, allocator reserve), as written and in bytes.
+    pub reserve: Option<(String, Rational)>,
+    /// Count the logits' gradient, the largest temporary of the backward pass.
+    pub logits_temporary: bool,
     /// A measured training throughput, tokens per second.
     pub tokens_per_second: Option<Rational>,
     /// Optimizer steps (binds S).

@@ -261,6 +261,9 @@ pub struct MemoryTerms {
     pub optimizer: Expr,
     /// Saved activations.
     pub activations: Expr,
+    /// Memory beside the kept tensors the user asked to count: a reserve (CUDA context, allocator)
+    /// and the largest temporary (the logits' gradient).
+    pub overheads: Expr,
 }
 
 impl MemoryTerms {
@@ -280,7 +283,40 @@ impl MemoryTerms {
             gradients: per_param(&layout.gradients),
             optimizer: optimizer_state_bytes(model, optimizer, &layout.states, precision),
             activations: activation_bytes(model, saved),
+            overheads: Expr::zero(),
         }
+    }
+
+    /// The terms with overheads: `reserve` bytes, and with `logits_temporary` the logits'
+    /// gradient (B·T·V elements at `precision`), alive with the log-probabilities when the backward
+    /// pass starts — the largest temporary buffer of a step.
+    pub fn with_overheads(
+        mut self,
+        model: &Model,
+        precision: &Precision,
+        reserve: Option<&Rational>,
+        logits_temporary: bool,
+    ) -> Self {
+        let mut parts = Vec::new();
+        if let Some(bytes) = reserve {
+            parts.push(Expr::num(bytes.clone()));
+        }
+        if logits_temporary {
+            let logits = model.stages.iter().flat_map(|s| &s.ops).find_map(|op| match &op.kind {
+                crate::ops::OpKind::CrossEntropy { vocab } => Some(vocab.clone()),
+                _ => None,
+            });
+            if let Some(vocab) = logits {
+                parts.push(Expr::product(vec![
+                    Expr::int(precision.bytes),
+                    Role::Batch.expr(),
+                    Role::Context.expr(),
+                    vocab,
+                ]));
+            }
+        }
+        self.overheads = Expr::sum(parts);
+        self
     }
 
     /// Everything but the activations.
@@ -290,7 +326,7 @@ impl MemoryTerms {
 
     /// All terms.
     pub fn total(&self) -> Expr {
-        self.fixed() + self.activations.clone()
+        self.fixed() + self.activations.clone() + self.overheads.clone()
     }
 }
 
