@@ -31,6 +31,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("derivations/readings.toml", include_str!("../derivations/readings.toml")),
     ("derivations/ops.toml", include_str!("../derivations/ops.toml")),
     ("derivations/saves.toml", include_str!("../derivations/saves.toml")),
+    ("derivations/zero.toml", include_str!("../derivations/zero.toml")),
     ("derivations/optimizers/adamw.toml", include_str!("../derivations/optimizers/adamw.toml")),
     ("derivations/optimizers/adam.toml", include_str!("../derivations/optimizers/adam.toml")),
     ("derivations/optimizers/sgd-momentum.toml", include_str!("../derivations/optimizers/sgd-momentum.toml")),
@@ -67,6 +68,8 @@ pub struct Data {
     pub costs: Costs,
     /// What implementations keep for the backward pass.
     pub saves: std::sync::Arc<crate::ops::saves::SaveRules>,
+    /// How ZeRO conventions split the model states.
+    pub zero: Vec<crate::quantity::parallel::ZeroConvention>,
     /// Architectures and their size presets.
     pub models: Registry,
     /// Answer sheets.
@@ -84,6 +87,7 @@ enum Kind {
     Aliases,
     Readings,
     Saves,
+    Zero,
     Costs,
     Optimizer,
     Model,
@@ -114,6 +118,7 @@ fn kind_of(path: &str) -> Option<Kind> {
         (_, "aliases.toml") => Kind::Aliases,
         (_, "readings.toml") => Kind::Readings,
         (_, "saves.toml") => Kind::Saves,
+        (_, "zero.toml") => Kind::Zero,
         (_, "ops.toml") => Kind::Costs,
         ("sheets", f) | (_, f) if f.ends_with(".toml") => Kind::Sheet,
         _ => return None,
@@ -210,6 +215,7 @@ impl Data {
             Some(Kind::Aliases) => self.aliases = crate::quantity::read_aliases(source)?,
             Some(Kind::Readings) => self.readings = crate::audit::readings::Reading::read(source, self)?,
             Some(Kind::Costs) => self.costs = Costs::read(source)?,
+            Some(Kind::Zero) => self.zero = crate::quantity::parallel::ZeroConvention::read(source)?,
             Some(Kind::Saves) => self.saves = std::sync::Arc::new(crate::ops::saves::SaveRules::read(source)?),
             Some(Kind::Optimizer) => upsert(&mut self.optimizers, Optimizer::read(source)?, |o| &o.name),
             Some(Kind::Model) => {

@@ -385,8 +385,13 @@ pub fn display(value: &Rational, unit: &Unit) -> String {
         return exact_with_unit(value, unit);
     }
     if unit.is(Base::Second) {
-        let days = value / Rational::from_integer(BigInt::from(86_400));
-        return format!("{} s ({} days)", decimal(value, 0), decimal(&days, 1));
+        let day = Rational::from_integer(BigInt::from(86_400));
+        // A step takes seconds, a run days: each in its own terms.
+        if value.abs() < Rational::from_integer(BigInt::from(3_600)) {
+            let (mantissa, power) = scaled(value);
+            return if power == 0 { format!("{mantissa} s") } else { format!("{} s", decimal(value, 0)) };
+        }
+        return format!("{} s ({} days)", decimal(value, 0), decimal(&(value / day), 1));
     }
     let (mantissa, power) = scaled(value);
     let prefix = ["", "k", "M", "G", "T", "P", "E"][(power / 3) as usize];

@@ -25,6 +25,28 @@ struct HardwareEntry {
     memory: String,
     readings: Vec<Spanned<String>>,
     peak: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    links: Option<LinksEntry>,
+    #[serde(default)]
+    gpus_per_node: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinksEntry {
+    node: Spanned<String>,
+    network: Spanned<String>,
+}
+
+/// The bandwidths parallel training uses, bytes per second per GPU and direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Links {
+    /// Within a node (NVLink).
+    pub node: Rational,
+    /// Between nodes (InfiniBand/RoCE).
+    pub network: Rational,
+    /// GPUs that share the node link.
+    pub gpus_per_node: i64,
 }
 
 /// One accelerator.
@@ -42,6 +64,8 @@ pub struct Hardware {
     pub readings: Vec<(String, Rational)>,
     /// Peak dense FLOP/s by precision name.
     pub peak: BTreeMap<String, Rational>,
+    /// Link bandwidths, when the data gives them.
+    pub links: Option<Links>,
 }
 
 impl Hardware {
@@ -71,7 +95,23 @@ impl Hardware {
                 let bytes = units.parse_bytes(r.get_ref()).map_err(|reason| Error::at(source, r.span(), reason))?;
                 readings.push((r.into_inner(), bytes));
             }
+            let bandwidth = |v: &Spanned<String>| {
+                parse_decimal(v.get_ref()).filter(|v| *v > Rational::from_integer(0.into())).ok_or_else(|| {
+                    Error::at(source, v.span(), "a bandwidth is a positive number of bytes per second (`450e9`)")
+                })
+            };
+            let links = match &h.links {
+                Some(l) => {
+                    let gpus = h.gpus_per_node.as_ref().map(|g| (*g.get_ref(), g.span())).unwrap_or((8, 0..0));
+                    if gpus.0 < 1 {
+                        return Err(Error::at(source, gpus.1, "gpus_per_node is a positive whole number"));
+                    }
+                    Some(Links { node: bandwidth(&l.node)?, network: bandwidth(&l.network)?, gpus_per_node: gpus.0 })
+                }
+                None => None,
+            };
             out.push(Hardware {
+                links,
                 name: h.name.to_lowercase(),
                 aliases: h.aliases.iter().map(|a| a.to_lowercase()).collect(),
                 summary: h.summary,

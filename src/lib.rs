@@ -22,6 +22,7 @@ pub mod model;
 pub mod ops;
 pub mod optimizer;
 pub mod options;
+pub mod plan;
 pub mod preset;
 pub mod quantity;
 pub mod render;

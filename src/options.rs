@@ -40,6 +40,9 @@ choices! {
         None = "none",
         /// Keep only each block's input; rerun the forward pass during backward.
         Full = "full",
+        /// Korthikanti et al.'s selective recomputation: recompute the attention core (the T×T
+        /// tensors), keep everything else.
+        Selective = "selective",
     }
 }
 
@@ -63,6 +66,45 @@ choices! {
         /// The largest op's temporary: the logits' gradient (B·T·V elements), alive beside the
         /// log-probabilities at the start of the backward pass.
         Logits = "logits",
+    }
+}
+
+choices! {
+    /// How ZeRO (or FSDP) partitions the model states over the data-parallel ranks.
+    Zero {
+        /// Nothing partitioned.
+        #[default]
+        Stage0 = "0",
+        /// Optimizer state (and master copy) partitioned; Megatron's distributed optimizer.
+        Stage1 = "1",
+        /// Gradients too.
+        Stage2 = "2",
+        /// Weights too.
+        Stage3 = "3",
+        /// PyTorch FSDP: stage 3, one block gathered and the next prefetched.
+        Fsdp = "fsdp",
+    }
+}
+
+choices! {
+    /// The pipeline schedule.
+    Schedule {
+        /// One forward, one backward: the first stage holds p micro-batches.
+        #[default]
+        OneFOneB = "1f1b",
+        /// Interleaved 1F1B with v virtual stages per GPU.
+        Interleaved = "interleaved",
+    }
+}
+
+choices! {
+    /// Which communication the step hides behind compute.
+    Overlap {
+        /// The data-parallel gradient reduction overlaps the backward pass (the usual bucketing).
+        #[default]
+        DataParallel = "dp",
+        /// Nothing overlaps: every collective adds to the step.
+        None = "none",
     }
 }
 
@@ -115,6 +157,26 @@ pub struct Options {
     pub steps: String,
     /// A measured throughput in tokens per second, to turn into MFU.
     pub tokens_per_second: Option<String>,
+    /// Parallel degrees, `dp=8,tp=2,pp=4,cp=1` (absent: one GPU).
+    pub parallel: Option<String>,
+    /// Micro-batches per step (m).
+    pub micro_batches: Option<String>,
+    /// Sequences per micro-batch (b).
+    pub micro_batch_size: Option<String>,
+    /// Virtual stages per GPU for the interleaved schedule (v).
+    pub virtual_stages: Option<String>,
+    /// ZeRO stage or FSDP.
+    pub zero: Zero,
+    /// Whose ZeRO formulas (`derivations/zero.toml`): paper, deepspeed-docs, deepspeed-code.
+    pub zero_convention: String,
+    /// Megatron's sequence parallelism (the replicated activations split by t too).
+    pub sequence_parallel: bool,
+    /// Megatron's distributed optimizer (= ZeRO-1).
+    pub distributed_optimizer: bool,
+    /// The pipeline schedule.
+    pub pipeline_schedule: Schedule,
+    /// Which communication overlaps compute.
+    pub overlap: Overlap,
 }
 
 impl Default for Options {
@@ -136,7 +198,26 @@ impl Default for Options {
             mfu: "0.5".into(),
             steps: "400000".into(),
             tokens_per_second: None,
+            parallel: None,
+            micro_batches: None,
+            micro_batch_size: None,
+            virtual_stages: None,
+            zero: Zero::Stage0,
+            zero_convention: "paper".into(),
+            sequence_parallel: false,
+            distributed_optimizer: false,
+            pipeline_schedule: Schedule::OneFOneB,
+            overlap: Overlap::DataParallel,
         }
+    }
+}
+
+/// `on`/`off` (also true/false, yes/no) as a claims file or reading writes a switch.
+fn read_switch(value: &str) -> std::result::Result<bool, String> {
+    match value.trim().to_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        other => Err(format!("`{other}` is not on or off")),
     }
 }
 
@@ -181,6 +262,16 @@ impl Options {
             ("--mfu", self.mfu != d.mfu),
             ("--steps", self.steps != d.steps),
             ("--tokens-per-second", self.tokens_per_second.is_some()),
+            ("--parallel", self.parallel.is_some()),
+            ("--micro-batches", self.micro_batches.is_some()),
+            ("--micro-batch-size", self.micro_batch_size.is_some()),
+            ("--virtual-stages", self.virtual_stages.is_some()),
+            ("--zero", self.zero != d.zero),
+            ("--zero-convention", self.zero_convention != d.zero_convention),
+            ("--sequence-parallel", self.sequence_parallel),
+            ("--distributed-optimizer", self.distributed_optimizer),
+            ("--pipeline-schedule", self.pipeline_schedule != d.pipeline_schedule),
+            ("--overlap", self.overlap != d.overlap),
         ]
         .into_iter()
         .filter(|(_, changed)| *changed)
@@ -208,6 +299,16 @@ impl Options {
             "mfu" => self.mfu = value.into(),
             "steps" => self.steps = value.into(),
             "tokens_per_second" => self.tokens_per_second = Some(value.into()),
+            "parallel" => self.parallel = Some(value.into()),
+            "micro_batches" => self.micro_batches = Some(value.into()),
+            "micro_batch_size" => self.micro_batch_size = Some(value.into()),
+            "virtual_stages" => self.virtual_stages = Some(value.into()),
+            "zero" => self.zero = value.parse().map_err(reason)?,
+            "zero_convention" => self.zero_convention = value.into(),
+            "sequence_parallel" => self.sequence_parallel = read_switch(value).map_err(reason)?,
+            "distributed_optimizer" => self.distributed_optimizer = read_switch(value).map_err(reason)?,
+            "pipeline_schedule" => self.pipeline_schedule = value.parse().map_err(reason)?,
+            "overlap" => self.overlap = value.parse().map_err(reason)?,
             other => {
                 return Err(Error::Unknown {
                     what: "convention".into(),
@@ -229,6 +330,16 @@ impl Options {
                         "mfu",
                         "steps",
                         "tokens_per_second",
+                        "parallel",
+                        "micro_batches",
+                        "micro_batch_size",
+                        "virtual_stages",
+                        "zero",
+                        "zero_convention",
+                        "sequence_parallel",
+                        "distributed_optimizer",
+                        "pipeline_schedule",
+                        "overlap",
                     ]
                     .map(String::from)
                     .to_vec(),
@@ -277,6 +388,8 @@ impl Options {
             },
             activations: self.activations,
             recompute: self.recompute == Recompute::Full,
+            selective_recompute: self.recompute == Recompute::Selective,
+            parallel: crate::quantity::parallel::ParallelSettings::resolve(self, data)?,
             no_dropout: self.dropout == Dropout::Off,
             flash: self.attention_kernel == Kernel::Flash,
             layout: data.layout(&self.layout)?.clone(),

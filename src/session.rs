@@ -142,6 +142,16 @@ impl Session {
         })
     }
 
+    /// The parallel layouts of `request.model` that fit, fastest first (`request.options` give
+    /// the precision, layout, hardware and activation convention; the plan chooses the degrees).
+    pub fn plan(&self, request: &DeriveRequest, plan: &crate::plan::PlanRequest) -> Result<crate::plan::Plan> {
+        let (request, plan) = (request.clone(), plan.clone());
+        self.run(move |_, data| {
+            let selection = select(data, &request.model, request.file.as_ref(), request.preset.as_deref())?;
+            crate::plan::plan(data, &selection, &crate::plan::PlanRequest { options: request.options.clone(), ..plan })
+        })
+    }
+
     /// An answer sheet: a built-in one by `request.model`, or a sheet file's text in
     /// `request.file`. A sheet answers each part at the assignment's own sizes and settings, so
     /// bindings, a preset or options other than the defaults are refused: they would change nothing.

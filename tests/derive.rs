@@ -19,7 +19,15 @@ fn derive(model: &str, sets: &[(&str, i64)]) -> Document {
 }
 
 fn settings(convention: tally::ops::ActivationConvention, flash: bool) -> ActivationSettings {
-    ActivationSettings { convention, recompute: false, flash, bytes: 2, statistics_bytes: 4, no_dropout: false }
+    ActivationSettings {
+        convention,
+        recompute: false,
+        flash,
+        bytes: 2,
+        statistics_bytes: 4,
+        no_dropout: false,
+        selective: false,
+    }
 }
 
 fn value(doc: &Document, name: &str) -> String {

@@ -11,6 +11,7 @@ mod fuzz;
 mod golden;
 mod hardening;
 mod latex;
+mod parallel;
 mod reader;
 mod readme;
 mod render;

@@ -4,7 +4,9 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tally::ops::ActivationConvention;
-use tally::options::{AttentionFlops, Dropout, FlopCount, Kernel, Options, Recompute, Temporaries};
+use tally::options::{
+    AttentionFlops, Dropout, FlopCount, Kernel, Options, Overlap, Recompute, Schedule, Temporaries, Zero,
+};
 use tally::render::Format;
 use tally::session::List;
 
@@ -31,6 +33,9 @@ pub enum Command {
     /// Check hand-written formulas and stated numbers against the derivation.
     /// Exit status: 0 every claim holds, 1 some claim is wrong, 2 the input could not be read.
     Audit(Box<AuditArgs>),
+    /// The parallel layouts of a model on N GPUs that fit, fastest first (data, tensor, pipeline
+    /// and context degrees, ZeRO stage, sequence parallelism, recomputation, micro-batches).
+    Plan(Box<PlanArgs>),
     /// List what tally knows.
     List {
         /// What to list.
@@ -101,6 +106,30 @@ pub enum AuditFormat {
 
 fn parse_format(s: &str) -> Result<Format, String> {
     if s.eq_ignore_ascii_case("tex") { Ok(Format::Latex) } else { s.parse() }
+}
+
+/// `tally plan`.
+#[derive(Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// GPUs in all.
+    #[arg(long, value_name = "N")]
+    pub gpus: u64,
+    /// Tokens per sequence.
+    #[arg(long, value_name = "TOKENS")]
+    pub seq: u64,
+    /// Sequences per step in all (data-parallel degree × micro-batches × micro-batch size).
+    #[arg(long, value_name = "SEQUENCES")]
+    pub global_batch: u64,
+    /// Layouts to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Output format: text, markdown, latex, html, or json (for tools).
+    #[arg(long, default_value = "text", value_parser = parse_format)]
+    pub format: Format,
+    #[command(flatten)]
+    pub options: OptionArgs,
 }
 
 /// The model and its sizes, shared by `derive` and `audit`.
@@ -175,6 +204,37 @@ pub struct OptionArgs {
     /// Optimizer steps of the training run; binds S.
     #[arg(long, value_name = "N", default_value_t = Options::default().steps, allow_hyphen_values = true)]
     pub steps: String,
+    /// Parallel degrees: dp=8,tp=2,pp=4,cp=1 (data, tensor, pipeline, context); adds a per-GPU
+    /// section (most-loaded GPU: the first pipeline stage).
+    #[arg(long, value_name = "DEGREES")]
+    pub parallel: Option<String>,
+    /// Micro-batches per step and pipeline (m).
+    #[arg(long, value_name = "N")]
+    pub micro_batches: Option<String>,
+    /// Sequences per micro-batch (b); the global batch is d·m·b.
+    #[arg(long, value_name = "N")]
+    pub micro_batch_size: Option<String>,
+    /// Virtual stages per GPU for --pipeline-schedule interleaved (v).
+    #[arg(long, value_name = "N")]
+    pub virtual_stages: Option<String>,
+    /// ZeRO stage (0, 1, 2, 3) or fsdp: which model states are split over the data-parallel GPUs.
+    #[arg(long, default_value_t = Options::default().zero)]
+    pub zero: Zero,
+    /// Whose ZeRO formulas: paper, deepspeed-docs, deepspeed-code (`derivations/zero.toml`).
+    #[arg(long, default_value_t = Options::default().zero_convention, value_name = "NAME")]
+    pub zero_convention: String,
+    /// Megatron's sequence parallelism: the activations tensor parallelism replicates are split by t too.
+    #[arg(long)]
+    pub sequence_parallel: bool,
+    /// Megatron's distributed optimizer (ZeRO-1: 6 + 12/d bytes per parameter with fp32 gradients).
+    #[arg(long)]
+    pub distributed_optimizer: bool,
+    /// Pipeline schedule: 1f1b, or interleaved (with --virtual-stages).
+    #[arg(long, default_value_t = Options::default().pipeline_schedule)]
+    pub pipeline_schedule: Schedule,
+    /// Communication that overlaps compute: dp (the gradient reduction, the usual bucketing) or none.
+    #[arg(long, default_value_t = Options::default().overlap)]
+    pub overlap: Overlap,
     /// A measured training throughput to turn into MFU.
     #[arg(long, value_name = "RATE", allow_hyphen_values = true)]
     pub tokens_per_second: Option<String>,
@@ -200,6 +260,16 @@ impl OptionArgs {
             mfu: self.mfu.clone(),
             steps: self.steps.clone(),
             tokens_per_second: self.tokens_per_second.clone(),
+            parallel: self.parallel.clone(),
+            micro_batches: self.micro_batches.clone(),
+            micro_batch_size: self.micro_batch_size.clone(),
+            virtual_stages: self.virtual_stages.clone(),
+            zero: self.zero,
+            zero_convention: self.zero_convention.clone(),
+            sequence_parallel: self.sequence_parallel,
+            distributed_optimizer: self.distributed_optimizer,
+            pipeline_schedule: self.pipeline_schedule,
+            overlap: self.overlap,
         }
     }
 }

@@ -101,6 +101,48 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             }
             emit(&render::render(&doc, args.format, args.standalone), args.output.as_deref(), inputs).map(|()| 0)
         }
+        Command::Plan(args) => {
+            let options = args.options.options();
+            let chosen: Vec<&str> = options
+                .changed()
+                .into_iter()
+                .filter(|o| {
+                    [
+                        "--parallel",
+                        "--micro-batches",
+                        "--micro-batch-size",
+                        "--zero",
+                        "--sequence-parallel",
+                        "--recompute",
+                    ]
+                    .contains(o)
+                })
+                .collect();
+            if !chosen.is_empty() {
+                return Err(Error::Usage(format!("tally plan chooses {} itself; leave them out", chosen.join(", "))));
+            }
+            if args.gpus == 0 || args.seq == 0 || args.global_batch == 0 {
+                return Err(Error::Usage("--gpus, --seq and --global-batch are positive whole numbers".into()));
+            }
+            let session = open(inputs)?;
+            let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
+            let (file, preset) = model_file(&name, args.model.preset.clone(), session.data(), inputs)?;
+            let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
+            let plan = tally::plan::PlanRequest {
+                gpus: args.gpus,
+                seq: args.seq,
+                global_batch: args.global_batch,
+                options: request.options.clone(),
+                top: args.top,
+            };
+            let plan = session.plan(&request, &plan)?;
+            drop(session);
+            let text = match args.format {
+                render::Format::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
+                format => render::render(&tally::plan::document(&plan), format, false),
+            };
+            emit(&text, None, inputs).map(|()| 0)
+        }
         Command::Audit(args) => {
             let file = args.file.as_deref().map(|p| inputs.read(p)).transpose()?;
             let session = open(inputs)?;

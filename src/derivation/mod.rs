@@ -3,6 +3,7 @@
 //! ([`crate::render`] does).
 
 mod document;
+mod parallel;
 mod sheet;
 mod training;
 

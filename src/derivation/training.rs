@@ -172,7 +172,8 @@ pub(super) fn append(
         batch_section(catalog, ctx, line, blocks, quantities)?;
     }
     time_section(catalog, ctx, blocks, quantities)?;
-    inference_section(catalog, ctx, blocks, quantities)
+    inference_section(catalog, ctx, blocks, quantities)?;
+    super::parallel::parallel_section(catalog, ctx, blocks, quantities)
 }
 
 fn update_table(optimizer: &Optimizer) -> Table {

@@ -103,6 +103,8 @@ struct OpFile {
     kv_cache: Option<Spanned<String>>,
     #[serde(default)]
     inputs: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    parallel: Option<Spanned<String>>,
 }
 
 impl OpFile {
@@ -327,6 +329,7 @@ impl Reader<'_> {
             saved: Saved::Never,
             kv_cache: None,
             inputs: Vec::new(),
+            tensor_parallel: None,
         };
         self.check_fields(&op, file, span)?;
         self.set_common(&mut op, file, stage)?;
@@ -365,6 +368,16 @@ impl Reader<'_> {
         }
         if let Some(inputs) = &file.inputs {
             op.inputs = inputs.get_ref().clone();
+        }
+        if let Some(parallel) = &file.parallel {
+            if !matches!(op.kind, crate::ops::OpKind::Linear { .. } | crate::ops::OpKind::Embedding { .. }) {
+                return Err(self.located(
+                    format!("op `{}`: only linear and embedding ops are split by tensor parallelism", op.name),
+                    parallel.span(),
+                ));
+            }
+            op.tensor_parallel =
+                Some(parallel.get_ref().parse().map_err(|e: String| self.located(e, parallel.span()))?);
         }
         Ok(())
     }

@@ -118,6 +118,7 @@ impl Model {
                     saved: Saved::Never,
                     kv_cache: None,
                     inputs: Vec::new(),
+                    tensor_parallel: None,
                 };
                 out.stages[s].ops.insert(o + 1, table);
             }

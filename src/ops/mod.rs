@@ -11,6 +11,17 @@ mod rules;
 mod saved;
 pub mod saves;
 
+choices! {
+    /// A linear op's place in Megatron's tensor parallelism.
+    TensorParallel {
+        /// Weight split by output columns: each GPU computes a shard of the output.
+        #[default]
+        Column = "column",
+        /// Weight split by input rows: the shards' partial outputs are summed (all-reduce).
+        Row = "row",
+    }
+}
+
 /// The element-wise activation functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -77,6 +88,9 @@ pub struct Op {
     pub saved: Saved,
     /// Elements per token this op adds to the inference KV cache (W_K and W_V: their output width).
     pub kv_cache: Option<Expr>,
+    /// How tensor parallelism splits it (Megatron): a column-parallel linear shards its output, a
+    /// row-parallel linear gathers it back; the ops between them work on shards.
+    pub tensor_parallel: Option<TensorParallel>,
     /// Where its inputs come from: names of earlier ops of its stage, or `stage input`; empty
     /// for the previous op's output (the stage input for the first op). Saved tensors are
     /// identified by where they come from, so a tensor several ops keep is counted once.

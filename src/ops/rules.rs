@@ -261,7 +261,15 @@ mod tests {
     }
 
     fn op(kind: OpKind) -> Op {
-        Op { name: "op".into(), kind, component: "c".into(), saved: Saved::Cs336, kv_cache: None, inputs: vec![] }
+        Op {
+            name: "op".into(),
+            kind,
+            component: "c".into(),
+            saved: Saved::Cs336,
+            kv_cache: None,
+            inputs: vec![],
+            tensor_parallel: None,
+        }
     }
 
     /// Asserts params and matmul FLOPs equal the expected formulas, symbolically.

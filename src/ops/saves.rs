@@ -138,6 +138,8 @@ pub struct SavedTensor {
     pub mask: bool,
     /// T² per head: not kept with FlashAttention.
     pub attention_matrix: bool,
+    /// Split over the tensor-parallel GPUs (it lies between a column- and a row-parallel linear).
+    pub sharded: bool,
 }
 
 /// Where a tensor comes from, to count each once.
@@ -218,6 +220,7 @@ pub fn saved_tensors(
         }
         Identity::StageInput
     };
+    let (sharded_out, sharded_in) = tensor_sharding(stage);
     let mut out: Vec<(Identity, SavedTensor)> = Vec::new();
     let mut keep =
         |identity: Identity, tensor: SavedTensor, by: &str| match out.iter_mut().find(|(id, _)| *id == identity) {
@@ -251,7 +254,12 @@ pub fn saved_tensors(
                     (Identity::Own(i, name.clone()), format!("{name} of {}", op.name), op.sized(elements), matrix)
                 }
             };
-            let tensor = SavedTensor { label, kept_by: vec![], elements, mask: false, attention_matrix };
+            let sharded = match &identity {
+                Identity::Output(j) => sharded_out[*j],
+                Identity::StageInput => false,
+                Identity::Own(j, _) => sharded_in[*j],
+            };
+            let tensor = SavedTensor { label, kept_by: vec![], elements, mask: false, attention_matrix, sharded };
             keep(identity, tensor, &op.name);
         }
         for (name, elements) in &saves.masks {
@@ -261,11 +269,38 @@ pub fn saved_tensors(
                 elements: op.sized(elements),
                 mask: true,
                 attention_matrix: op.is_attention_matrix(),
+                sharded: sharded_in[i],
             };
             keep(Identity::Own(i, name.clone()), tensor, &op.name);
         }
     }
     out.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Which ops' outputs, and which ops' inputs, tensor parallelism shards: a column-parallel linear
+/// shards its output, a row-parallel one gathers it back, any other op's output is sharded when its
+/// inputs are (the stage input never is).
+pub fn tensor_sharding(stage: &Stage) -> (Vec<bool>, Vec<bool>) {
+    let ops = &stage.ops;
+    let mut out = vec![false; ops.len()];
+    let mut inputs = vec![false; ops.len()];
+    for (i, op) in ops.iter().enumerate() {
+        let producers: Vec<Option<usize>> = if op.inputs.is_empty() {
+            vec![i.checked_sub(1)]
+        } else {
+            op.inputs
+                .iter()
+                .map(|n| if n == STAGE_INPUT { None } else { ops.iter().position(|o| &o.name == n) })
+                .collect()
+        };
+        inputs[i] = producers.iter().all(|p| p.is_some_and(|j| out[j]));
+        out[i] = match op.tensor_parallel {
+            Some(super::TensorParallel::Column) => true,
+            Some(super::TensorParallel::Row) => false,
+            None => inputs[i] && !matches!(op.kind, OpKind::Embedding { .. }),
+        };
+    }
+    (out, inputs)
 }
 
 #[cfg(test)]

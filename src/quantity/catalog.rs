@@ -55,6 +55,9 @@ macro_rules! entry {
     };
 }
 
+// After the macro: the per-GPU entries use it.
+mod gpu;
+
 /// Every fixed quantity, in the order derivations show them. Per-component FLOPs and the largest
 /// batches are added per model and per budget by [`Catalog::names`].
 const ENTRIES: &[Entry] = &[
@@ -260,6 +263,11 @@ const ENTRIES: &[Entry] = &[
     ),
 ];
 
+/// Every entry: the single-GPU ones, then the per-GPU ones of parallel training.
+fn all_entries() -> impl Iterator<Item = &'static Entry> {
+    ENTRIES.iter().chain(gpu::ENTRIES.iter())
+}
+
 /// A model's quantities under one set of conventions.
 pub struct Catalog<'a> {
     /// The architecture.
@@ -307,8 +315,8 @@ impl<'a> Catalog<'a> {
     }
 
     /// Every fixed entry (for listings).
-    pub fn entries() -> &'static [Entry] {
-        ENTRIES
+    pub fn entries() -> Vec<&'static Entry> {
+        all_entries().collect()
     }
 
     /// Every quantity this model has under these conventions, one line each: its unit, what it
@@ -328,7 +336,7 @@ impl<'a> Catalog<'a> {
         };
         let mut rows = Vec::new();
         for name in self.names() {
-            let row = if let Some(e) = ENTRIES.iter().find(|e| e.name == name) {
+            let row = if let Some(e) = all_entries().find(|e| e.name == name) {
                 line((e.unit)(), (e.title)(self), e.uses, e.reads)
             } else if let Some((_, title)) = self.components().into_iter().find(|(n, _)| *n == name) {
                 line(Unit::flop(), title, &[], &["flops", "attention_flops"])
@@ -393,7 +401,7 @@ impl<'a> Catalog<'a> {
     /// The quantity names that exist for this model and these conventions, in document order.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> =
-            ENTRIES.iter().filter(|e| (e.build)(self).is_some()).map(|e| e.name.to_string()).collect();
+            all_entries().filter(|e| (e.build)(self).is_some()).map(|e| e.name.to_string()).collect();
         let at = names.iter().position(|n| n == "flops.forward").map(|i| i + 1).unwrap_or(names.len());
         let components: Vec<String> = self.components().into_iter().map(|(name, _)| name).collect();
         names.splice(at..at, components);
@@ -420,7 +428,7 @@ impl<'a> Catalog<'a> {
 
     /// The unit of a quantity, if it exists.
     pub fn unit(&self, name: &str) -> Option<Unit> {
-        if let Some(e) = ENTRIES.iter().find(|e| e.name == name) {
+        if let Some(e) = all_entries().find(|e| e.name == name) {
             return Some((e.unit)());
         }
         if name.starts_with("flops.forward.") {
@@ -432,7 +440,7 @@ impl<'a> Catalog<'a> {
     /// The rules-built expression of a quantity (a largest batch needs the algebra: see
     /// [`Catalog::quantity`]).
     pub fn raw(&self, name: &str) -> Option<Expr> {
-        if let Some(e) = ENTRIES.iter().find(|e| e.name == name) {
+        if let Some(e) = all_entries().find(|e| e.name == name) {
             return (e.build)(self);
         }
         let id = name.strip_prefix("flops.forward.")?;
@@ -450,7 +458,7 @@ impl<'a> Catalog<'a> {
             return self.batch_quantity(ctx, name);
         }
         let Some(raw) = self.raw(name) else { return Ok(None) };
-        let entry = ENTRIES.iter().find(|e| e.name == name);
+        let entry = all_entries().find(|e| e.name == name);
         let title = match entry {
             Some(e) => (e.title)(self),
             None => self.components().into_iter().find(|(n, _)| n == name).map(|(_, t)| t).unwrap_or_default(),

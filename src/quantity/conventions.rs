@@ -21,6 +21,10 @@ pub struct Conventions {
     pub activations: ActivationConvention,
     /// Full recomputation.
     pub recompute: bool,
+    /// Selective recomputation (the attention core).
+    pub selective_recompute: bool,
+    /// Parallel training, when asked for.
+    pub parallel: Option<super::parallel::ParallelSettings>,
     /// Dropout switched off.
     pub no_dropout: bool,
     /// FlashAttention.
@@ -55,11 +59,15 @@ impl Conventions {
     pub fn bindings(&self) -> Result<Vec<(String, Rational, Origin)>> {
         let peak = self.hardware.peak_at(&self.precision.name)?;
         let peak_origin = format!("{} {} peak", self.hardware.name, self.precision.name);
-        Ok(vec![
+        let mut out = vec![
             (Role::Steps.symbol().into(), self.steps.clone(), Origin::Option("--steps".into())),
             (Role::Mfu.symbol().into(), self.mfu.clone(), Origin::Option("--mfu".into())),
             (Role::Peak.symbol().into(), peak, Origin::Option(peak_origin)),
-        ])
+        ];
+        if let Some(p) = &self.parallel {
+            out.extend(p.bindings());
+        }
+        Ok(out)
     }
 
     /// What the activation rules need.
@@ -71,6 +79,7 @@ impl Conventions {
             bytes: self.precision.bytes,
             statistics_bytes: self.statistics_bytes,
             no_dropout: self.no_dropout,
+            selective: self.selective_recompute,
         }
     }
 

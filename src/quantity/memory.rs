@@ -118,6 +118,8 @@ pub struct ActivationSettings {
     /// Dropout switched off (p = 0, or inference): dropout ops pass their input on and keep no
     /// mask (torch and manual conventions).
     pub no_dropout: bool,
+    /// Selective recomputation: the attention core (the T² tensors) is recomputed, not kept.
+    pub selective: bool,
 }
 
 /// Bytes one op keeps for the backward pass under the settings (outside full recomputation).
@@ -171,6 +173,8 @@ pub struct StageTensor {
     pub elements: Expr,
     /// Bytes per element.
     pub bytes: i64,
+    /// Split over the tensor-parallel GPUs.
+    pub sharded: bool,
 }
 
 impl StageTensor {
@@ -186,20 +190,31 @@ pub fn stage_tensors(model: &Model, stage: &Stage, s: ActivationSettings) -> Vec
     let mut out = Vec::new();
     if let Some(implementation) = s.convention.implementation() {
         let saved = crate::ops::saves::saved_tensors(stage, &model.saves, implementation, !s.no_dropout);
-        for t in saved.into_iter().filter(|t| !(s.flash && t.attention_matrix)) {
+        for t in saved.into_iter().filter(|t| !((s.flash || s.selective) && t.attention_matrix)) {
             let bytes = if t.mask { 1 } else { s.bytes };
-            out.push(StageTensor { label: t.label, kept_by: t.kept_by.join(", "), elements: t.elements, bytes });
+            out.push(StageTensor {
+                label: t.label,
+                kept_by: t.kept_by.join(", "),
+                elements: t.elements,
+                bytes,
+                sharded: t.sharded,
+            });
         }
     } else {
-        for op in &stage.ops {
+        let (sharded_out, sharded_in) = crate::ops::saves::tensor_sharding(stage);
+        for (i, op) in stage.ops.iter().enumerate() {
+            // An output list keeps the op's output; Korthikanti's keeps what the op reads.
+            let sharded =
+                if s.convention == ActivationConvention::Korthikanti { sharded_in[i] } else { sharded_out[i] };
             let tensor = |kept_by: &str, elements: Expr, bytes: i64| StageTensor {
                 label: op.name.clone(),
                 kept_by: kept_by.into(),
                 elements,
                 bytes,
+                sharded,
             };
             if s.convention == ActivationConvention::Korthikanti {
-                let (kept, masks) = op.saved_for_backward(s.flash);
+                let (kept, masks) = op.saved_for_backward(s.flash || s.selective);
                 // Korthikanti et al. keep the logits for the cross-entropy in fp32 whatever the
                 // training precision (4sbv).
                 let bytes =
@@ -213,7 +228,7 @@ pub fn stage_tensors(model: &Model, stage: &Stage, s: ActivationSettings) -> Vec
                         ..tensor("1-byte dropout mask", masks, 1)
                     });
                 }
-            } else if !(s.flash && op.is_attention_matrix()) {
+            } else if !((s.flash || s.selective) && op.is_attention_matrix()) {
                 let elements = op.saved_elements(s.convention);
                 if !elements.is_zero() {
                     let list = if op.saved == crate::ops::Saved::Cs336 { "CS336 list" } else { "all intermediates" };
@@ -231,6 +246,7 @@ pub fn stage_tensors(model: &Model, stage: &Stage, s: ActivationSettings) -> Vec
                     kept_by: "FlashAttention statistics".into(),
                     elements: stats,
                     bytes: s.statistics_bytes,
+                    sharded: true,
                 });
             }
         }

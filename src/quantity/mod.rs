@@ -7,6 +7,7 @@
 pub mod catalog;
 mod conventions;
 pub mod memory;
+pub mod parallel;
 pub mod sums;
 
 pub use catalog::{BatchLine, Catalog, Entry};

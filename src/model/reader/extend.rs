@@ -99,4 +99,5 @@ fn copy_fields(to: &mut OpFile, from: &OpFile) {
     to.saved = from.saved.clone();
     to.kv_cache = from.kv_cache.clone();
     to.inputs = from.inputs.clone();
+    to.parallel = from.parallel.clone();
 }
