@@ -51,7 +51,7 @@ fn every_preset_under_every_printed_option_compiles() {
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect();
     assert!(models.len() >= 20, "{models:?}");
-    let options: [&[&str]; 7] = [
+    let options: [&[&str]; 9] = [
         &[],
         &["--memory", "1GB"],
         &["--set", "T=16384"],
@@ -59,6 +59,8 @@ fn every_preset_under_every_printed_option_compiles() {
         &["--precision", "bf16", "--layout", "mixed", "--hardware", "h100"],
         &["--flops", "all", "--attention-flops", "causal", "--tokens-per-second", "2,000"],
         &["--recompute", "full", "--activations", "all"],
+        &["--parallel", "dp=4", "--zero", "2", "--hardware", "h100", "--precision", "bf16", "--layout", "mixed"],
+        &["--parallel", "dp=2,pp=2", "--zero", "fsdp", "--micro-batches", "4", "--hardware", "h100"],
     ];
     // One document holds every fragment, with the preamble of a standalone document.
     let standalone = String::from_utf8(latex(&["derive", "--model", "gpt2-small", "--standalone"])).unwrap();

@@ -173,3 +173,96 @@ fn the_planner_lists_layouts_that_fit_by_their_own_breakdown() {
     let text = tally().args(args).output().unwrap();
     snapshot("plan_llama_3_70b_64_h100_text", &String::from_utf8(text.stdout).unwrap());
 }
+
+/// The per-GPU quantities of one derivation, by name: exact value (None when a verdict stands instead).
+fn per_gpu(extra: &[&str]) -> BTreeMap<String, Option<Rational>> {
+    let mut args = vec!["derive", "--model", "llama-3-70b", "--precision", "bf16", "--layout", "mixed"];
+    args.extend(["--hardware", "h100", "--activations", "korthikanti", "--attention-kernel", "flash"]);
+    args.extend(["--sequence-parallel", "--micro-batches", "4", "--format", "json"]);
+    args.extend(extra);
+    let out = tally().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["quantities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["name"].as_str().unwrap().starts_with("gpu."))
+        .map(|q| {
+            let value = q["value"].as_str().map(|v| {
+                let (n, d) = v.split_once('/').unwrap_or((v, "1"));
+                Rational::new(n.parse().unwrap(), d.parse().unwrap())
+            });
+            (q["name"].as_str().unwrap().to_string(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn the_inverse_boundaries_are_where_the_step_stops_fitting() {
+    let budget = Rational::from_integer(80_000_000_000u64.into());
+    let fits = |q: &BTreeMap<String, Option<Rational>>| q["gpu.memory.total"].clone().unwrap() <= budget;
+    let cases = [
+        ("1", "dp=8,tp=8,pp=1", "none"),
+        ("3", "dp=4,tp=4,pp=2", "none"),
+        ("2", "dp=2,tp=8,pp=4", "none"),
+        ("3", "dp=8,tp=4,pp=2", "full"),
+        ("1", "dp=2,tp=8,pp=4", "selective"),
+    ];
+    for (zero, layout, recompute) in cases {
+        let at = |dp: &str, b: &str| {
+            let layout = layout.replacen(&layout[..layout.find(',').unwrap()], &format!("dp={dp}"), 1);
+            per_gpu(&["--parallel", &layout, "--zero", zero, "--micro-batch-size", b, "--recompute", recompute])
+        };
+        let here = at(&layout[3..layout.find(',').unwrap()], "1");
+        // The smallest d fits and d − 1 does not (d_min = 1 only needs to fit).
+        let d_min = here["gpu.dp.min"].clone().expect("a smallest d").to_integer().to_string();
+        assert!(fits(&at(&d_min, "1")), "zero {zero} {layout}: d = {d_min} should fit");
+        if d_min != "1" {
+            let below = (d_min.parse::<u32>().unwrap() - 1).to_string();
+            assert!(!fits(&at(&below, "1")), "zero {zero} {layout}: d = {below} should not fit");
+        }
+        // The largest micro-batch fits and one more does not.
+        if let Some(b_max) = here["gpu.micro_batch.max"].clone() {
+            let b_max = b_max.to_integer().to_string();
+            let dp = &layout[3..layout.find(',').unwrap()];
+            assert!(fits(&at(dp, &b_max)), "zero {zero} {layout}: b = {b_max} should fit");
+            eprintln!("zero {zero} {layout} recompute {recompute}: d_min {d_min}, b_max {b_max}");
+            let above = (b_max.parse::<u32>().unwrap() + 1).to_string();
+            assert!(!fits(&at(dp, &above)), "zero {zero} {layout}: b = {above} should not fit");
+        }
+    }
+}
+
+#[test]
+fn a_parallel_derivation_shows_its_per_gpu_section_and_the_inverse_boundaries() {
+    let args = [
+        "derive",
+        "--model",
+        "llama-3-70b",
+        "--precision",
+        "bf16",
+        "--layout",
+        "mixed",
+        "--hardware",
+        "h100",
+        "--parallel",
+        "dp=8,tp=8,pp=1",
+        "--micro-batches",
+        "4",
+        "--zero",
+        "1",
+        "--sequence-parallel",
+        "--activations",
+        "korthikanti",
+        "--attention-kernel",
+        "flash",
+    ];
+    for format in ["text", "latex"] {
+        let out = tally().args(args).args(["--format", format]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc = String::from_utf8(out.stdout).unwrap();
+        let from = doc.find("Per GPU: dp=8").expect("a per-GPU section");
+        snapshot(&format!("derive_llama_3_70b_parallel_{format}"), &doc[from..]);
+    }
+}

@@ -58,6 +58,7 @@ fn value(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rational, Eval
             num_traits::Pow::pow(b, *k)
         }
         Expr::Floor(inner) => value(inner, values)?.floor(),
+        Expr::Ceil(inner) => value(inner, values)?.ceil(),
     };
     limits::check_number(&out)?;
     Ok(out)
@@ -133,7 +134,7 @@ pub fn evaluate_mod(e: &Expr, values: &BTreeMap<String, u64>) -> Option<u64> {
                 pow_mod(b, *k as u64)
             }
         }
-        Expr::Floor(_) => return None,
+        Expr::Floor(_) | Expr::Ceil(_) => return None,
     })
 }
 
@@ -148,6 +149,7 @@ pub fn evaluate_f64(e: &Expr, values: &BTreeMap<String, f64>) -> Option<f64> {
         Expr::Mul(factors) => factors.iter().map(|f| evaluate_f64(f, values)).product::<Option<f64>>()?,
         Expr::Pow(base, k) => evaluate_f64(base, values)?.powi(*k),
         Expr::Floor(inner) => evaluate_f64(inner, values)?.floor(),
+        Expr::Ceil(inner) => evaluate_f64(inner, values)?.ceil(),
     })
 }
 

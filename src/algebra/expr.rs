@@ -24,6 +24,8 @@ pub enum Expr {
     Pow(Box<Expr>, i32),
     /// The largest integer not above the argument (the largest whole batch); shown, never expanded.
     Floor(Box<Expr>),
+    /// The smallest integer not below the argument (the smallest whole degree); shown, never expanded.
+    Ceil(Box<Expr>),
 }
 
 impl Expr {
@@ -147,7 +149,7 @@ impl Expr {
             Expr::Num(_) => {}
             Expr::Sym(s) => out.push(s.clone()),
             Expr::Add(v) | Expr::Mul(v) => v.iter().for_each(|e| e.collect_symbols(out)),
-            Expr::Pow(b, _) | Expr::Floor(b) => b.collect_symbols(out),
+            Expr::Pow(b, _) | Expr::Floor(b) | Expr::Ceil(b) => b.collect_symbols(out),
         }
     }
 
@@ -160,6 +162,7 @@ impl Expr {
             Expr::Mul(v) => Expr::product(v.iter().map(|e| e.substitute(lookup)).collect()),
             Expr::Pow(b, k) => b.substitute(lookup).pow(*k),
             Expr::Floor(b) => Expr::Floor(Box::new(b.substitute(lookup))),
+            Expr::Ceil(b) => Expr::Ceil(Box::new(b.substitute(lookup))),
         }
     }
 

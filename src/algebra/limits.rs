@@ -92,7 +92,7 @@ fn coefficient_bits(e: &Expr) -> u64 {
     let log2 = |n: u128| 128 - u64::from(n.leading_zeros());
     match e {
         Expr::Num(n) => n.numer().bits().max(n.denom().bits()),
-        Expr::Sym(_) | Expr::Floor(_) => 0,
+        Expr::Sym(_) | Expr::Floor(_) | Expr::Ceil(_) => 0,
         Expr::Add(v) => v.iter().map(coefficient_bits).max().unwrap_or(0).saturating_add(log2(v.len() as u128)),
         Expr::Mul(v) => v.iter().map(coefficient_bits).fold(0, u64::saturating_add),
         Expr::Pow(b, k) => {
@@ -108,14 +108,14 @@ pub fn check_numbers(e: &Expr) -> Result<(), LimitError> {
         Expr::Num(n) => check_number(n),
         Expr::Sym(_) => Ok(()),
         Expr::Add(v) | Expr::Mul(v) => v.iter().try_for_each(check_numbers),
-        Expr::Pow(b, _) | Expr::Floor(b) => check_numbers(b),
+        Expr::Pow(b, _) | Expr::Floor(b) | Expr::Ceil(b) => check_numbers(b),
     }
 }
 
 /// An upper bound on the number of terms of the expanded form (saturating).
 pub fn term_estimate(e: &Expr) -> u128 {
     match e {
-        Expr::Num(_) | Expr::Sym(_) | Expr::Floor(_) => 1,
+        Expr::Num(_) | Expr::Sym(_) | Expr::Floor(_) | Expr::Ceil(_) => 1,
         Expr::Add(v) => v.iter().map(term_estimate).fold(0u128, u128::saturating_add),
         Expr::Mul(v) => v.iter().map(term_estimate).fold(1u128, u128::saturating_mul),
         // (t₁ + … + tₙ)ᵏ has at most C(n + k − 1, k) distinct monomials.
@@ -150,7 +150,7 @@ pub fn degree_bound(e: &Expr, symbol: &str) -> u64 {
         Expr::Add(v) => v.iter().map(|t| degree_bound(t, symbol)).max().unwrap_or(0),
         Expr::Mul(v) => v.iter().map(|t| degree_bound(t, symbol)).fold(0, u64::saturating_add),
         Expr::Pow(b, k) => degree_bound(b, symbol).saturating_mul(u64::from(k.unsigned_abs())),
-        Expr::Floor(b) => degree_bound(b, symbol),
+        Expr::Floor(b) | Expr::Ceil(b) => degree_bound(b, symbol),
     }
 }
 

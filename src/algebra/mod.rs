@@ -38,6 +38,7 @@ impl Engine {
             for f in floors {
                 out.push(match f {
                     Expr::Floor(inner) => Expr::Floor(Box::new(self.simplify(inner, rules)?)),
+                    Expr::Ceil(inner) => Expr::Ceil(Box::new(self.simplify(inner, rules)?)),
                     other => other.clone(),
                 });
             }
@@ -95,6 +96,7 @@ impl Engine {
                     });
                 if integral { inner } else { Expr::Floor(Box::new(inner)) }
             }
+            Expr::Ceil(inner) => Expr::Ceil(Box::new(self.without_integral_floors(inner, whole)?)),
             Expr::Num(_) | Expr::Sym(_) => e.clone(),
             Expr::Pow(b, k) => self.without_integral_floors(b, whole)?.pow(*k),
             Expr::Add(v) => {
@@ -179,7 +181,7 @@ fn emit_powers(chosen: &[&Expr], emit: &mut dyn FnMut(Powers)) {
 /// function. Floors are only ever evaluated, never rearranged.
 fn has_floor(e: &Expr) -> bool {
     match e {
-        Expr::Floor(_) => true,
+        Expr::Floor(_) | Expr::Ceil(_) => true,
         Expr::Num(_) | Expr::Sym(_) => false,
         Expr::Pow(b, _) => has_floor(b),
         Expr::Add(v) | Expr::Mul(v) => v.iter().any(has_floor),

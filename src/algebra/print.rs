@@ -33,6 +33,18 @@ struct Printer {
 
 const SUPERSCRIPT_DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
 
+/// Greek letters a formula may spell out, with the letter they stand for.
+const GREEK: [(&str, char); 8] = [
+    ("alpha", 'α'),
+    ("beta", 'β'),
+    ("gamma", 'γ'),
+    ("delta", 'δ'),
+    ("lambda", 'λ'),
+    ("mu", 'μ'),
+    ("sigma", 'σ'),
+    ("tau", 'τ'),
+];
+
 impl Printer {
     fn expr(&self, e: &Expr) -> Printed {
         match e {
@@ -47,6 +59,15 @@ impl Printer {
                     Notation::Ascii => format!("floor({})", p.text),
                     Notation::Unicode => format!("⌊{}⌋", p.text),
                     Notation::Latex => format!("\\left\\lfloor {} \\right\\rfloor", p.text),
+                };
+                Printed { text, depth: p.depth }
+            }
+            Expr::Ceil(inner) => {
+                let p = self.expr(inner);
+                let text = match self.notation {
+                    Notation::Ascii => format!("ceil({})", p.text),
+                    Notation::Unicode => format!("⌈{}⌉", p.text),
+                    Notation::Latex => format!("\\left\\lceil {} \\right\\rceil", p.text),
                 };
                 Printed { text, depth: p.depth }
             }
@@ -67,16 +88,28 @@ impl Printer {
     }
 
     fn symbol(&self, s: &str) -> String {
+        let (head, tail) = s.split_once('_').map_or((s, None), |(h, t)| (h, Some(t)));
+        // Greek letters spelled out (`beta`, `alpha_d`) are set as letters.
+        let greek = GREEK.iter().find(|(name, _)| *name == head).map(|(_, letter)| *letter);
         match self.notation {
-            // `C_step` reads as C with a text subscript; other long names are set upright-italic.
-            Notation::Latex => match s.split_once('_') {
-                Some((head, tail)) if head.chars().count() == 1 && !tail.is_empty() => {
+            Notation::Latex => match (greek, tail) {
+                (Some(_), Some(tail)) if !tail.is_empty() => {
+                    format!("\\{head}_{{\\text{{{}}}}}", tail.replace('_', "\\_"))
+                }
+                (Some(_), None) => format!("\\{head}"),
+                // `C_step` reads as C with a text subscript; other long names are set upright-italic.
+                (_, Some(tail)) if head.chars().count() == 1 && !tail.is_empty() => {
                     format!("{head}_{{\\text{{{}}}}}", tail.replace('_', "\\_"))
                 }
                 _ if s.chars().count() > 1 => format!("\\mathit{{{}}}", s.replace('_', "\\_")),
                 _ => s.to_string(),
             },
-            _ => s.to_string(),
+            Notation::Unicode => match (greek, tail) {
+                (Some(letter), Some(tail)) => format!("{letter}_{tail}"),
+                (Some(letter), None) => letter.to_string(),
+                _ => s.to_string(),
+            },
+            Notation::Ascii => s.to_string(),
         }
     }
 

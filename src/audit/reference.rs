@@ -327,7 +327,7 @@ impl<'e> Reference<'e> {
     /// The unit of a marked formula, or the first sum that adds different units.
     pub fn dimension(&self, e: &Expr) -> Result<Dimension, Mismatch> {
         match e {
-            Expr::Num(_) | Expr::Floor(_) => Ok(Dimension::Free),
+            Expr::Num(_) | Expr::Floor(_) | Expr::Ceil(_) => Ok(Dimension::Free),
             Expr::Sym(name) => {
                 if let Some(base) = base_of_marker(name) {
                     return Ok(Dimension::Known(Unit::of(base)));
@@ -491,7 +491,7 @@ fn juxtaposition_notes(text: &str, syntax: algebra::Syntax) -> Vec<String> {
 fn has_unit_marker(e: &Expr) -> bool {
     match e {
         Expr::Sym(s) => base_of_marker(s).is_some(),
-        Expr::Pow(b, _) | Expr::Floor(b) => has_unit_marker(b),
+        Expr::Pow(b, _) | Expr::Floor(b) | Expr::Ceil(b) => has_unit_marker(b),
         Expr::Mul(v) | Expr::Add(v) => v.iter().any(has_unit_marker),
         Expr::Num(_) => false,
     }

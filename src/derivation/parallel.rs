@@ -145,6 +145,66 @@ pub fn parallel_section(
             .collect();
         blocks.push(Block::Paragraph(vec![text(format!("Per GPU the step {}.", verdicts.join("; it ")))]));
     }
+    bounds(catalog, ctx, blocks, quantities)
+}
+
+/// The inverse questions: the largest micro-batch and the smallest data-parallel degree that fit
+/// each budget, solved from M_gpu = rest + a·b and M_gpu = α + β/d.
+fn bounds(catalog: &Catalog, ctx: &Context, blocks: &mut Vec<Block>, quantities: &mut Vec<Quantity>) -> Result<()> {
+    let Some(total) = catalog.raw("gpu.memory.total") else { return Ok(()) };
+    let by_name = |text: &str| crate::algebra::parse(text, &crate::algebra::any_symbol).ok();
+    let mut equations = Vec::new();
+    let lines = [
+        ("b", 1, "a_b", "bytes per sequence of a micro-batch: M_gpu = rest + a_b·b"),
+        ("d", -1, "beta_d", "the bytes ZeRO shards over the d ranks: M_gpu = α + β/d"),
+    ];
+    for (symbol, power, name, note) in lines {
+        let Some(line) = crate::quantity::BatchLine::in_power(ctx, &total, symbol, power)? else { continue };
+        let unit = crate::dim::Unit::byte();
+        equations.push(Equation::of(
+            name,
+            vec![super::Side::Expr(line.a_expr.clone()), super::Side::Value(line.a.clone(), unit.clone())],
+            note,
+        ));
+        if symbol == "d" {
+            equations.push(Equation::of(
+                "alpha_d",
+                vec![super::Side::Value(line.b.clone(), unit)],
+                "what does not shrink with d (activations, replicated states)",
+            ));
+        }
+    }
+    type Round = fn(Box<crate::algebra::Expr>) -> crate::algebra::Expr;
+    let forms: [(&str, &str, &str, Round); 2] = [
+        ("gpu.micro_batch.max", "b_max", "(M - M_gpu + a_b*b)/a_b", crate::algebra::Expr::Floor),
+        ("gpu.dp.min", "d_min", "beta_d/(M - alpha_d)", crate::algebra::Expr::Ceil),
+    ];
+    for (index, (label, _)) in catalog.conventions.budgets().iter().enumerate() {
+        for (base, symbol, form, round) in forms {
+            let name = if index == 0 { base.to_string() } else { format!("{base}.binary") };
+            let Some(q) = catalog.quantity(ctx, &name)? else { continue };
+            let note = format!("M = {label}");
+            let mut rhs: Vec<super::Side> =
+                by_name(form).into_iter().map(|e| super::Side::Expr(round(Box::new(e)))).collect();
+            match (&q.value, &q.verdict) {
+                (Some(v), _) => rhs.push(super::Side::Value(v.clone(), q.unit.clone())),
+                (None, Some(verdict)) => {
+                    equations.push(Equation::of(symbol, rhs, &format!("{note}: {verdict}")));
+                    quantities.push(q);
+                    continue;
+                }
+                (None, None) => {}
+            }
+            equations.push(Equation::of(symbol, rhs, &note));
+            quantities.push(q);
+        }
+    }
+    if !equations.is_empty() {
+        blocks.push(Block::Paragraph(vec![text(
+            "The inverse questions — the largest micro-batch and the smallest data-parallel degree that fit — have closed-form boundaries: per-GPU memory grows linearly in b and shrinks as α + β/d in d (the other degrees held).".to_string(),
+        )]));
+        blocks.push(Block::Equations(equations));
+    }
     Ok(())
 }
 

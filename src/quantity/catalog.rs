@@ -56,6 +56,7 @@ macro_rules! entry {
 }
 
 // After the macro: the per-GPU entries use it.
+mod bounds;
 mod gpu;
 mod listing;
 
@@ -294,12 +295,18 @@ impl BatchLine {
     /// `e` as a·B + b, the one place a quantity is split by the batch size. `None` when `e` is
     /// not linear in B.
     pub fn of(ctx: &Context, e: &Expr) -> Result<Option<BatchLine>> {
-        let Some(by_power) = ctx.engine.coefficients(e, Role::Batch.symbol())? else { return Ok(None) };
-        if by_power.keys().any(|k| *k != 0 && *k != 1) {
+        BatchLine::in_power(ctx, e, Role::Batch.symbol(), 1)
+    }
+
+    /// `e` as a·xᵏ + b for the symbol x and the power k (`d` and −1 for what ZeRO shards).
+    /// `None` when `e` has other powers of x.
+    pub fn in_power(ctx: &Context, e: &Expr, symbol: &str, power: i32) -> Result<Option<BatchLine>> {
+        let Some(by_power) = ctx.engine.coefficients(e, symbol)? else { return Ok(None) };
+        if by_power.keys().any(|k| *k != 0 && *k != power) {
             return Ok(None);
         }
         let part = |k: i32| by_power.get(&k).cloned().unwrap_or_else(Expr::zero);
-        let (a_raw, b_raw) = (part(1), part(0));
+        let (a_raw, b_raw) = (part(power), part(0));
         Ok(Some(BatchLine {
             a: ctx.value(&a_raw)?,
             b: ctx.value(&b_raw)?,
@@ -376,6 +383,7 @@ impl<'a> Catalog<'a> {
         let components: Vec<String> = self.components().into_iter().map(|(name, _)| name).collect();
         names.splice(at..at, components);
         names.extend(self.batch_names());
+        names.extend(self.bound_names());
         names
     }
 
@@ -404,6 +412,9 @@ impl<'a> Catalog<'a> {
         if name.starts_with("flops.forward.") {
             return Some(Unit::flop());
         }
+        if let Some(unit) = bounds::unit(name) {
+            return Some(unit);
+        }
         name.starts_with("batch.max").then(batch_unit)
     }
 
@@ -426,6 +437,9 @@ impl<'a> Catalog<'a> {
     pub fn quantity(&self, ctx: &Context, name: &str) -> Result<Option<Quantity>> {
         if name.starts_with("batch.max") {
             return self.batch_quantity(ctx, name);
+        }
+        if bounds::unit(name).is_some() {
+            return self.bound_quantity(ctx, name);
         }
         let Some(raw) = self.raw(name) else { return Ok(None) };
         let entry = all_entries().find(|e| e.name == name);

@@ -107,6 +107,8 @@ fn math_symbol(c: char) -> Option<&'static str> {
         '∞' => "\\infty",
         '⌊' => "\\lfloor",
         '⌋' => "\\rfloor",
+        '⌈' => "\\lceil",
+        '⌉' => "\\rceil",
         '÷' => "\\div",
         '√' => "\\surd",
         '∑' | 'Σ' => "\\Sigma",

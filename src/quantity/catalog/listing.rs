@@ -25,6 +25,8 @@ impl Catalog<'_> {
                 line((e.unit)(), (e.title)(self), e.uses, e.reads)
             } else if let Some((_, title)) = self.components().into_iter().find(|(n, _)| *n == name) {
                 line(Unit::flop(), title, &[], &["flops", "attention_flops"])
+            } else if let Some((_, unit, title)) = super::bounds::listed().into_iter().find(|(n, ..)| *n == name) {
+                line(unit, title, &["gpu.memory.total"], &["parallel", "hardware", "memory"])
             } else {
                 let budget = if name == "batch.max" { "the first memory reading" } else { "the second memory reading" };
                 let title = format!("largest whole batch that fits {budget}");
