@@ -381,12 +381,16 @@ pub fn display(value: &Rational, unit: &Unit) -> String {
         let suffix = ["", "K", "M", "B", "T", "Q", "Qi"][(power / 3) as usize];
         return format!("{mantissa}{suffix} params");
     }
-    if unit.is(Base::Sequence) {
+    if unit.is(Base::Sequence) || unit.is(Base::Token) {
         return exact_with_unit(value, unit);
     }
     if unit.is(Base::Second) {
         let day = Rational::from_integer(BigInt::from(86_400));
-        // A step takes seconds, a run days: each in its own terms.
+        // A token takes milliseconds, a step seconds, a run days: each in its own terms.
+        if !value.is_zero() && value.abs() < Rational::one() {
+            let (mantissa, power) = scaled(&(value * Rational::from_integer(BigInt::from(10).pow(12))));
+            return format!("{mantissa} {}s", ["p", "n", "µ", "m"][(power / 3).min(3) as usize]);
+        }
         if value.abs() < Rational::from_integer(BigInt::from(3_600)) {
             let (mantissa, power) = scaled(value);
             return if power == 0 { format!("{mantissa} s") } else { format!("{} s", decimal(value, 0)) };
@@ -395,12 +399,15 @@ pub fn display(value: &Rational, unit: &Unit) -> String {
     }
     let (mantissa, power) = scaled(value);
     let prefix = ["", "k", "M", "G", "T", "P", "E"][(power / 3) as usize];
-    let name = unit.name();
-    if name.is_empty() {
+    match unit.name().as_str() {
         // A bare count (a size such as H) is shown whole; a fraction (an MFU) to 4 places.
-        return if value.is_integer() { exact(value) } else { decimal(value, 4) };
+        "" if value.is_integer() => exact(value),
+        "" => decimal(value, 4),
+        // Rates as people quote them: `3.35 TB/s`, `131 kB/token`, `1,234.5 tokens/s`.
+        "byte/s" | "byte/token" => format!("{mantissa} {prefix}B/{}", &unit.name()[5..]),
+        "token/s" => format!("{} tokens/s", decimal(value, 1)),
+        name => format!("{mantissa} {prefix}{name}"),
     }
-    format!("{mantissa} {prefix}{name}")
 }
 
 /// Bytes in decimal units with the binary equivalent beside them.

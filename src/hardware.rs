@@ -1,5 +1,5 @@
 //! Accelerators as data (`derivations/hardware.toml`): nominal memory, the budgets it is read as,
-//! and dense peak FLOP/s per precision, read as exact decimals.
+//! dense peak FLOP/s per precision and memory bandwidth, read as exact decimals.
 
 use crate::algebra::{Rational, parse_decimal};
 use crate::diagnostic::Source;
@@ -29,6 +29,8 @@ struct HardwareEntry {
     links: Option<LinksEntry>,
     #[serde(default)]
     gpus_per_node: Option<Spanned<i64>>,
+    #[serde(default)]
+    memory_bandwidth: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +68,8 @@ pub struct Hardware {
     pub peak: BTreeMap<String, Rational>,
     /// Link bandwidths, when the data gives them.
     pub links: Option<Links>,
+    /// Bytes per second the device memory (HBM) moves, when the data gives it.
+    pub memory_bandwidth: Option<Rational>,
 }
 
 impl Hardware {
@@ -111,6 +115,7 @@ impl Hardware {
                 None => None,
             };
             out.push(Hardware {
+                memory_bandwidth: h.memory_bandwidth.as_ref().map(bandwidth).transpose()?,
                 links,
                 name: h.name.to_lowercase(),
                 aliases: h.aliases.iter().map(|a| a.to_lowercase()).collect(),
@@ -128,7 +133,11 @@ impl Hardware {
         let tera = Rational::from_integer(1_000_000_000_000u64.into());
         let peaks: Vec<String> =
             self.peak.iter().map(|(p, v)| format!("{p} {} TFLOP/s", crate::dim::decimal(&(v / &tera), 1))).collect();
-        format!("{}, {}: {}", self.summary, self.memory_nominal, peaks.join(", "))
+        let memory = match &self.memory_bandwidth {
+            Some(b) => format!("; memory {} TB/s", crate::dim::exact(&(b / &tera))),
+            None => String::new(),
+        };
+        format!("{}, {}: {}{memory}", self.summary, self.memory_nominal, peaks.join(", "))
     }
 
     /// Peak FLOP/s at a precision, or an error naming the precisions this hardware lists.

@@ -4,8 +4,9 @@
 //! Data flows one way: [`data`] (TOML) → [`model`] (ops with symbolic shapes) → [`ops`] rules →
 //! [`quantity`] (the catalog of named quantities) → [`algebra`] simplification → [`derivation`]
 //! (a format-free document) → [`render`] (text, Markdown, LaTeX, HTML, JSON); [`audit`] reads
-//! claims against the catalog. [`session::Session`] is the door: it owns the per-user lock and
-//! the algebra's worker thread. The library never prints and reads no files; the binary does.
+//! claims against the catalog; [`serve`] answers inference questions (memory, what fits, a
+//! roofline). [`session::Session`] is the door: it owns the per-user lock and the algebra's worker
+//! thread. The library never prints and reads no files; the binary does.
 
 #[macro_use]
 mod macros;
@@ -26,5 +27,6 @@ pub mod plan;
 pub mod preset;
 pub mod quantity;
 pub mod render;
+pub mod serve;
 pub mod session;
 pub mod symbol;

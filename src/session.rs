@@ -152,6 +152,14 @@ impl Session {
         })
     }
 
+    /// Serving `request.model`: weights and KV-cache memory, the largest concurrency and context
+    /// that fit, prefill and decode on a per-op roofline (`request.options` give the weights'
+    /// precision, the hardware and the FLOP conventions).
+    pub fn serve(&self, request: &DeriveRequest, serve: &crate::serve::ServeRequest) -> Result<Document> {
+        let (request, serve) = (request.clone(), serve.clone());
+        self.run(move |engine, data| crate::serve::serve(engine, data, &request, &serve))
+    }
+
     /// An answer sheet: a built-in one by `request.model`, or a sheet file's text in
     /// `request.file`. A sheet answers each part at the assignment's own sizes and settings, so
     /// bindings, a preset or options other than the defaults are refused: they would change nothing.

@@ -15,4 +15,5 @@ mod parallel;
 mod reader;
 mod readme;
 mod render;
+mod serve;
 mod training;

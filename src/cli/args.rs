@@ -36,6 +36,9 @@ pub enum Command {
     /// The parallel layouts of a model on N GPUs that fit, fastest first (data, tensor, pipeline
     /// and context degrees, ZeRO stage, sequence parallelism, recomputation, micro-batches).
     Plan(Box<PlanArgs>),
+    /// Serving a model for inference: weights and KV-cache memory, the largest concurrency and
+    /// context that fit, prefill and decode times on a per-op roofline.
+    Serve(Box<super::serve::ServeArgs>),
     /// List what tally knows.
     List {
         /// What to list.
@@ -104,7 +107,7 @@ pub enum AuditFormat {
     Json,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
+pub fn parse_format(s: &str) -> Result<Format, String> {
     if s.eq_ignore_ascii_case("tex") { Ok(Format::Latex) } else { s.parse() }
 }
 

@@ -4,6 +4,7 @@
 
 mod args;
 mod files;
+mod serve;
 
 use args::{AuditFormat, Cli, Command};
 use clap::{CommandFactory, Parser};
@@ -141,6 +142,10 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                 render::Format::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
                 format => render::render(&tally::plan::document(&plan), format, false),
             };
+            emit(&text, None, inputs).map(|()| 0)
+        }
+        Command::Serve(args) => {
+            let text = serve::run(&args, open(inputs)?, inputs)?;
             emit(&text, None, inputs).map(|()| 0)
         }
         Command::Audit(args) => {

@@ -191,7 +191,8 @@ fn relation_variants(lhs: &str, q: &Quantity, selection: &Selection, ctx: &Conte
     Ok(out)
 }
 
-fn bindings_table(bindings: &Bindings, symbols: &SymbolTable) -> Table {
+/// The bound symbols with their names, meanings, values and where each value came from.
+pub(crate) fn bindings_table(bindings: &Bindings, symbols: &SymbolTable) -> Table {
     let rows = bindings
         .entries
         .iter()

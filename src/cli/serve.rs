@@ -1,0 +1,74 @@
+//! `tally serve`: its arguments and how they become a request. The library does the rest.
+
+use super::args::{ModelArgs, parse_format};
+use super::files::Inputs;
+use clap::Args;
+use tally::error::Error;
+use tally::options::{AttentionFlops, FlopCount, Options};
+use tally::render::{self, Format};
+use tally::serve::ServeRequest;
+use tally::session::{DeriveRequest, Session};
+
+/// `tally serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Accelerator: its memory, peak FLOP/s and memory bandwidth (`tally list hardware`).
+    #[arg(long, value_name = "NAME", default_value_t = Options::default().hardware)]
+    pub hardware: String,
+    /// Precision of the weights; also picks the hardware's peak (`tally list precisions`).
+    #[arg(long, value_name = "NAME", default_value = "bf16")]
+    pub precision: String,
+    /// Precision of the KV cache [default: the weights' precision].
+    #[arg(long, value_name = "NAME")]
+    pub kv_precision: Option<String>,
+    /// Tokens per sequence (binds T) [default: the model's context].
+    #[arg(long, value_name = "TOKENS")]
+    pub context: Option<u64>,
+    /// Sequences served at once (binds B).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub concurrency: u64,
+    /// Memory budget: 80GB (10⁹ bytes) or 80GiB (2³⁰ bytes) [default: the hardware's memory,
+    /// read as the hardware data says].
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Which FLOPs count: matmul or all (element-wise work too).
+    #[arg(long, default_value_t = Options::default().flops)]
+    pub flops: FlopCount,
+    /// Attention FLOPs of prefill: full (the T×T matmuls) or causal (halved).
+    #[arg(long, default_value_t = Options::default().attention_flops)]
+    pub attention_flops: AttentionFlops,
+    /// Output format: text, markdown, latex (or tex), json, html.
+    #[arg(long, default_value = "text", value_parser = parse_format)]
+    pub format: Format,
+    /// LaTeX only: emit a complete, compilable document.
+    #[arg(long)]
+    pub standalone: bool,
+}
+
+/// Runs `tally serve` in an open session and returns the text to print.
+pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs) -> Result<String, Error> {
+    let options = Options {
+        precision: args.precision.clone(),
+        hardware: args.hardware.clone(),
+        memory: args.memory.clone(),
+        flops: args.flops,
+        attention_flops: args.attention_flops,
+        ..Options::default()
+    };
+    let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
+    let (file, preset) = super::model_file(&name, args.model.preset.clone(), session.data(), inputs)?;
+    let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
+    let serve = ServeRequest {
+        context: args.context,
+        concurrency: Some(args.concurrency),
+        kv_precision: args.kv_precision.clone(),
+    };
+    let doc = session.serve(&request, &serve)?;
+    drop(session);
+    for note in &doc.notes {
+        eprintln!("tally: {}", tally::diagnostic::printable(note));
+    }
+    Ok(render::render(&doc, args.format, args.standalone))
+}
