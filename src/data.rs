@@ -41,6 +41,30 @@ const BUILTIN: &[(&str, &str)] = &[
     ("derivations/models/cs336-2024.toml", include_str!("../derivations/models/cs336-2024.toml")),
     ("derivations/models/gpt2.toml", include_str!("../derivations/models/gpt2.toml")),
     ("derivations/models/llama.toml", include_str!("../derivations/models/llama.toml")),
+    ("derivations/hf/deepseek_v3.toml", include_str!("../derivations/hf/deepseek_v3.toml")),
+    ("derivations/hf/gemma2.toml", include_str!("../derivations/hf/gemma2.toml")),
+    ("derivations/hf/gemma3.toml", include_str!("../derivations/hf/gemma3.toml")),
+    ("derivations/hf/gpt2.toml", include_str!("../derivations/hf/gpt2.toml")),
+    ("derivations/hf/gpt_oss.toml", include_str!("../derivations/hf/gpt_oss.toml")),
+    ("derivations/hf/llama.toml", include_str!("../derivations/hf/llama.toml")),
+    ("derivations/hf/mistral.toml", include_str!("../derivations/hf/mistral.toml")),
+    ("derivations/hf/mixtral.toml", include_str!("../derivations/hf/mixtral.toml")),
+    ("derivations/hf/phi3.toml", include_str!("../derivations/hf/phi3.toml")),
+    ("derivations/hf/qwen2.toml", include_str!("../derivations/hf/qwen2.toml")),
+    ("derivations/hf/qwen2_moe.toml", include_str!("../derivations/hf/qwen2_moe.toml")),
+    ("derivations/hf/qwen3.toml", include_str!("../derivations/hf/qwen3.toml")),
+    ("derivations/hf/qwen3_moe.toml", include_str!("../derivations/hf/qwen3_moe.toml")),
+    ("derivations/hf-presets/deepseek-v3.json", include_str!("../derivations/hf-presets/deepseek-v3.json")),
+    ("derivations/hf-presets/gemma-2-9b.json", include_str!("../derivations/hf-presets/gemma-2-9b.json")),
+    ("derivations/hf-presets/gemma-3-27b.json", include_str!("../derivations/hf-presets/gemma-3-27b.json")),
+    ("derivations/hf-presets/gpt-oss-20b.json", include_str!("../derivations/hf-presets/gpt-oss-20b.json")),
+    ("derivations/hf-presets/mistral-7b.json", include_str!("../derivations/hf-presets/mistral-7b.json")),
+    ("derivations/hf-presets/mixtral-8x7b.json", include_str!("../derivations/hf-presets/mixtral-8x7b.json")),
+    ("derivations/hf-presets/phi-3-mini.json", include_str!("../derivations/hf-presets/phi-3-mini.json")),
+    ("derivations/hf-presets/qwen1.5-moe-a2.7b.json", include_str!("../derivations/hf-presets/qwen1.5-moe-a2.7b.json")),
+    ("derivations/hf-presets/qwen2-7b.json", include_str!("../derivations/hf-presets/qwen2-7b.json")),
+    ("derivations/hf-presets/qwen3-30b-a3b.json", include_str!("../derivations/hf-presets/qwen3-30b-a3b.json")),
+    ("derivations/hf-presets/qwen3-8b.json", include_str!("../derivations/hf-presets/qwen3-8b.json")),
     ("derivations/cs336-2025.toml", include_str!("../derivations/cs336-2025.toml")),
     ("derivations/cs336-2024.toml", include_str!("../derivations/cs336-2024.toml")),
 ];
@@ -74,6 +98,10 @@ pub struct Data {
     pub models: Registry,
     /// Answer sheets.
     pub sheets: Vec<Sheet>,
+    /// Hugging Face config families and the architecture files that model them.
+    pub hf_families: Vec<crate::model::hf::Family>,
+    /// Models known by a Hugging Face config (`mixtral-8x7b`): name and the config's text.
+    pub hf_presets: Vec<(String, Source)>,
 }
 
 /// The kind of a data file, from its path.
@@ -91,6 +119,8 @@ enum Kind {
     Costs,
     Optimizer,
     Model,
+    HfFamily,
+    HfPreset,
     Sheet,
 }
 
@@ -110,6 +140,8 @@ fn kind_of(path: &str) -> Option<Kind> {
     Some(match (dir, file) {
         ("optimizers", f) if f.ends_with(".toml") => Kind::Optimizer,
         ("models", f) if f.ends_with(".toml") => Kind::Model,
+        ("hf", f) if f.ends_with(".toml") => Kind::HfFamily,
+        ("hf-presets", f) if f.ends_with(".json") => Kind::HfPreset,
         (_, "symbols.toml") => Kind::Symbols,
         (_, "precisions.toml") => Kind::Precisions,
         (_, "layouts.toml") => Kind::Layouts,
@@ -221,6 +253,15 @@ impl Data {
             Some(Kind::Model) => {
                 let model = Model::from_toml(source, self)?;
                 self.models.add(model);
+            }
+            Some(Kind::HfFamily) => {
+                let family = crate::model::hf::Family::read(source)?;
+                upsert(&mut self.hf_families, family, |f| &f.name);
+            }
+            Some(Kind::HfPreset) => {
+                let file = source.name.rsplit('/').next().unwrap_or(&source.name);
+                let name = file.trim_end_matches(".json").to_string();
+                upsert(&mut self.hf_presets, (name, source.clone()), |(n, _)| n);
             }
             Some(Kind::Sheet) => {
                 if let Some(sheet) = Sheet::from_toml(source) {

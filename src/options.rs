@@ -29,6 +29,23 @@ choices! {
         Full = "full",
         /// Causal: QKᵀ and AV halved.
         Causal = "causal",
+        /// Full, except that sliding-window layers compute only their window: T·min(T, W) scores
+        /// per head (a kernel that skips masked blocks; eager attention computes the full T²).
+        Window = "window",
+    }
+}
+
+choices! {
+    /// How many tokens a sliding-window layer's KV cache holds after T tokens: engines differ.
+    SlidingCache {
+        /// min(T, W): a ring buffer of W slots (transformers' StaticCache, window-sized engines).
+        #[default]
+        Window = "window",
+        /// min(T, W − 1): transformers' DynamicCache keeps the W − 1 tokens the next query needs
+        /// besides itself.
+        HfDynamic = "hf-dynamic",
+        /// T: every layer allocates the whole context (engines without window-sized caches).
+        Full = "full",
     }
 }
 
@@ -128,6 +145,8 @@ pub struct Options {
     pub flops: FlopCount,
     /// Full or causal attention FLOPs.
     pub attention_flops: AttentionFlops,
+    /// Tokens a sliding-window layer's KV cache holds.
+    pub sliding_cache: SlidingCache,
     /// Which activations are kept for the backward pass.
     pub activations: ActivationConvention,
     /// Activation recomputation.
@@ -184,6 +203,7 @@ impl Default for Options {
         Options {
             flops: FlopCount::Matmul,
             attention_flops: AttentionFlops::Full,
+            sliding_cache: SlidingCache::Window,
             activations: ActivationConvention::Cs336,
             recompute: Recompute::None,
             dropout: Dropout::On,
@@ -248,6 +268,7 @@ impl Options {
         [
             ("--flops", self.flops != d.flops),
             ("--attention-flops", self.attention_flops != d.attention_flops),
+            ("--sliding-cache", self.sliding_cache != d.sliding_cache),
             ("--activations", self.activations != d.activations),
             ("--recompute", self.recompute != d.recompute),
             ("--dropout", self.dropout != d.dropout),
@@ -285,6 +306,7 @@ impl Options {
         match name {
             "flops" => self.flops = value.parse().map_err(reason)?,
             "attention_flops" => self.attention_flops = value.parse().map_err(reason)?,
+            "sliding_cache" => self.sliding_cache = value.parse().map_err(reason)?,
             "activations" => self.activations = value.parse().map_err(reason)?,
             "recompute" => self.recompute = value.parse().map_err(reason)?,
             "dropout" => self.dropout = value.parse().map_err(reason)?,
@@ -316,6 +338,7 @@ impl Options {
                     known: [
                         "flops",
                         "attention_flops",
+                        "sliding_cache",
                         "activations",
                         "recompute",
                         "dropout",
@@ -385,7 +408,9 @@ impl Options {
             flops: FlopConvention {
                 elementwise: self.flops == FlopCount::All,
                 causal: self.attention_flops == AttentionFlops::Causal,
+                windowed: self.attention_flops == AttentionFlops::Window,
             },
+            sliding_cache: self.sliding_cache,
             activations: self.activations,
             recompute: self.recompute == Recompute::Full,
             selective_recompute: self.recompute == Recompute::Selective,

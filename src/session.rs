@@ -224,7 +224,18 @@ choices! {
 /// the default model under the default conventions.
 pub fn listing(data: &Data, what: List) -> Result<Vec<(String, String)>> {
     Ok(match what {
-        List::Models => data.models.listing(),
+        List::Models => {
+            let mut rows = data.models.listing();
+            // Models tally knows by their Hugging Face config, imported when chosen.
+            for (name, config) in &data.hf_presets {
+                let family = serde_json::from_str::<serde_json::Value>(&config.text)
+                    .ok()
+                    .and_then(|c| c.get("model_type").and_then(|t| t.as_str()).map(str::to_string))
+                    .unwrap_or_default();
+                rows.push((name.clone(), format!("Hugging Face config ({family}), imported")));
+            }
+            rows
+        }
         List::Sheets => data.sheets.iter().map(|s| (s.name().to_string(), s.title().to_string())).collect(),
         List::Hardware => data.hardware.iter().map(|h| (h.name.clone(), h.describe())).collect(),
         List::Symbols => {
@@ -267,7 +278,12 @@ pub fn select(data: &Data, name: &str, file: Option<&Source>, preset: Option<&st
         return preset::from_source(source, preset, data);
     }
     let registry = &data.models;
-    let selection = registry.select(name)?.ok_or_else(|| registry.unknown(name))?;
+    let Some(selection) = registry.select(name)? else {
+        return match hf_preset(data, name)? {
+            Some(source) => preset::from_source(&source, preset, data),
+            None => Err(registry.unknown(name)),
+        };
+    };
     match preset {
         Some(p) => {
             let qualified = format!("{}/{p}", selection.model.name);
@@ -275,6 +291,14 @@ pub fn select(data: &Data, name: &str, file: Option<&Source>, preset: Option<&st
         }
         None => Ok(selection),
     }
+}
+
+/// A model tally knows by its Hugging Face config (`mixtral-8x7b`), imported as a model file.
+pub fn hf_preset(data: &Data, name: &str) -> Result<Option<Source>> {
+    let wanted = name.trim().to_lowercase();
+    let Some((id, config)) = data.hf_presets.iter().find(|(n, _)| *n == wanted) else { return Ok(None) };
+    let imported = crate::model::hf::import(config, id, &data.hf_families, &data.symbols)?;
+    Ok(Some(Source { name: format!("{} (imported as {})", config.name, imported.family), text: imported.text }))
 }
 
 /// `SYMBOL=VALUE` with a known symbol and a value it can take (a positive whole number for a

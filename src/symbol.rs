@@ -63,6 +63,12 @@ pub enum Role {
     Mfu,
     /// Peak FLOP/s (R).
     Peak,
+    /// A sliding-window layer's window (W).
+    Window,
+    /// Tokens a sliding-window layer attends to: min(T, W), bound from T and W (T_w).
+    WindowSpan,
+    /// Tokens transformers' dynamic cache keeps for a sliding layer: min(T, W − 1) (T_h).
+    WindowCache,
 }
 
 impl Role {
@@ -121,7 +127,19 @@ impl SymbolTable {
     /// Reads a symbols file; every role must be played by exactly one symbol.
     pub fn from_source(source: &Source) -> Result<SymbolTable> {
         let file: SymbolFile = crate::data::read_toml(source)?;
-        for role in [Role::Batch, Role::Context, Role::Layers, Role::Width, Role::Steps, Role::Mfu, Role::Peak] {
+        let roles = [
+            Role::Batch,
+            Role::Context,
+            Role::Layers,
+            Role::Width,
+            Role::Steps,
+            Role::Mfu,
+            Role::Peak,
+            Role::Window,
+            Role::WindowSpan,
+            Role::WindowCache,
+        ];
+        for role in roles {
             if file.symbol.iter().filter(|s| s.role == Some(role)).count() != 1 {
                 return Err(Error::at(source, 0..0, format!("exactly one symbol must have role {role:?}")));
             }

@@ -10,6 +10,7 @@ mod derive;
 mod fuzz;
 mod golden;
 mod hardening;
+mod hf;
 mod latex;
 mod parallel;
 mod reader;

@@ -46,7 +46,8 @@ pub struct LayoutRules {
     pub rank: Vec<String>,
     /// Symbols whose common power is pulled out in front (per-token axes such as B and T).
     pub factor_axes: Vec<String>,
-    /// Symbols to collect by, outermost first (the layer count L).
+    /// Symbols to collect by (the layer counts: L, or L_s and L_f for a model whose layers
+    /// differ); each term is grouped by the first of them it holds.
     pub collect: Vec<String>,
     /// Symbol that splits the expression into separately factored parts (B for memory).
     pub split_by: Option<String>,
@@ -156,12 +157,14 @@ fn factored(ranked: &[(Term, usize)], rules: &LayoutRules) -> Expr {
     }
 }
 
-/// Groups terms by powers of `rules.collect[level]`, recursively. At the outermost level of a sum
-/// over layers items keep the given order (rank); elsewhere highest degree first.
+/// Groups terms by their power of the first layer-count symbol (`rules.collect`) each holds, then
+/// lays out each group's inside. At the outermost level of a sum over layers items keep the given
+/// order (rank); elsewhere highest degree first.
 fn collected(terms: &[(Term, usize)], rules: &LayoutRules, level: usize) -> Expr {
     // Model order applies to a whole model's sum (one with a collected layer group); a single
     // block or a group's inside reads highest degree first.
-    let spans_layers = rules.collect.first().is_some_and(|c| terms.iter().any(|(t, _)| t.power(c) != 0));
+    let layer_of = |t: &Term| rules.collect.iter().find(|c| t.power(c) != 0);
+    let spans_layers = terms.iter().any(|(t, _)| layer_of(t).is_some());
     let order = |a: &(Term, usize), b: &(Term, usize)| {
         if level == 0 && spans_layers {
             a.1.cmp(&b.1).then_with(|| rules.compare(&a.0, &b.0))
@@ -169,18 +172,23 @@ fn collected(terms: &[(Term, usize)], rules: &LayoutRules, level: usize) -> Expr
             rules.compare(&a.0, &b.0)
         }
     };
-    let Some(symbol) = rules.collect.get(level) else {
+    if level > 0 || !spans_layers {
         let mut sorted = terms.to_vec();
         sorted.sort_by(order);
         return Expr::sum(sorted.iter().map(|(t, _)| monomial(t, rules)).collect());
-    };
-    let mut groups: BTreeMap<i32, Vec<(Term, usize)>> = BTreeMap::new();
+    }
+    let mut groups: BTreeMap<(usize, i32), Vec<(Term, usize)>> = BTreeMap::new();
     for (t, rank) in terms {
-        groups.entry(t.power(symbol)).or_default().push((t.clone(), *rank));
+        let key = match layer_of(t) {
+            Some(symbol) => (rules.collect.iter().position(|c| c == symbol).unwrap_or(0), t.power(symbol)),
+            None => (0, 0),
+        };
+        groups.entry(key).or_default().push((t.clone(), *rank));
     }
     // Each item keeps its leading term (and the earliest rank of its members) as the sort key.
     let mut items: Vec<((Term, usize), Expr)> = Vec::new();
-    for (k, group) in groups {
+    for ((index, k), group) in groups {
+        let symbol = &rules.collect[index];
         if k == 0 || group.len() == 1 {
             for (t, rank) in group {
                 let e = monomial(&t, rules);

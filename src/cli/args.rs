@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tally::ops::ActivationConvention;
 use tally::options::{
-    AttentionFlops, Dropout, FlopCount, Kernel, Options, Overlap, Recompute, Schedule, Temporaries, Zero,
+    AttentionFlops, Dropout, FlopCount, Kernel, Options, Overlap, Recompute, Schedule, SlidingCache, Temporaries, Zero,
 };
 use tally::render::Format;
 use tally::session::List;
@@ -39,6 +39,15 @@ pub enum Command {
     /// Serving a model for inference: weights and KV-cache memory, the largest concurrency and
     /// context that fit, prefill and decode times on a per-op roofline.
     Serve(Box<super::serve::ServeArgs>),
+    /// Write the tally model file a Hugging Face config.json becomes, to edit or to derive.
+    Import {
+        /// The config.json, or a folder holding one.
+        #[arg(long, value_name = "PATH")]
+        hf_config: PathBuf,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// List what tally knows.
     List {
         /// What to list.
@@ -148,6 +157,9 @@ pub struct ModelArgs {
     /// Bind a symbol, by short or long name: --set T=16384, --set context_length=16384. Repeatable.
     #[arg(long = "set", value_name = "SYMBOL=VALUE")]
     pub sets: Vec<String>,
+    /// A Hugging Face config.json (or a folder holding one), imported as the model.
+    #[arg(long, value_name = "PATH")]
+    pub hf_config: Option<std::path::PathBuf>,
 }
 
 /// Conventions and training settings shared by `derive` and `audit`.
@@ -160,9 +172,12 @@ pub struct OptionArgs {
     /// hardware peak: fp32, tf32, bf16, fp16, fp8 (`tally list precisions`).
     #[arg(long, default_value_t = Options::default().precision, value_name = "NAME")]
     pub precision: String,
-    /// Attention FLOPs: full (the T×T matmuls) or causal (halved).
+    /// Attention FLOPs: full (the T×T matmuls), causal (halved) or window (sliding layers: T·min(T, W)).
     #[arg(long, default_value_t = Options::default().attention_flops)]
     pub attention_flops: AttentionFlops,
+    /// Tokens a sliding layer's KV cache holds: window (min(T, W)), hf-dynamic (min(T, W − 1)) or full (T).
+    #[arg(long, default_value_t = Options::default().sliding_cache)]
+    pub sliding_cache: SlidingCache,
     /// Which activations count toward memory: cs336 (the assignment's list), all (every
     /// intermediate), korthikanti (what each op keeps for its backward pass, 1-byte dropout masks),
     /// torch (what PyTorch eager keeps, measured), manual (what the CS336 handout's hand-written
@@ -249,6 +264,7 @@ impl OptionArgs {
         Options {
             flops: self.flops,
             attention_flops: self.attention_flops,
+            sliding_cache: self.sliding_cache,
             activations: self.activations,
             recompute: self.recompute,
             dropout: self.dropout,

@@ -4,6 +4,7 @@
 
 mod args;
 mod files;
+mod import;
 mod serve;
 
 use args::{AuditFormat, Cli, Command};
@@ -91,7 +92,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                     };
                     session.answer(&request)?
                 } else {
-                    let (file, preset) = model_file(&name, args.model.preset.clone(), session.data(), inputs)?;
+                    let (file, preset) = import::model_source(&args.model, &name, session.data(), inputs)?;
                     check_output(&args.output, inputs)?;
                     let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
                     session.derive(&request)?
@@ -127,7 +128,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             }
             let session = open(inputs)?;
             let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
-            let (file, preset) = model_file(&name, args.model.preset.clone(), session.data(), inputs)?;
+            let (file, preset) = import::model_source(&args.model, &name, session.data(), inputs)?;
             let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
             let plan = tally::plan::PlanRequest {
                 gpus: args.gpus,
@@ -144,6 +145,11 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             };
             emit(&text, None, inputs).map(|()| 0)
         }
+        Command::Import { hf_config, output } => {
+            check_output(&output, inputs)?;
+            let text = import::import(&hf_config, open(inputs)?.data(), inputs)?;
+            emit(&text, output.as_deref(), inputs).map(|()| 0)
+        }
         Command::Serve(args) => {
             let text = serve::run(&args, open(inputs)?, inputs)?;
             emit(&text, None, inputs).map(|()| 0)
@@ -151,9 +157,10 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
         Command::Audit(args) => {
             let file = args.file.as_deref().map(|p| inputs.read(p)).transpose()?;
             let session = open(inputs)?;
-            let (model_file, preset) = match &args.model.model {
-                Some(name) => model_file(name, args.model.preset.clone(), session.data(), inputs)?,
-                None => (None, args.model.preset.clone()),
+            let (model_file, preset) = match (&args.model.model, &args.model.hf_config) {
+                (Some(name), _) => import::model_source(&args.model, name, session.data(), inputs)?,
+                (None, Some(_)) => import::model_source(&args.model, "", session.data(), inputs)?,
+                (None, None) => (None, args.model.preset.clone()),
             };
             let request = AuditRequest {
                 claims: args.claims.clone(),
@@ -230,7 +237,7 @@ fn model_file(
     data: &tally::data::Data,
     inputs: &mut Inputs,
 ) -> Result<(Option<Source>, Option<String>), Error> {
-    if data.models.select(name)?.is_some() {
+    if data.models.select(name)?.is_some() || tally::session::hf_preset(data, name)?.is_some() {
         return Ok((None, preset));
     }
     let (file, file_preset) = match name.rsplit_once(':') {

@@ -4,7 +4,7 @@ use super::args::{ModelArgs, parse_format};
 use super::files::Inputs;
 use clap::Args;
 use tally::error::Error;
-use tally::options::{AttentionFlops, FlopCount, Options};
+use tally::options::{AttentionFlops, FlopCount, Options, SlidingCache};
 use tally::render::{self, Format};
 use tally::serve::ServeRequest;
 use tally::session::{DeriveRequest, Session};
@@ -36,9 +36,12 @@ pub struct ServeArgs {
     /// Which FLOPs count: matmul or all (element-wise work too).
     #[arg(long, default_value_t = Options::default().flops)]
     pub flops: FlopCount,
-    /// Attention FLOPs of prefill: full (the T×T matmuls) or causal (halved).
+    /// Attention FLOPs of prefill: full (the T×T matmuls), causal (halved) or window (sliding layers: T·min(T, W)).
     #[arg(long, default_value_t = Options::default().attention_flops)]
     pub attention_flops: AttentionFlops,
+    /// Tokens a sliding layer's KV cache holds: window (min(T, W)), hf-dynamic (min(T, W − 1)) or full (T).
+    #[arg(long, default_value_t = Options::default().sliding_cache)]
+    pub sliding_cache: SlidingCache,
     /// Output format: text, markdown, latex (or tex), json, html.
     #[arg(long, default_value = "text", value_parser = parse_format)]
     pub format: Format,
@@ -55,10 +58,11 @@ pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs) -> Result<St
         memory: args.memory.clone(),
         flops: args.flops,
         attention_flops: args.attention_flops,
+        sliding_cache: args.sliding_cache,
         ..Options::default()
     };
     let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
-    let (file, preset) = super::model_file(&name, args.model.preset.clone(), session.data(), inputs)?;
+    let (file, preset) = super::import::model_source(&args.model, &name, session.data(), inputs)?;
     let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
     let serve = ServeRequest {
         context: args.context,

@@ -3,6 +3,7 @@
 //! ([`crate::render`] does).
 
 mod document;
+mod inference;
 mod parallel;
 mod sheet;
 mod training;
@@ -28,7 +29,12 @@ pub fn convention_words(c: &Conventions) -> Vec<(String, String)> {
         pair("flops", if c.flops.elementwise { "matmul + element-wise" } else { "matmul only" }.into()),
         pair(
             "attention_flops",
-            if c.flops.causal { "causal: QKᵀ and AV halved" } else { "full QKᵀ and AV (no causal halving)" }.into(),
+            match (c.flops.causal, c.flops.windowed) {
+                (true, _) => "causal: QKᵀ and AV halved",
+                (false, true) => "window: sliding-window layers T·min(T, W) keys per head, other layers T²",
+                (false, false) => "full QKᵀ and AV (no causal halving)",
+            }
+            .into(),
         ),
         pair("backward", if c.recompute { "2 × forward, plus one forward recomputed" } else { "2 × forward" }.into()),
         pair("optimizer", c.optimizer.name.clone()),
@@ -129,6 +135,10 @@ pub fn derive(
     eqs.extend(relation_variants("P", &params, selection, &ctx)?);
     if let Some(pl) = &per_layer {
         eqs.push(Equation::chain("P_layer", vec![], pl, "one Transformer block"));
+    }
+    if let Some(active) = catalog.quantity(&ctx, "params.active")? {
+        eqs.push(Equation::chain("P_active", vec![], &active, "each token runs k of the E routed experts"));
+        quantities.push(active);
     }
     eqs.push(Equation::chain("M_fp32", vec![Expr::int(4) * Expr::sym("P")], &fp32, "4 bytes per fp32 parameter"));
     blocks.push(Block::Equations(eqs));

@@ -172,7 +172,7 @@ pub(super) fn append(
         batch_section(catalog, ctx, line, blocks, quantities)?;
     }
     time_section(catalog, ctx, blocks, quantities)?;
-    inference_section(catalog, ctx, blocks, quantities)?;
+    super::inference::inference_section(catalog, ctx, blocks, quantities)?;
     super::parallel::parallel_section(catalog, ctx, blocks, quantities)
 }
 
@@ -322,33 +322,6 @@ fn approximations(
         rows,
     }));
     quantities.extend([exact, six_n, palm]);
-    Ok(())
-}
-
-/// KV-cache bytes and FLOPs per decoded token.
-fn inference_section(
-    catalog: &Catalog,
-    ctx: &Context,
-    blocks: &mut Vec<Block>,
-    quantities: &mut Vec<Quantity>,
-) -> Result<()> {
-    let (Some(kv), Some(decode)) =
-        (catalog.quantity(ctx, "memory.kv_cache")?, catalog.quantity(ctx, "flops.decode_per_token")?)
-    else {
-        return Ok(());
-    };
-    let precision = &catalog.conventions.precision;
-    blocks.push(Block::Heading("Inference".into()));
-    blocks.push(Block::Paragraph(vec![text(format!(
-        "Every K and V projection output is cached for each of the T positions, {} bytes per element \
-         ({}); decoding one token runs every op once and attends to the T cached positions.",
-        precision.bytes, precision.name
-    ))]));
-    blocks.push(Block::Equations(vec![
-        Equation::chain("M_kv", vec![], &kv, "K and V of every layer"),
-        Equation::chain("C_decode", vec![], &decode, "one token, one sequence"),
-    ]));
-    quantities.extend([kv, decode]);
     Ok(())
 }
 

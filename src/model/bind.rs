@@ -44,6 +44,7 @@ impl Model {
             values.insert(s.clone(), (v.clone(), origin.clone()));
         }
         self.resolve_relations(&mut values)?;
+        bind_window_spans(&mut values);
         let entries = symbols
             .all()
             .iter()
@@ -158,6 +159,20 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// The tokens a sliding-window layer attends to, T_w = min(T, W), and those transformers'
+/// dynamic cache keeps, T_h = min(T, W − 1): bound from T and W, since no polynomial is a minimum.
+fn bind_window_spans(values: &mut BTreeMap<String, (Rational, Origin)>) {
+    use crate::symbol::Role;
+    let (Some((t, _)), Some((w, _))) = (values.get(Role::Context.symbol()), values.get(Role::Window.symbol())) else {
+        return;
+    };
+    let one = Rational::from_integer(1.into());
+    let span = t.clone().min(w.clone());
+    let cache = t.clone().min(w - &one);
+    values.insert(Role::WindowSpan.symbol().into(), (span, Origin::Option("min(T, W)".into())));
+    values.insert(Role::WindowCache.symbol().into(), (cache, Origin::Option("min(T, W − 1)".into())));
 }
 
 /// "num_heads (A) must divide d_model (H)" when a size is a quotient of two symbols.

@@ -4,6 +4,7 @@
 //! be positive whole numbers wherever a size is needed ([`bind`]).
 
 mod bind;
+pub mod hf;
 mod reader;
 mod transform;
 

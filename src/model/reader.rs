@@ -7,7 +7,6 @@ use crate::algebra::{self, Expr};
 use crate::data::Data;
 use crate::diagnostic::Source;
 use crate::error::{Error, Result};
-use crate::ops::{Activation, Op, OpKind, Saved};
 use crate::symbol::SymbolTable;
 use num_bigint::BigInt;
 use serde::Deserialize;
@@ -18,6 +17,7 @@ use std::sync::Arc;
 use toml::Spanned;
 
 mod extend;
+mod op;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +58,9 @@ struct StageFile {
     name: String,
     #[serde(default)]
     repeat: Option<Spanned<String>>,
+    /// A sliding-window layer: its attention and cache ops see at most this many tokens.
+    #[serde(default)]
+    window: Option<Spanned<String>>,
     op: Vec<Spanned<OpFile>>,
 }
 
@@ -105,6 +108,14 @@ struct OpFile {
     inputs: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     parallel: Option<Spanned<String>>,
+    #[serde(default)]
+    experts: Option<Spanned<String>>,
+    #[serde(default)]
+    absorbed_head_dim: Option<Spanned<String>>,
+    #[serde(default)]
+    reads_cache: Option<bool>,
+    #[serde(default)]
+    active: Option<Spanned<String>>,
 }
 
 impl OpFile {
@@ -149,6 +160,8 @@ pub const OP_KINDS: &[&str] = &[
     "residual_add",
     "cross_entropy",
     "dropout",
+    "sinks",
+    "head_rmsnorm",
 ];
 
 impl Reader<'_> {
@@ -229,157 +242,6 @@ impl Reader<'_> {
             out.insert(symbol, BigInt::from(*value.get_ref()));
         }
         Ok(out)
-    }
-
-    fn activation(&self, function: &Spanned<String>) -> Result<Activation> {
-        match function.get_ref().as_str() {
-            "silu" => Ok(Activation::Silu),
-            "gelu" => Ok(Activation::Gelu),
-            "gelu_tanh" => Ok(Activation::GeluTanh),
-            other => {
-                Err(self
-                    .located(format!("unknown activation `{other}`; known: silu, gelu, gelu_tanh"), function.span()))
-            }
-        }
-    }
-
-    fn saved(&self, saved: &Spanned<String>) -> Result<Saved> {
-        match saved.get_ref().as_str() {
-            "never" => Ok(Saved::Never),
-            "cs336" => Ok(Saved::Cs336),
-            "all" => Ok(Saved::All),
-            other => Err(self.located(
-                format!(
-                    "unknown `saved` value `{other}`; use cs336 (on CS336's list), all (only when every intermediate counts) or never"
-                ),
-                saved.span(),
-            )),
-        }
-    }
-
-    /// An op written in full: `name`, `kind` and the fields its kind takes.
-    fn op(&self, spanned: &Spanned<OpFile>, stage: &str, default_component: &str) -> Result<Op> {
-        let file = spanned.get_ref();
-        let span = spanned.span();
-        let Some(name) = file.name.clone() else {
-            return Err(self.located("an op needs a `name`", span));
-        };
-        let Some(kind_field) = &file.kind else {
-            return Err(self.located(format!("op `{name}` needs a `kind`; known kinds: {}", OP_KINDS.join(", ")), span));
-        };
-        if file.op.is_some() || file.remove.is_some() {
-            return Err(self.located(format!("op `{name}`: `op` and `remove` belong in a [[change]]"), span));
-        }
-        let kind_name = kind_field.get_ref().as_str();
-        let field = |field: &'static str, value: &Option<Spanned<String>>| -> Result<Expr> {
-            match value {
-                Some(v) => self.site(
-                    v,
-                    format!("op `{name}` in `{stage}`: {field}"),
-                    (Some(&name), field),
-                    SiteKind::Dimension,
-                ),
-                None => Err(self.located(format!("op `{name}` of kind `{kind_name}` needs `{field}`"), span.clone())),
-            }
-        };
-        let kind = match kind_name {
-            "embedding" => OpKind::Embedding { rows: field("rows", &file.rows)?, width: field("width", &file.width)? },
-            "linear" => OpKind::Linear {
-                input: field("in", &file.input)?,
-                output: field("out", &file.output)?,
-                bias: file.bias.unwrap_or(false),
-                tied: file.tied.unwrap_or(false),
-            },
-            "rmsnorm" => OpKind::RmsNorm { width: field("width", &file.width)? },
-            "layernorm" => OpKind::LayerNorm { width: field("width", &file.width)?, bias: file.bias.unwrap_or(true) },
-            "rope" => OpKind::Rope { width: field("width", &file.width)? },
-            "attention_scores" => OpKind::AttentionScores {
-                heads: field("heads", &file.heads)?,
-                head_dim: field("head_dim", &file.head_dim)?,
-            },
-            "softmax" => OpKind::Softmax { heads: field("heads", &file.heads)? },
-            "attention_values" => OpKind::AttentionValues {
-                heads: field("heads", &file.heads)?,
-                head_dim: field("head_dim", &file.head_dim)?,
-            },
-            "activation" => {
-                let Some(function) = &file.function else {
-                    return Err(self.located(
-                        format!("op `{name}` of kind `activation` needs `function` (silu, gelu or gelu_tanh)"),
-                        span,
-                    ));
-                };
-                OpKind::Activation { function: self.activation(function)?, width: field("width", &file.width)? }
-            }
-            "elementwise_product" => OpKind::ElementwiseProduct { width: field("width", &file.width)? },
-            "residual_add" => OpKind::ResidualAdd { width: field("width", &file.width)? },
-            "cross_entropy" => OpKind::CrossEntropy { vocab: field("vocab", &file.vocab)? },
-            "dropout" => OpKind::Dropout { width: field("width", &file.width)? },
-            other => {
-                return Err(self.located(
-                    format!("unknown op kind `{other}`; known kinds: {}", OP_KINDS.join(", ")),
-                    kind_field.span(),
-                ));
-            }
-        };
-        let mut op = Op {
-            name: name.clone(),
-            kind,
-            component: default_component.to_string(),
-            saved: Saved::Never,
-            kv_cache: None,
-            inputs: Vec::new(),
-            tensor_parallel: None,
-        };
-        self.check_fields(&op, file, span)?;
-        self.set_common(&mut op, file, stage)?;
-        Ok(op)
-    }
-
-    /// Refuses a field the op's kind does not take.
-    fn check_fields(&self, op: &Op, file: &OpFile, span: Range<usize>) -> Result<()> {
-        let takes = op.fields();
-        let given = file.sizes().into_iter().filter(|(_, v)| v.is_some()).map(|(f, _)| f).chain(
-            [("bias", file.bias.is_some()), ("tied", file.tied.is_some()), ("function", file.function.is_some())]
-                .into_iter()
-                .filter(|(_, given)| *given)
-                .map(|(f, _)| f),
-        );
-        for extra in given {
-            if !takes.contains(&extra) {
-                return Err(self
-                    .located(format!("op `{}` of kind `{}` does not take `{extra}`", op.name, op.kind_name()), span));
-            }
-        }
-        Ok(())
-    }
-
-    /// Sets what any op may have: its component, what it saves, its KV cache.
-    fn set_common(&self, op: &mut Op, file: &OpFile, stage: &str) -> Result<()> {
-        if let Some(c) = &file.component {
-            op.component = c.clone();
-        }
-        if let Some(saved) = &file.saved {
-            op.saved = self.saved(saved)?;
-        }
-        if let Some(k) = &file.kv_cache {
-            let what = format!("op `{}` in `{stage}`: kv_cache", op.name);
-            op.kv_cache = Some(self.site(k, what, (Some(&op.name), "kv_cache"), SiteKind::KvCache)?);
-        }
-        if let Some(inputs) = &file.inputs {
-            op.inputs = inputs.get_ref().clone();
-        }
-        if let Some(parallel) = &file.parallel {
-            if !matches!(op.kind, crate::ops::OpKind::Linear { .. } | crate::ops::OpKind::Embedding { .. }) {
-                return Err(self.located(
-                    format!("op `{}`: only linear and embedding ops are split by tensor parallelism", op.name),
-                    parallel.span(),
-                ));
-            }
-            op.tensor_parallel =
-                Some(parallel.get_ref().parse().map_err(|e: String| self.located(e, parallel.span()))?);
-        }
-        Ok(())
     }
 
     /// Every op's `inputs` names an earlier op of its stage (or `stage input`).
@@ -472,7 +334,14 @@ impl Model {
                 Some(r) => reader.site(r, format!("stage `{}`: repeat", s.name), (None, "repeat"), SiteKind::Repeat)?,
                 None => Expr::one(),
             };
-            let ops = s.op.iter().map(|o| reader.op(o, &s.name, "other")).collect::<Result<Vec<_>>>()?;
+            let mut ops = s.op.iter().map(|o| reader.op(o, &s.name, "other")).collect::<Result<Vec<_>>>()?;
+            if let Some(w) = &s.window {
+                let window =
+                    reader.site(w, format!("stage `{}`: window", s.name), (None, "window"), SiteKind::Dimension)?;
+                for op in &mut ops {
+                    op.window = Some(window.clone());
+                }
+            }
             let stage = Stage { name: s.name.clone(), repeat, ops };
             reader.check_inputs(&stage, &s.op)?;
             stages.push(stage);

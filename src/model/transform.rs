@@ -119,6 +119,10 @@ impl Model {
                     kv_cache: None,
                     inputs: Vec::new(),
                     tensor_parallel: None,
+                    experts: None,
+                    window: None,
+                    absorbed_head_dim: None,
+                    reads_cache: false,
                 };
                 out.stages[s].ops.insert(o + 1, table);
             }

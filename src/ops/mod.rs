@@ -73,6 +73,20 @@ pub enum OpKind {
     CrossEntropy { vocab: Expr },
     /// Dropout on `width` elements per token (A·T for attention probabilities); keeps a 1-byte mask.
     Dropout { width: Expr },
+    /// Attention sinks (gpt-oss): one learned logit per head joins each softmax row.
+    Sinks { heads: Expr },
+    /// RMSNorm of each head's query or key (Qwen3, Gemma 3): a gain of `head_dim` shared by the
+    /// `heads` heads.
+    HeadRmsNorm { heads: Expr, head_dim: Expr },
+}
+
+/// A mixture-of-experts op: `count` copies are stored, each token runs `active` of them (top-k).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experts {
+    /// Copies held in memory (E).
+    pub count: Expr,
+    /// Copies each token runs (k).
+    pub active: Expr,
 }
 
 /// One operation of a model, with its own display name and the FLOP component it counts toward.
@@ -95,6 +109,17 @@ pub struct Op {
     /// for the previous op's output (the stage input for the first op). Saved tensors are
     /// identified by where they come from, so a tensor several ops keep is counted once.
     pub inputs: Vec<String>,
+    /// A routed expert's op: stored E times, run k times per token.
+    pub experts: Option<Experts>,
+    /// The window of a sliding-window layer's attention and cache ops (W).
+    pub window: Option<Expr>,
+    /// Multi-head latent attention: the head width this attention op works at when the up-projection
+    /// is absorbed into the query and the output (r_kv + D_r for QKᵀ, r_kv for AV) — decoding then
+    /// attends to the cached latent directly.
+    pub absorbed_head_dim: Option<Expr>,
+    /// Reads the cached latent (latent attention's up-projection): decoding without absorption
+    /// runs it on every cached token, not only the new one.
+    pub reads_cache: bool,
 }
 
 /// Which activation-memory conventions keep an op's output for the backward pass.
@@ -154,6 +179,9 @@ pub struct FlopConvention {
     pub elementwise: bool,
     /// Halve the two T² attention matmuls (a causal mask skips the upper triangle). Off in CS336.
     pub causal: bool,
+    /// Sliding-window layers compute only the keys in their window: T·min(T, W) scores per head
+    /// (a kernel that skips masked blocks); off, they compute the full T² (eager attention).
+    pub windowed: bool,
 }
 
 /// Element-wise FLOPs per element of each op kind (`derivations/ops.toml`), and the bytes of the

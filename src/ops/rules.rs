@@ -46,27 +46,59 @@ impl Op {
             OpKind::RmsNorm { width } => vec![vec![width.clone()]],
             OpKind::LayerNorm { width, bias: true } => vec![vec![width.clone()], vec![width.clone()]],
             OpKind::LayerNorm { width, bias: false } => vec![vec![width.clone()]],
+            OpKind::Sinks { heads } => vec![vec![heads.clone()]],
+            OpKind::HeadRmsNorm { head_dim, .. } => vec![vec![head_dim.clone()]],
             _ => vec![],
         }
     }
 
-    /// Trainable parameters: the elements of every trainable tensor.
+    /// Copies of the op's weights held in memory: E for a routed expert, else 1.
+    pub fn copies_stored(&self) -> Expr {
+        self.experts.as_ref().map_or_else(Expr::one, |e| e.count.clone())
+    }
+
+    /// Copies each token runs: k for a routed expert (top-k routing), else 1.
+    pub fn copies_run(&self) -> Expr {
+        self.experts.as_ref().map_or_else(Expr::one, |e| e.active.clone())
+    }
+
+    /// Trainable parameters: the elements of every trainable tensor, of every stored copy.
     pub fn params(&self) -> Expr {
+        self.copies_stored() * self.params_per_copy()
+    }
+
+    /// Parameters one token's computation touches: k of E experts' copies.
+    pub fn active_params(&self) -> Expr {
+        self.copies_run() * self.params_per_copy()
+    }
+
+    fn params_per_copy(&self) -> Expr {
         Expr::sum(self.param_shapes().into_iter().map(Expr::product).collect())
     }
 
     /// Elements of the factored second moment of an optimizer like Adafactor: a row and a column
     /// per matrix, every element of a vector.
     pub fn factored_state(&self) -> Expr {
-        Expr::sum(self.param_shapes().into_iter().map(Expr::sum).collect())
+        self.copies_stored() * Expr::sum(self.param_shapes().into_iter().map(Expr::sum).collect())
     }
 
-    /// Forward FLOPs of matrix multiplications: 2mnp for (m×n)·(n×p).
+    /// Keys each query of this op meets: T, or min(T, W) = T_w for a sliding-window layer's
+    /// attention when the convention counts only the window.
+    fn keys(&self, windowed: bool) -> Expr {
+        if windowed && self.window.is_some() { Role::WindowSpan.expr() } else { t() }
+    }
+
+    /// Forward FLOPs of matrix multiplications: 2mnp for (m×n)·(n×p), each token through its k
+    /// experts; the T² attention matmuls over every key.
     pub fn matmul_flops(&self) -> Expr {
+        self.copies_run() * self.matmul_flops_over(false)
+    }
+
+    fn matmul_flops_over(&self, windowed: bool) -> Expr {
         match &self.kind {
             OpKind::Linear { input, output, .. } => prod(vec![n(2), tokens(), input.clone(), output.clone()]),
             OpKind::AttentionScores { heads, head_dim } | OpKind::AttentionValues { heads, head_dim } => {
-                prod(vec![n(2), b(), heads.clone(), t(), t(), head_dim.clone()])
+                prod(vec![n(2), b(), heads.clone(), t(), self.keys(windowed), head_dim.clone()])
             }
             _ => Expr::zero(),
         }
@@ -75,13 +107,18 @@ impl Op {
     /// Forward FLOPs of element-wise work (bias adds, norms, softmax, activations, products, adds),
     /// at the per-element costs of `derivations/ops.toml`.
     pub fn elementwise_flops(&self, costs: &Costs) -> Expr {
+        self.copies_run() * self.elementwise_flops_over(costs, false)
+    }
+
+    fn elementwise_flops_over(&self, costs: &Costs, windowed: bool) -> Expr {
         let per_token = |k: i64, width: &Expr| prod(vec![n(k), tokens(), width.clone()]);
         match &self.kind {
             OpKind::Linear { output, bias: true, .. } => per_token(costs.bias, output),
             OpKind::RmsNorm { width } => per_token(costs.rmsnorm, width),
+            OpKind::HeadRmsNorm { heads, head_dim } => per_token(costs.rmsnorm, &(heads.clone() * head_dim.clone())),
             OpKind::LayerNorm { width, bias } => per_token(costs.layernorm + if *bias { costs.bias } else { 0 }, width),
             OpKind::Rope { width } => per_token(costs.rope, width),
-            OpKind::Softmax { heads } => prod(vec![n(costs.softmax), b(), heads.clone(), t(), t()]),
+            OpKind::Softmax { heads } => prod(vec![n(costs.softmax), b(), heads.clone(), t(), self.keys(windowed)]),
             OpKind::Activation { function, width } => per_token(costs.activation(*function), width),
             OpKind::ElementwiseProduct { width } => per_token(costs.elementwise_product, width),
             OpKind::ResidualAdd { width } => per_token(costs.residual_add, width),
@@ -94,24 +131,45 @@ impl Op {
     /// Forward FLOPs under a convention.
     pub fn forward_flops(&self, convention: FlopConvention, costs: &Costs) -> Expr {
         let attention = matches!(self.kind, OpKind::AttentionScores { .. } | OpKind::AttentionValues { .. });
+        let run = self.copies_run();
+        let full = run.clone() * self.matmul_flops_over(convention.windowed);
         let matmul = if convention.causal && attention {
-            Expr::num(crate::algebra::Rational::new(1.into(), 2.into())) * self.matmul_flops()
+            Expr::num(crate::algebra::Rational::new(1.into(), 2.into())) * full
         } else {
-            self.matmul_flops()
+            full
         };
-        if convention.elementwise { matmul + self.elementwise_flops(costs) } else { matmul }
+        if convention.elementwise {
+            matmul + run * self.elementwise_flops_over(costs, convention.windowed)
+        } else {
+            matmul
+        }
     }
 
     /// What the op keeps for its own backward pass, as Korthikanti et al. count it: (elements of
     /// inputs or outputs kept in the activation dtype, elements of 1-byte dropout masks).
-    /// Decode FLOPs for one new token of one sequence attending to T cached positions.
+    /// Decode FLOPs for one new token of one sequence attending to T cached positions (a
+    /// sliding-window layer to the T_w = min(T, W) in its window); `absorbed`, latent attention
+    /// works at its absorbed head width.
     pub fn decode_flops(&self, convention: FlopConvention, costs: &Costs) -> Expr {
+        self.decode_flops_read(convention, costs, false)
+    }
+
+    /// Decode FLOPs as [`Op::decode_flops`], with latent attention absorbed or not.
+    pub fn decode_flops_read(&self, convention: FlopConvention, costs: &Costs, absorbed: bool) -> Expr {
         match &self.kind {
             OpKind::AttentionScores { heads, head_dim } | OpKind::AttentionValues { heads, head_dim } => {
-                prod(vec![n(2), heads.clone(), t(), head_dim.clone()])
+                let width = match (&self.absorbed_head_dim, absorbed) {
+                    (Some(w), true) => w.clone(),
+                    _ => head_dim.clone(),
+                };
+                prod(vec![n(2), heads.clone(), self.keys(true), width])
             }
-            OpKind::Softmax { heads } if convention.elementwise => prod(vec![n(costs.softmax), heads.clone(), t()]),
+            OpKind::Softmax { heads } if convention.elementwise => {
+                prod(vec![n(costs.softmax), heads.clone(), self.keys(true)])
+            }
             OpKind::Softmax { .. } => Expr::zero(),
+            // Expanding the cached latent again for every cached token, unless absorbed.
+            _ if self.reads_cache && !absorbed => self.keys(true) * self.decode_flops_read(convention, costs, true),
             // Everything else works token by token: its forward cost for B = 1, T = 1.
             _ => self
                 .forward_flops(convention, costs)
@@ -140,11 +198,26 @@ impl Op {
             | OpKind::ResidualAdd { width }
             | OpKind::Dropout { width } => per_token(width),
             OpKind::CrossEntropy { vocab } => per_token(vocab),
+            OpKind::Sinks { heads } => vec![vec![heads.clone()]],
+            OpKind::HeadRmsNorm { heads, head_dim } => per_token(&(heads.clone() * head_dim.clone())),
         }
     }
 
-    /// The rule used, in words, for the derivation table.
+    /// The rule used, in words, for the derivation table; a routed expert's says how many copies
+    /// are stored and run.
     pub fn rule(&self) -> String {
+        let base = self.kind_rule();
+        match &self.experts {
+            Some(e) => format!(
+                "{base}; {} copies, {} per token",
+                crate::algebra::print(&e.count, crate::algebra::Notation::Unicode),
+                crate::algebra::print(&e.active, crate::algebra::Notation::Unicode)
+            ),
+            None => base,
+        }
+    }
+
+    fn kind_rule(&self) -> String {
         match &self.kind {
             OpKind::Embedding { .. } => "row gather, 0 FLOPs".into(),
             OpKind::Linear { tied: true, .. } => "matmul 2mnp, weight tied".into(),
@@ -162,6 +235,8 @@ impl Op {
             OpKind::ResidualAdd { .. } => "residual add".into(),
             OpKind::CrossEntropy { .. } => "softmax cross-entropy".into(),
             OpKind::Dropout { .. } => "dropout, 1-byte mask".into(),
+            OpKind::Sinks { .. } => "one learned logit per head".into(),
+            OpKind::HeadRmsNorm { .. } => "RMSNorm per head, gain shared by heads".into(),
         }
     }
 
@@ -170,10 +245,10 @@ impl Op {
         match &self.kind {
             OpKind::Embedding { rows, width } => vec![("rows", rows), ("width", width)],
             OpKind::Linear { input, output, .. } => vec![("in", input), ("out", output)],
-            OpKind::AttentionScores { heads, head_dim } | OpKind::AttentionValues { heads, head_dim } => {
-                vec![("heads", heads), ("head_dim", head_dim)]
-            }
-            OpKind::Softmax { heads } => vec![("heads", heads)],
+            OpKind::AttentionScores { heads, head_dim }
+            | OpKind::AttentionValues { heads, head_dim }
+            | OpKind::HeadRmsNorm { heads, head_dim } => vec![("heads", heads), ("head_dim", head_dim)],
+            OpKind::Softmax { heads } | OpKind::Sinks { heads } => vec![("heads", heads)],
             OpKind::CrossEntropy { vocab } => vec![("vocab", vocab)],
             OpKind::Dropout { width } => vec![("width", width)],
             OpKind::RmsNorm { width }
@@ -194,12 +269,17 @@ impl Op {
             (
                 OpKind::AttentionScores { heads, .. }
                 | OpKind::AttentionValues { heads, .. }
-                | OpKind::Softmax { heads },
+                | OpKind::Softmax { heads }
+                | OpKind::Sinks { heads }
+                | OpKind::HeadRmsNorm { heads, .. },
                 "heads",
             ) => Some(heads),
-            (OpKind::AttentionScores { head_dim, .. } | OpKind::AttentionValues { head_dim, .. }, "head_dim") => {
-                Some(head_dim)
-            }
+            (
+                OpKind::AttentionScores { head_dim, .. }
+                | OpKind::AttentionValues { head_dim, .. }
+                | OpKind::HeadRmsNorm { head_dim, .. },
+                "head_dim",
+            ) => Some(head_dim),
             (OpKind::CrossEntropy { vocab }, "vocab") => Some(vocab),
             (
                 OpKind::Embedding { width, .. }
@@ -245,6 +325,8 @@ impl Op {
             OpKind::ResidualAdd { .. } => "residual_add",
             OpKind::CrossEntropy { .. } => "cross_entropy",
             OpKind::Dropout { .. } => "dropout",
+            OpKind::Sinks { .. } => "sinks",
+            OpKind::HeadRmsNorm { .. } => "head_rmsnorm",
         }
     }
 }
@@ -269,6 +351,10 @@ mod tests {
             kv_cache: None,
             inputs: vec![],
             tensor_parallel: None,
+            experts: None,
+            window: None,
+            absorbed_head_dim: None,
+            reads_cache: false,
         }
     }
 
@@ -382,8 +468,9 @@ mod tests {
         let o = op(OpKind::Linear { input: s("H"), output: s("H"), bias: true, tied: false });
         exclusive(&WaitOptions::default(), move |engine: &Engine| {
             let costs = crate::data::Data::builtin().costs;
-            let matmul_only = o.forward_flops(FlopConvention { elementwise: false, causal: false }, &costs);
-            let all = o.forward_flops(FlopConvention { elementwise: true, causal: false }, &costs);
+            let matmul_only =
+                o.forward_flops(FlopConvention { elementwise: false, causal: false, windowed: false }, &costs);
+            let all = o.forward_flops(FlopConvention { elementwise: true, causal: false, windowed: false }, &costs);
             let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
             assert!(engine.equal(&matmul_only, &read("2*B*T*H^2")).unwrap());
             assert!(engine.equal(&all, &read("2*B*T*H^2 + B*T*H")).unwrap());

@@ -6,8 +6,13 @@ use crate::algebra::Expr;
 use crate::symbol::Role;
 
 impl Op {
-    /// Elements of the op's output tensor (what it would keep for the backward pass).
+    /// Elements of the op's output tensor (what it would keep for the backward pass); a routed
+    /// expert's outputs for the k copies each token runs.
     pub fn output_elements(&self) -> Expr {
+        self.copies_run() * self.output_elements_of_one()
+    }
+
+    fn output_elements_of_one(&self) -> Expr {
         let per_token = |w: &Expr| tokens() * w.clone();
         match &self.kind {
             OpKind::Embedding { width, .. } => per_token(width),
@@ -24,6 +29,8 @@ impl Op {
             | OpKind::ElementwiseProduct { width }
             | OpKind::ResidualAdd { width }
             | OpKind::Dropout { width } => per_token(width),
+            OpKind::Sinks { .. } => Expr::zero(),
+            OpKind::HeadRmsNorm { heads, head_dim } => per_token(&(heads.clone() * head_dim.clone())),
         }
     }
 
@@ -37,13 +44,16 @@ impl Op {
         let per_token = |w: &Expr| tokens() * w.clone();
         let scores = |heads: &Expr| if flash { Expr::zero() } else { prod(vec![b(), heads.clone(), t(), t()]) };
         let kept = match &self.kind {
-            OpKind::Embedding { .. } | OpKind::Rope { .. } | OpKind::ResidualAdd { .. } | OpKind::Dropout { .. } => {
-                Expr::zero()
-            }
+            OpKind::Embedding { .. }
+            | OpKind::Rope { .. }
+            | OpKind::ResidualAdd { .. }
+            | OpKind::Dropout { .. }
+            | OpKind::Sinks { .. } => Expr::zero(),
             OpKind::Linear { input, .. } => per_token(input),
             OpKind::RmsNorm { width } | OpKind::LayerNorm { width, .. } | OpKind::Activation { width, .. } => {
                 per_token(width)
             }
+            OpKind::HeadRmsNorm { heads, head_dim } => per_token(&(heads.clone() * head_dim.clone())),
             OpKind::AttentionScores { heads, head_dim } => {
                 Expr::int(2) * per_token(&(heads.clone() * head_dim.clone()))
             }
@@ -58,7 +68,7 @@ impl Op {
             OpKind::Dropout { width } => per_token(width),
             _ => Expr::zero(),
         };
-        (kept, masks)
+        (self.copies_run() * kept, self.copies_run() * masks)
     }
 
     /// True for tensors of T² elements per head, which FlashAttention recomputes instead of keeping.

@@ -170,7 +170,12 @@ impl Op {
             | OpKind::Rope { width }
             | OpKind::Activation { width, .. }
             | OpKind::Dropout { width } => vec![per_token(width)],
+            OpKind::Sinks { .. } => vec![],
+            OpKind::HeadRmsNorm { heads, head_dim } => vec![heads_elements(heads, head_dim)],
         }
+        .into_iter()
+        .map(|e| self.copies_run() * e)
+        .collect()
     }
 
     /// A formula over the size words, for this op.
@@ -178,14 +183,15 @@ impl Op {
         let fields: Vec<(&str, Expr)> = self.dimensions().into_iter().map(|(f, e)| (f, e.clone())).collect();
         let field = |name: &str| fields.iter().find(|(f, _)| *f == name).map(|(_, e)| e.clone());
         let heads = field("heads").unwrap_or_else(Expr::one);
-        formula.substitute(&|s| {
-            Some(match s.strip_prefix("size_")? {
-                "tokens" => tokens(),
-                "rows" => prod(vec![b(), heads.clone(), t()]),
-                "scores" => prod(vec![b(), heads.clone(), t(), t()]),
-                word => field(word).unwrap_or_else(Expr::one),
+        self.copies_run()
+            * formula.substitute(&|s| {
+                Some(match s.strip_prefix("size_")? {
+                    "tokens" => tokens(),
+                    "rows" => prod(vec![b(), heads.clone(), t()]),
+                    "scores" => prod(vec![b(), heads.clone(), t(), t()]),
+                    word => field(word).unwrap_or_else(Expr::one),
+                })
             })
-        })
     }
 }
 

@@ -65,6 +65,15 @@ mod listing;
 const ENTRIES: &[Entry] = &[
     entry!("params", Unit::param, [], [], false, |_| "trainable parameters".into(), |c| Some(params(c.model))),
     entry!(
+        "params.active",
+        Unit::param,
+        [],
+        ["params"],
+        false,
+        |_| "parameters each token runs (k of E experts)".into(),
+        |c| { sums::has_experts(c.model).then(|| sums::active_params(c.model)) }
+    ),
+    entry!(
         "bytes.params.fp32",
         bytes,
         [],
@@ -220,13 +229,26 @@ const ENTRIES: &[Entry] = &[
     entry!(
         "memory.kv_cache",
         bytes,
-        ["precision"],
+        ["precision", "sliding_cache"],
         [],
         false,
         |_| "KV cache for B sequences of T tokens".into(),
         |c| {
-            let cache = sums::kv_cache_bytes(c.model, c.conventions.precision.bytes);
+            let cache = sums::kv_cache_bytes(c.model, c.conventions.precision.bytes, c.conventions.sliding_cache);
             (!cache.is_zero()).then_some(cache)
+        }
+    ),
+    entry!(
+        "memory.kv_cache.per_token",
+        bytes,
+        ["precision"],
+        ["memory.kv_cache"],
+        false,
+        |_| "KV cache per token of context, all layers".into(),
+        |c| {
+            let cache = sums::kv_cache_bytes(c.model, c.conventions.precision.bytes, c.conventions.sliding_cache);
+            let one = [Role::Batch, Role::Context, Role::WindowSpan, Role::WindowCache].map(|r| r.symbol());
+            (!cache.is_zero()).then(|| cache.substitute(&|s| one.contains(&s).then(Expr::one)))
         }
     ),
     entry!(
@@ -237,9 +259,18 @@ const ENTRIES: &[Entry] = &[
         false,
         |_| "FLOPs to decode one token with T positions cached".into(),
         |c| {
-            let cache = sums::kv_cache_bytes(c.model, 1);
-            (!cache.is_zero()).then(|| sums::decode_flops(c.model, c.conventions.flops))
+            let cache = sums::kv_cache_bytes(c.model, 1, c.conventions.sliding_cache);
+            (!cache.is_zero()).then(|| sums::decode_flops(c.model, c.conventions.flops, false))
         }
+    ),
+    entry!(
+        "flops.decode_per_token.absorbed",
+        flops,
+        ["flops"],
+        [],
+        false,
+        |_| "FLOPs to decode one token, latent attention with the up-projection absorbed".into(),
+        |c| sums::has_absorbed_attention(c.model).then(|| sums::decode_flops(c.model, c.conventions.flops, true))
     ),
     entry!(
         "time.training",

@@ -15,6 +15,8 @@ use crate::symbol::Role;
 /// training settings that bind S, U and R.
 #[derive(Clone, Debug)]
 pub struct Conventions {
+    /// Tokens a sliding-window layer's KV cache holds.
+    pub sliding_cache: crate::options::SlidingCache,
     /// Which FLOPs count.
     pub flops: FlopConvention,
     /// Which activations are kept for the backward pass.

@@ -4,6 +4,7 @@
 use crate::algebra::Expr;
 use crate::model::{Model, Stage};
 use crate::ops::FlopConvention;
+use crate::options::SlidingCache;
 use crate::symbol::Role;
 
 /// Parameters of one pass through a stage.
@@ -60,19 +61,46 @@ pub fn layer_stage(model: &Model) -> Option<&Stage> {
 
 /// Bytes of the inference KV cache: every op's cached elements per token, for B sequences of T
 /// tokens, at `bytes` per element.
-pub fn kv_cache_bytes(model: &Model, bytes: i64) -> Expr {
+pub fn kv_cache_bytes(model: &Model, bytes: i64, sliding: SlidingCache) -> Expr {
     over_stages(model, |s| {
         Expr::sum(
             s.ops
                 .iter()
-                .filter_map(|op| op.kv_cache.clone())
-                .map(|w| Expr::product(vec![Expr::int(bytes), Role::Batch.expr(), Role::Context.expr(), w]))
+                .filter_map(|op| Some((op.kv_cache.clone()?, cached_tokens(op, sliding))))
+                .map(|(w, tokens)| Expr::product(vec![Expr::int(bytes), Role::Batch.expr(), tokens, w]))
                 .collect(),
         )
     })
 }
 
+/// Tokens an op's cache holds after T tokens: T, or for a sliding-window layer what the engine
+/// convention keeps of its window.
+fn cached_tokens(op: &crate::ops::Op, sliding: SlidingCache) -> Expr {
+    match (op.window.is_some(), sliding) {
+        (false, _) | (true, SlidingCache::Full) => Role::Context.expr(),
+        (true, SlidingCache::Window) => Role::WindowSpan.expr(),
+        (true, SlidingCache::HfDynamic) => Role::WindowCache.expr(),
+    }
+}
+
+/// Parameters one token's computation touches: every op's, a routed expert's k of E copies.
+pub fn active_params(model: &Model) -> Expr {
+    over_stages(model, |s| Expr::sum(s.ops.iter().map(|op| op.active_params()).collect()))
+}
+
+/// Whether the model has routed experts.
+pub fn has_experts(model: &Model) -> bool {
+    model.stages.iter().flat_map(|s| &s.ops).any(|op| op.experts.is_some())
+}
+
 /// FLOPs to decode one token of one sequence with T positions cached.
-pub fn decode_flops(model: &Model, convention: FlopConvention) -> Expr {
-    over_stages(model, |s| Expr::sum(s.ops.iter().map(|op| op.decode_flops(convention, &model.costs)).collect()))
+pub fn decode_flops(model: &Model, convention: FlopConvention, absorbed: bool) -> Expr {
+    over_stages(model, |s| {
+        Expr::sum(s.ops.iter().map(|op| op.decode_flops_read(convention, &model.costs, absorbed)).collect())
+    })
+}
+
+/// Whether the model has latent attention whose up-projection can be absorbed.
+pub fn has_absorbed_attention(model: &Model) -> bool {
+    model.stages.iter().flat_map(|s| &s.ops).any(|op| op.absorbed_head_dim.is_some())
 }

@@ -100,4 +100,8 @@ fn copy_fields(to: &mut OpFile, from: &OpFile) {
     to.kv_cache = from.kv_cache.clone();
     to.inputs = from.inputs.clone();
     to.parallel = from.parallel.clone();
+    to.experts = from.experts.clone();
+    to.active = from.active.clone();
+    to.absorbed_head_dim = from.absorbed_head_dim.clone();
+    to.reads_cache = from.reads_cache;
 }
