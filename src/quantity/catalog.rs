@@ -58,6 +58,7 @@ macro_rules! entry {
 // After the macro: the per-GPU entries use it.
 mod bounds;
 mod gpu;
+mod inference;
 mod listing;
 
 /// Every fixed quantity, in the order derivations show them. Per-component FLOPs and the largest
@@ -227,52 +228,6 @@ const ENTRIES: &[Entry] = &[
         |c| { Some(c.memory().total()) }
     ),
     entry!(
-        "memory.kv_cache",
-        bytes,
-        ["precision", "sliding_cache"],
-        [],
-        false,
-        |_| "KV cache for B sequences of T tokens".into(),
-        |c| {
-            let cache = sums::kv_cache_bytes(c.model, c.conventions.precision.bytes, c.conventions.sliding_cache);
-            (!cache.is_zero()).then_some(cache)
-        }
-    ),
-    entry!(
-        "memory.kv_cache.per_token",
-        bytes,
-        ["precision"],
-        ["memory.kv_cache"],
-        false,
-        |_| "KV cache per token of context, all layers".into(),
-        |c| {
-            let cache = sums::kv_cache_bytes(c.model, c.conventions.precision.bytes, c.conventions.sliding_cache);
-            let one = [Role::Batch, Role::Context, Role::WindowSpan, Role::WindowCache].map(|r| r.symbol());
-            (!cache.is_zero()).then(|| cache.substitute(&|s| one.contains(&s).then(Expr::one)))
-        }
-    ),
-    entry!(
-        "flops.decode_per_token",
-        flops,
-        ["flops"],
-        [],
-        false,
-        |_| "FLOPs to decode one token with T positions cached".into(),
-        |c| {
-            let cache = sums::kv_cache_bytes(c.model, 1, c.conventions.sliding_cache);
-            (!cache.is_zero()).then(|| sums::decode_flops(c.model, c.conventions.flops, false))
-        }
-    ),
-    entry!(
-        "flops.decode_per_token.absorbed",
-        flops,
-        ["flops"],
-        [],
-        false,
-        |_| "FLOPs to decode one token, latent attention with the up-projection absorbed".into(),
-        |c| sums::has_absorbed_attention(c.model).then(|| sums::decode_flops(c.model, c.conventions.flops, true))
-    ),
-    entry!(
         "time.training",
         seconds,
         ["flops", "attention_flops", "recompute", "optimizer", "hardware", "precision", "mfu", "steps"],
@@ -298,7 +253,7 @@ const ENTRIES: &[Entry] = &[
 
 /// Every entry: the single-GPU ones, then the per-GPU ones of parallel training.
 fn all_entries() -> impl Iterator<Item = &'static Entry> {
-    ENTRIES.iter().chain(gpu::ENTRIES.iter())
+    ENTRIES.iter().chain(inference::ENTRIES.iter()).chain(gpu::ENTRIES.iter())
 }
 
 /// A model's quantities under one set of conventions.
