@@ -5,6 +5,7 @@
 mod args;
 mod files;
 mod import;
+mod options;
 mod serve;
 
 use args::{AuditFormat, Cli, Command};
