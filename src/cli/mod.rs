@@ -4,7 +4,7 @@
 
 mod args;
 mod files;
-mod import;
+mod model;
 mod options;
 mod serve;
 
@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use tally::algebra::Rational;
 use tally::algebra::worker::WaitOptions;
 use tally::data::DataFile;
-use tally::diagnostic::{self, Source, printable};
+use tally::diagnostic::{self, printable};
 use tally::error::Error;
 use tally::options::read_number;
 use tally::render;
@@ -80,7 +80,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                 (Some(n), None) | (None, Some(n)) => n.clone(),
                 (None, None) => tally::session::DEFAULT_MODEL.to_string(),
             };
-            let sheet = sheet_file(&name, args.model.model.is_none(), inputs)?;
+            let sheet = model::sheet_file(&name, args.model.model.is_none(), inputs)?;
             let doc =
                 if args.model.model.is_none() && (sheet.is_some() || tally::session::is_sheet(session.data(), &name)) {
                     check_output(&args.output, inputs)?;
@@ -93,7 +93,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                     };
                     session.answer(&request)?
                 } else {
-                    let (file, preset) = import::model_source(&args.model, &name, session.data(), inputs)?;
+                    let (file, preset) = model::model_source(&args.model, &name, session.data(), inputs)?;
                     check_output(&args.output, inputs)?;
                     let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
                     session.derive(&request)?
@@ -129,7 +129,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             }
             let session = open(inputs)?;
             let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
-            let (file, preset) = import::model_source(&args.model, &name, session.data(), inputs)?;
+            let (file, preset) = model::model_source(&args.model, &name, session.data(), inputs)?;
             let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
             let plan = tally::plan::PlanRequest {
                 gpus: args.gpus,
@@ -148,7 +148,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
         }
         Command::Import { hf_config, output } => {
             check_output(&output, inputs)?;
-            let text = import::import(&hf_config, open(inputs)?.data(), inputs)?;
+            let text = model::import(&hf_config, open(inputs)?.data(), inputs)?;
             emit(&text, output.as_deref(), inputs).map(|()| 0)
         }
         Command::Serve(args) => {
@@ -159,8 +159,8 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             let file = args.file.as_deref().map(|p| inputs.read(p)).transpose()?;
             let session = open(inputs)?;
             let (model_file, preset) = match (&args.model.model, &args.model.hf_config) {
-                (Some(name), _) => import::model_source(&args.model, name, session.data(), inputs)?,
-                (None, Some(_)) => import::model_source(&args.model, "", session.data(), inputs)?,
+                (Some(name), _) => model::model_source(&args.model, name, session.data(), inputs)?,
+                (None, Some(_)) => model::model_source(&args.model, "", session.data(), inputs)?,
                 (None, None) => (None, args.model.preset.clone()),
             };
             let request = AuditRequest {
@@ -218,43 +218,6 @@ fn data_files(dir: Option<&Path>, inputs: &mut Inputs) -> Result<Vec<DataFile>, 
         out.push(DataFile { place: relative.display().to_string(), source });
     }
     Ok(out)
-}
-
-/// A sheet file named as the positional argument (a TOML file with `[[part]]`s).
-fn sheet_file(name: &str, positional: bool, inputs: &mut Inputs) -> Result<Option<Source>, Error> {
-    let path = Path::new(name);
-    if !positional || !name.ends_with(".toml") || !path.is_file() {
-        return Ok(None);
-    }
-    let source = inputs.read(path)?;
-    Ok(tally::derivation::Sheet::from_toml(&source).map(|_| source))
-}
-
-/// A model file (`FILE.toml`, `FILE.toml:PRESET`) read for the session, or nothing for a
-/// built-in name.
-fn model_file(
-    name: &str,
-    preset: Option<String>,
-    data: &tally::data::Data,
-    inputs: &mut Inputs,
-) -> Result<(Option<Source>, Option<String>), Error> {
-    if data.models.select(name)?.is_some() || tally::session::hf_preset(data, name)?.is_some() {
-        return Ok((None, preset));
-    }
-    let (file, file_preset) = match name.rsplit_once(':') {
-        Some((f, p)) if f.ends_with(".toml") && !p.contains('/') => (f, Some(p.to_string())),
-        _ => (name, None),
-    };
-    let path = Path::new(file);
-    if !(file.ends_with(".toml") || path.exists() || file.contains(std::path::MAIN_SEPARATOR)) {
-        return Err(data.models.unknown(name));
-    }
-    if let (Some(a), Some(b)) = (&file_preset, &preset)
-        && a != b
-    {
-        return Err(Error::Usage(format!("two presets given: `{a}` after the file name and `{b}` with --preset")));
-    }
-    Ok((Some(inputs.read(path)?), file_preset.or(preset)))
 }
 
 fn check_output(path: &Option<PathBuf>, inputs: &Inputs) -> Result<(), Error> {

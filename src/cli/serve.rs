@@ -62,7 +62,7 @@ pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs) -> Result<St
         ..Options::default()
     };
     let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
-    let (file, preset) = super::import::model_source(&args.model, &name, session.data(), inputs)?;
+    let (file, preset) = super::model::model_source(&args.model, &name, session.data(), inputs)?;
     let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
     let serve = ServeRequest {
         context: args.context,

@@ -1,6 +1,6 @@
-//! Hugging Face configs on the command line: `--hf-config PATH` (a config.json or a folder holding
-//! one) for any command that takes a model, and `tally import`, which writes the tally model file
-//! a config becomes.
+//! The model a command names: a built-in name, a model file (`FILE.toml[:PRESET]`), an answer
+//! sheet file, or a Hugging Face config (`--hf-config PATH`, a config.json or a folder holding one);
+//! and `tally import`, which writes the tally model file a config becomes.
 
 use super::args::ModelArgs;
 use super::files::Inputs;
@@ -17,7 +17,7 @@ pub fn model_source(
     inputs: &mut Inputs,
 ) -> Result<(Option<Source>, Option<String>), Error> {
     let Some(path) = &model.hf_config else {
-        return super::model_file(name, model.preset.clone(), data, inputs);
+        return model_file(name, model.preset.clone(), data, inputs);
     };
     if let Some(m) = &model.model {
         return Err(Error::Usage(format!("two models given: `{m}` with --model and a config with --hf-config")));
@@ -59,4 +59,41 @@ fn preset_name(file: &Path) -> String {
     .chars()
     .map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '-' })
     .collect()
+}
+
+/// A sheet file named as the positional argument (a TOML file with `[[part]]`s).
+pub fn sheet_file(name: &str, positional: bool, inputs: &mut Inputs) -> Result<Option<Source>, Error> {
+    let path = Path::new(name);
+    if !positional || !name.ends_with(".toml") || !path.is_file() {
+        return Ok(None);
+    }
+    let source = inputs.read(path)?;
+    Ok(tally::derivation::Sheet::from_toml(&source).map(|_| source))
+}
+
+/// A model file (`FILE.toml`, `FILE.toml:PRESET`) read for the session, or nothing for a
+/// built-in name.
+pub fn model_file(
+    name: &str,
+    preset: Option<String>,
+    data: &tally::data::Data,
+    inputs: &mut Inputs,
+) -> Result<(Option<Source>, Option<String>), Error> {
+    if data.models.select(name)?.is_some() || tally::session::hf_preset(data, name)?.is_some() {
+        return Ok((None, preset));
+    }
+    let (file, file_preset) = match name.rsplit_once(':') {
+        Some((f, p)) if f.ends_with(".toml") && !p.contains('/') => (f, Some(p.to_string())),
+        _ => (name, None),
+    };
+    let path = Path::new(file);
+    if !(file.ends_with(".toml") || path.exists() || file.contains(std::path::MAIN_SEPARATOR)) {
+        return Err(data.models.unknown(name));
+    }
+    if let (Some(a), Some(b)) = (&file_preset, &preset)
+        && a != b
+    {
+        return Err(Error::Usage(format!("two presets given: `{a}` after the file name and `{b}` with --preset")));
+    }
+    Ok((Some(inputs.read(path)?), file_preset.or(preset)))
 }
