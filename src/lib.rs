@@ -5,8 +5,9 @@
 //! [`quantity`] (the catalog of named quantities) → [`algebra`] simplification → [`derivation`]
 //! (a format-free document) → [`render`] (text, Markdown, LaTeX, HTML, JSON); [`audit`] reads
 //! claims against the catalog; [`serve`] answers inference questions (memory, what fits, a
-//! roofline). [`session::Session`] is the door: it owns the per-user lock and the algebra's worker
-//! thread. The library never prints and reads no files; the binary does.
+//! roofline); [`plot`] draws the quantities as SVG charts. [`session::Session`] is the door: it
+//! owns the per-user lock and the algebra's worker thread. The library never prints and reads no
+//! files; the binary does.
 
 #[macro_use]
 mod macros;
@@ -24,6 +25,7 @@ pub mod ops;
 pub mod optimizer;
 pub mod options;
 pub mod plan;
+pub mod plot;
 pub mod preset;
 pub mod quantity;
 pub mod render;

@@ -13,6 +13,7 @@ mod hardening;
 mod hf;
 mod latex;
 mod parallel;
+mod plot;
 mod reader;
 mod readme;
 mod render;

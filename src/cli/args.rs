@@ -36,6 +36,9 @@ pub enum Command {
     /// Serving a model for inference: weights and KV-cache memory, the largest concurrency and
     /// context that fit, prefill and decode times on a per-op roofline.
     Serve(Box<super::serve::ServeArgs>),
+    /// Charts of the derivations as SVG: memory vs batch, FLOP shares vs size or context, time vs
+    /// MFU or GPUs, per-GPU memory across layouts, the inference roofline.
+    Plot(Box<super::plot::PlotArgs>),
     /// Write the tally model file a Hugging Face config.json becomes, to edit or to derive.
     Import {
         /// The config.json, or a folder holding one.

@@ -6,6 +6,7 @@ mod args;
 mod files;
 mod model;
 mod options;
+mod plot;
 mod serve;
 
 use args::{AuditFormat, Cli, Command};
@@ -154,6 +155,10 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
         Command::Serve(args) => {
             let text = serve::run(&args, open(inputs)?, inputs)?;
             emit(&text, None, inputs).map(|()| 0)
+        }
+        Command::Plot(args) => {
+            let svg = plot::run(&args, open(inputs)?, inputs)?;
+            emit(&svg, args.output.as_deref(), inputs).map(|()| 0)
         }
         Command::Audit(args) => {
             let file = args.file.as_deref().map(|p| inputs.read(p)).transpose()?;
