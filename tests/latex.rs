@@ -1,9 +1,11 @@
 //! The LaTeX output compiles with a real TeX engine (pdflatex): the standalone documents of a
 //! derivation and both answer sheets, and the derivation of every preset under every option that
 //! changes what is printed (a batch that does not fit, a long context, FlashAttention, mixed
-//! precision, element-wise FLOPs, full recomputation). These tests need pdflatex, so they are
-//! marked ignored: `cargo test --release -- --ignored latex` runs them (CI does, see `.ci/run`);
-//! a plain `cargo test` lists them as ignored rather than passing them silently.
+//! precision, element-wise FLOPs, full recomputation); a standalone PDF's fonts are all scalable
+//! Type 1 fonts (Latin Modern), none a Type 3 bitmap (`pdffonts`). These tests need pdflatex,
+//! lmodern and poppler-utils, so they are marked ignored: `cargo test --release -- --ignored latex`
+//! runs them (CI does, see `.ci/run`); a plain `cargo test` lists them as ignored rather than
+//! passing them silently.
 
 use super::common::{scratch, tally};
 use std::path::Path;
@@ -14,7 +16,7 @@ fn compile(dir: &Path, name: &str, tex: &[u8]) {
         .args(["-interaction=nonstopmode", "-halt-on-error", &format!("{name}.tex")])
         .current_dir(dir)
         .output()
-        .expect("pdflatex is installed (apt-get install texlive-latex-base texlive-fonts-recommended)");
+        .expect("pdflatex is installed (apt-get install texlive-latex-base texlive-fonts-recommended lmodern)");
     assert!(run.status.success(), "{name}.tex does not compile:\n{}", String::from_utf8_lossy(&run.stdout));
     assert!(dir.join(format!("{name}.pdf")).exists());
 }
@@ -76,5 +78,46 @@ fn every_preset_under_every_printed_option_compiles() {
     }
     let dir = scratch("latex-all");
     compile(&dir, "all", format!("{preamble}\\begin{{document}}\n{body}\\end{{document}}\n").as_bytes());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The fonts `pdffonts` lists for a PDF: (name, type) per line after its two header lines.
+fn fonts(pdf: &Path) -> Vec<(String, String)> {
+    let out = std::process::Command::new("pdffonts")
+        .arg(pdf)
+        .output()
+        .expect("pdffonts is installed (apt-get install poppler-utils)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(2)
+        .map(|l| {
+            // name, then the type (`Type 1`, `Type 3`, `TrueType`, `Type 1C`…) up to the encoding.
+            let (name, rest) = l.split_once(' ').unwrap_or((l, ""));
+            let kind = rest.trim_start().split("  ").next().unwrap_or("").to_string();
+            (name.to_string(), kind)
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs pdflatex and pdffonts; run with --ignored (CI does)"]
+fn standalone_pdfs_use_only_scalable_fonts() {
+    // T1-encoded Computer Modern without cm-super comes out as bitmap Type 3 fonts, blurred when
+    // zoomed and unsearchable; Latin Modern keeps every font an outline (Type 1) font.
+    let dir = scratch("latex-fonts");
+    for (name, args) in [
+        ("sheet2025", vec!["derive", "cs336-2025", "--standalone"]),
+        ("derive", vec!["derive", "--model", "gpt2-xl", "--standalone"]),
+    ] {
+        compile(&dir, name, &latex(&args));
+        let fonts = fonts(&dir.join(format!("{name}.pdf")));
+        assert!(fonts.len() >= 5, "{name}: {fonts:?}");
+        let bitmap: Vec<_> = fonts.iter().filter(|(_, kind)| kind.starts_with("Type 3")).collect();
+        assert!(bitmap.is_empty(), "{name}: bitmap (Type 3) fonts {bitmap:?} among {fonts:?}");
+        assert!(fonts.iter().all(|(_, kind)| kind.starts_with("Type 1")), "{name}: {fonts:?}");
+        assert!(fonts.iter().any(|(n, _)| n.contains("LMRoman")), "{name}: not Latin Modern: {fonts:?}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

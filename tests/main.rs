@@ -3,6 +3,7 @@
 //! `common` holds what they share.
 
 mod audit;
+mod browser;
 mod cli;
 mod common;
 mod data;

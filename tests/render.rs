@@ -51,11 +51,67 @@ fn standalone_latex_is_a_whole_document() {
 #[test]
 fn html_output_is_well_formed_xml_with_mathml() {
     let out = run(&["derive", "--model", "gpt2-xl", "--format", "html"]);
-    // roxmltree refuses any DOCTYPE by default, and the HTML5 one says nothing XML needs.
-    let body = out.strip_prefix("<!DOCTYPE html>\n").expect("the page starts with the HTML5 doctype");
-    let xml = roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("not well-formed XML: {e}"));
+    let xml = page(&out);
     assert_eq!(xml.root_element().tag_name().name(), "html");
     assert!(xml.descendants().any(|n| n.tag_name().name() == "math"), "no MathML in the page");
+}
+
+/// The page as XML, without the HTML5 doctype (roxmltree refuses any DOCTYPE by default).
+fn page(html: &str) -> roxmltree::Document<'_> {
+    let body = html.strip_prefix("<!DOCTYPE html>\n").expect("the page starts with the HTML5 doctype");
+    roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("not well-formed XML: {e}"))
+}
+
+#[test]
+fn html_pages_are_self_contained() {
+    for args in [&["derive", "--model", "gpt2-xl"][..], &["derive", "cs336-2025"], &["derive", "cs336-2024"]] {
+        let html = run(&[args, &["--format", "html"]].concat());
+        assert!(!html.contains("class=\"tex\""), "{args:?}: LaTeX that MathML could not convert");
+        let xml = page(&html);
+        for node in xml.descendants().filter(|n| n.is_element()) {
+            let name = node.tag_name().name();
+            assert!(!["script", "link", "img", "iframe", "object"].contains(&name), "{args:?}: a <{name}>");
+            for attr in node.attributes() {
+                assert!(!["src", "href"].contains(&attr.name()), "{args:?}: <{name} {}=…>", attr.name());
+            }
+        }
+        let style = xml.descendants().find(|n| n.has_tag_name("style")).and_then(|n| n.text()).unwrap();
+        assert!(!style.contains("url(") && !style.contains("@import"), "{args:?}: the stylesheet fetches something");
+    }
+}
+
+#[test]
+fn an_html_chain_is_one_table_with_the_relations_in_one_column() {
+    let html = run(&["derive", "cs336-2025", "--format", "html"]);
+    let xml = page(&html);
+    let chains: Vec<_> = xml.descendants().filter(|n| n.has_tag_name("mtable")).collect();
+    assert!(chains.len() >= 10, "{} chains", chains.len());
+    for chain in &chains {
+        assert_eq!(chain.attribute("class"), Some("chain"));
+        let rows: Vec<_> = chain.children().filter(|n| n.has_tag_name("mtr")).collect();
+        assert!(rows.len() >= 2, "a chain has a left side and at least one more line");
+        for row in &rows {
+            let cells: Vec<_> = row.children().filter(|n| n.has_tag_name("mtd")).collect();
+            assert_eq!(cells.len(), 3, "left side, relation, right side");
+            let relation = cells[1].first_element_child().unwrap();
+            assert!(relation.has_tag_name("mo") && ["=", "≈"].contains(&relation.text().unwrap()));
+        }
+    }
+    // A value is in the maths (set in its font), exact then rounded, each after its own sign.
+    assert!(html.contains(
+        "<mtr><mtd></mtd><mtd><mo>=</mo></mtd><mtd><mtext class=\"value\">2,127,057,600 params</mtext></mtd></mtr>\n\
+         <mtr><mtd></mtd><mtd><mo>≈</mo></mtd><mtd><mtext class=\"value\">2.13B params</mtext></mtd></mtr>"
+    ));
+}
+
+#[test]
+fn a_quantity_name_is_one_identifier_in_every_markup_format() {
+    let html = run(&["derive", "cs336-2025", "--format", "html"]);
+    assert!(html.contains("<mi class=\"name\">flops.forward.lm_head</mi>"));
+    let latex = run(&["derive", "cs336-2025", "--format", "latex"]);
+    assert!(latex.contains("\\texttt{flops.forward.lm\\_head} &="));
+    let markdown = run(&["derive", "cs336-2025", "--format", "markdown"]);
+    assert!(markdown.contains("\\texttt{flops.forward.lm\\_head} &="));
 }
 
 #[test]
@@ -122,12 +178,39 @@ fn every_optimizer_update_is_maths_in_every_format() {
         // The update lines come from the optimizer file's `latex` spellings: MathML in HTML (no
         // fallback to code), maths in LaTeX, its Unicode in plain text.
         let html = run(&["derive", "--optimizer", name, "--format", "html"]);
-        assert!(!html.contains("<code class=\"tex\">"), "{name}: a LaTeX spelling MathML could not convert");
+        assert!(!html.contains("class=\"tex\""), "{name}: a LaTeX spelling MathML could not convert");
         let latex = run(&["derive", "--optimizer", name, "--format", "latex"]);
         let text = run(&["derive", "--optimizer", name]);
         for line in &optimizer.line {
             assert!(latex.contains(&format!("${}$", line.latex)), "{name}: {}", line.latex);
             assert!(text.contains(&line.text), "{name}: {}", line.text);
         }
+    }
+}
+
+#[test]
+fn a_figure_is_inline_svg_in_html_and_a_named_file_elsewhere() {
+    use tally::derivation::{Block, Document, Figure};
+    let svg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" \
+               height=\"20\"><rect x=\"0\" y=\"0\" width=\"40\" height=\"20\" fill=\"#36c\"/></svg>\n";
+    let figure = Figure { id: "flops-vs-context".into(), svg: svg.into(), caption: "FLOPs as T grows".into() };
+    let doc = Document {
+        title: "t".into(),
+        model: "m".into(),
+        bindings: vec![],
+        conventions: vec![],
+        quantities: vec![],
+        blocks: vec![Block::Figure(figure)],
+        notes: vec![],
+    };
+    let html = render(&doc, Format::Html, false);
+    let xml = page(&html);
+    let chart = xml.descendants().find(|n| n.has_tag_name("figure")).unwrap();
+    assert_eq!(chart.attribute("id"), Some("flops-vs-context"));
+    assert!(chart.descendants().any(|n| n.has_tag_name("rect")), "{html}");
+    for format in [Format::Text, Format::Markdown, Format::Latex] {
+        let out = render(&doc, format, false);
+        assert!(out.contains("FLOPs as T grows") && out.contains("flops-vs-context.svg"), "{format:?}: {out}");
+        assert!(!out.contains("<svg"), "{format:?}: {out}");
     }
 }

@@ -37,6 +37,21 @@ pub enum Block {
     Table(Table),
     /// A chain of equalities, one per line.
     Equations(Vec<Equation>),
+    /// A chart beside the derivation it illustrates.
+    Figure(Figure),
+}
+
+/// A chart as a finished SVG document (what `tally plot` draws) with its caption. HTML sets the
+/// SVG inline; LaTeX, Markdown and text, which cannot embed it, print the caption and name the
+/// file `tally plot` writes (`{id}.svg`).
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// A short slug naming the chart: the HTML anchor and the SVG file's stem (`flops-vs-context`).
+    pub id: String,
+    /// The SVG document (`<svg …>…</svg>`, an XML declaration before it is allowed).
+    pub svg: String,
+    /// What the chart shows, in words.
+    pub caption: String,
 }
 
 /// Inline content.

@@ -8,7 +8,7 @@ mod parallel;
 mod sheet;
 mod training;
 
-pub use document::{Block, Cell, Document, Equation, Inline, Lhs, Row, Side, Table, text};
+pub use document::{Block, Cell, Document, Equation, Figure, Inline, Lhs, Row, Side, Table, text};
 pub use sheet::{Sheet, answer};
 
 use crate::algebra::{Engine, Expr, Notation, print};

@@ -1,6 +1,8 @@
 //! LaTeX: `\section*`, `tabular` tables and `align*` chains; a fragment needs amsmath and graphicx.
 //! With `--standalone` a complete document that compiles with pdflatex and only standard packages
-//! (amsmath, graphicx, geometry).
+//! (amsmath, graphicx, geometry, fontenc, inputenc, lmodern). Latin Modern in T1 encoding keeps every
+//! font of the PDF a scalable Type 1 font (T1 with the default Computer Modern would fall back to
+//! bitmap Type 3 fonts unless cm-super is installed).
 
 use super::{Render, paragraph, shape, value_phrase};
 use crate::algebra::{Notation, print};
@@ -180,7 +182,7 @@ impl Render for Latex {
         if self.standalone {
             out.push_str(
                 "\\documentclass[10pt]{article}\n\\usepackage[a4paper,landscape,margin=1.5cm]{geometry}\n\
-                 \\usepackage{amsmath}\n\\usepackage{graphicx}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\
+                 \\usepackage{amsmath}\n\\usepackage{graphicx}\n\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n\\usepackage[utf8]{inputenc}\n\
                  \\setlength{\\parindent}{0pt}\n\\setlength{\\parskip}{0.5em}\n\\begin{document}\n",
             );
         }
@@ -193,6 +195,8 @@ impl Render for Latex {
                     out.push_str(&format!("{s}\n\n"));
                 }
                 Block::Table(t) => out.push_str(&table(t)),
+                // No \includegraphics: pdflatex cannot read SVG, and a fragment must compile as it is.
+                Block::Figure(f) => out.push_str(&format!("\\emph{{{}}}\n\n", latex_text(&super::figure_note(f)))),
                 Block::Equations(eqs) => {
                     out.push_str("\\begin{align*}\n");
                     let lines: Vec<String> = eqs

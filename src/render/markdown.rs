@@ -62,6 +62,7 @@ impl Render for Markdown {
                     out.push('\n');
                 }
                 Block::Table(t) => out.push_str(&table(t)),
+                Block::Figure(f) => out.push_str(&format!("*{}*\n", escape(&super::figure_note(f)))),
                 Block::Equations(eqs) => {
                     for (k, eq) in eqs.iter().enumerate() {
                         if k > 0 {

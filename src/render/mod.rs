@@ -5,6 +5,7 @@ mod html;
 mod json;
 mod latex;
 mod markdown;
+mod mathml;
 mod text;
 
 use crate::algebra::{Notation, print};
@@ -69,13 +70,19 @@ fn percent(share: &crate::algebra::Rational, places: usize) -> String {
 }
 
 /// The left side of an equation in a notation: a symbol as the printer writes it (`C_fwd`,
-/// `C_{\text{fwd}}`), a quantity name as a name.
+/// `C_{\text{fwd}}`), a quantity name as a name — in LaTeX one piece of monospace code
+/// (`\texttt{flops.forward.lm\_head}`), as HTML sets it.
 fn lhs(lhs: &crate::derivation::Lhs, notation: Notation) -> String {
     match (lhs, notation) {
         (crate::derivation::Lhs::Symbol(s), n) => print(&crate::algebra::Expr::sym(s), n),
-        (crate::derivation::Lhs::Name(name), Notation::Latex) => format!("\\text{{{}}}", name.replace('_', "\\_")),
+        (crate::derivation::Lhs::Name(name), Notation::Latex) => format!("\\texttt{{{}}}", name.replace('_', "\\_")),
         (crate::derivation::Lhs::Name(name), _) => name.clone(),
     }
+}
+
+/// What a format that cannot embed a chart says in its place: the caption and the SVG file.
+fn figure_note(figure: &crate::derivation::Figure) -> String {
+    format!("Figure: {} (chart {}.svg, drawn in the HTML report and by tally plot)", figure.caption, figure.id)
 }
 
 /// Operand shapes as `(BT×H)·(H×H)` in a notation.

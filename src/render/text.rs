@@ -60,6 +60,7 @@ impl Render for Text {
                     out.push_str(&table(t));
                     out.push('\n');
                 }
+                Block::Figure(f) => out.push_str(&format!("[{}]\n", super::figure_note(f))),
                 Block::Equations(eqs) => {
                     for eq in eqs {
                         let lhs = &super::lhs(&eq.lhs, Notation::Unicode);
