@@ -86,8 +86,9 @@ pub struct Data {
     pub units: Units,
     /// Other names of quantities: (alias, quantity).
     pub aliases: Vec<(String, String)>,
-    /// Named changes to a derivation under which the audit explains a claim.
-    pub readings: Vec<crate::audit::readings::Reading>,
+    /// Named changes to a derivation under which the audit explains a claim (read when first
+    /// asked for: only the audit needs them).
+    readings: Lazy<Vec<crate::audit::readings::Reading>>,
     /// Element-wise FLOPs per element of each op kind.
     pub costs: Costs,
     /// What implementations keep for the backward pass.
@@ -98,8 +99,9 @@ pub struct Data {
     pub models: Registry,
     /// Answer sheets.
     pub sheets: Vec<Sheet>,
-    /// Hugging Face config families and the architecture files that model them.
-    pub hf_families: Vec<crate::model::hf::Family>,
+    /// Hugging Face config families and the architecture files that model them (read when a
+    /// config is first imported).
+    hf_families: Lazy<Vec<crate::model::hf::Family>>,
     /// Models known by a Hugging Face config (`mixtral-8x7b`): name and the config's text.
     pub hf_presets: Vec<(String, Source)>,
 }
@@ -170,6 +172,32 @@ fn upsert<T>(list: &mut Vec<T>, item: T, name: impl Fn(&T) -> &str) {
     }
 }
 
+/// Data read from its sources the first time it is asked for. Start-up reads only what every
+/// run needs; the audit's readings and the Hugging Face families wait until they are used.
+#[derive(Clone, Debug, Default)]
+struct Lazy<T> {
+    sources: Vec<Source>,
+    value: OnceLock<T>,
+}
+
+impl<T> Lazy<T> {
+    fn of(sources: Vec<Source>) -> Lazy<T> {
+        Lazy { sources, value: OnceLock::new() }
+    }
+
+    /// Adds a source, replacing one of the same file name (a user's file wins over a built-in one).
+    fn add(&mut self, source: Source) {
+        let file = |s: &Source| s.name.rsplit('/').next().unwrap_or(&s.name).to_string();
+        self.sources.retain(|s| file(s) != file(&source));
+        self.sources.push(source);
+        self.value = OnceLock::new();
+    }
+
+    fn get(&self, read: impl FnOnce(&[Source]) -> T) -> &T {
+        self.value.get_or_init(|| read(&self.sources))
+    }
+}
+
 /// The item of `list` called `name` (or one of its aliases), in any letter case; an error naming
 /// the known ones otherwise.
 fn named<'a, T>(
@@ -190,7 +218,12 @@ fn named<'a, T>(
 impl Data {
     /// The built-in data, read once. A broken built-in file is a bug in tally, caught by its tests.
     pub fn builtin() -> &'static Data {
-        static BUILT: OnceLock<Data> = OnceLock::new();
+        Data::shared()
+    }
+
+    /// The built-in data, shared: a session holds it without copying.
+    pub fn shared() -> &'static std::sync::Arc<Data> {
+        static BUILT: OnceLock<std::sync::Arc<Data>> = OnceLock::new();
         BUILT.get_or_init(|| {
             let mut data = Data::default();
             for (path, text) in BUILTIN {
@@ -198,7 +231,7 @@ impl Data {
                 let kind = kind_of(path).unwrap_or_else(|| panic!("built-in {path} has no kind"));
                 data.add(kind, &source).unwrap_or_else(|e| panic!("built-in {path} is invalid: {e}"));
             }
-            data
+            std::sync::Arc::new(data)
         })
     }
 
@@ -245,7 +278,7 @@ impl Data {
             }
             Some(Kind::Units) => self.units = Units::read(source)?,
             Some(Kind::Aliases) => self.aliases = crate::quantity::read_aliases(source)?,
-            Some(Kind::Readings) => self.readings = crate::audit::readings::Reading::read(source, self)?,
+            Some(Kind::Readings) => self.readings = Lazy::of(vec![source.clone()]),
             Some(Kind::Costs) => self.costs = Costs::read(source)?,
             Some(Kind::Zero) => self.zero = crate::quantity::parallel::ZeroConvention::read(source)?,
             Some(Kind::Saves) => self.saves = std::sync::Arc::new(crate::ops::saves::SaveRules::read(source)?),
@@ -255,8 +288,11 @@ impl Data {
                 self.models.add(model);
             }
             Some(Kind::HfFamily) => {
-                let family = crate::model::hf::Family::read(source)?;
-                upsert(&mut self.hf_families, family, |f| &f.name);
+                // A user's family file is read now, so that a broken one is refused at once.
+                if !source.name.starts_with("derivations/") {
+                    crate::model::hf::Family::read(source)?;
+                }
+                self.hf_families.add(source.clone());
             }
             Some(Kind::HfPreset) => {
                 let file = source.name.rsplit('/').next().unwrap_or(&source.name);
@@ -272,6 +308,32 @@ impl Data {
             None => return Err(Error::Usage(format!("`{}` is not a data file tally knows", source.name))),
         }
         Ok(())
+    }
+
+    /// The audit's readings. The built-in file is checked by tests; a broken one is a bug.
+    pub fn readings(&self) -> &[crate::audit::readings::Reading] {
+        self.readings.get(|sources| {
+            sources
+                .iter()
+                .flat_map(|s| {
+                    crate::audit::readings::Reading::read(s, self)
+                        .unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", s.name))
+                })
+                .collect()
+        })
+    }
+
+    /// The Hugging Face config families (user files were checked when the data was read).
+    pub fn hf_families(&self) -> &[crate::model::hf::Family] {
+        self.hf_families.get(|sources| {
+            sources
+                .iter()
+                .map(|s| {
+                    crate::model::hf::Family::read(s)
+                        .unwrap_or_else(|e| panic!("family file {} is invalid: {e}", s.name))
+                })
+                .collect()
+        })
     }
 
     /// A precision by name (any letter case).

@@ -5,7 +5,7 @@
 //! [`quantity`] (the catalog of named quantities) → [`algebra`] simplification → [`derivation`]
 //! (a format-free document) → [`render`] (text, Markdown, LaTeX, HTML, JSON); [`audit`] reads
 //! claims against the catalog; [`serve`] answers inference questions (memory, what fits, a
-//! roofline); [`plot`] draws the quantities as SVG charts. [`session::Session`] is the door: it
+//! roofline); [`plot`] draws the quantities as SVG charts; [`sweep`] evaluates them over grids. [`session::Session`] is the door: it
 //! owns the per-user lock and the algebra's worker thread. The library never prints and reads no
 //! files; the binary does.
 
@@ -31,4 +31,5 @@ pub mod quantity;
 pub mod render;
 pub mod serve;
 pub mod session;
+pub mod sweep;
 pub mod symbol;

@@ -98,12 +98,12 @@ impl Session {
     /// Takes the per-user lock, starts the worker thread, and reads the user's data files.
     pub fn open(options: SessionOptions) -> Result<Session> {
         let data = if options.data_files.is_empty() {
-            Data::builtin().clone()
+            Data::shared().clone()
         } else {
-            Data::with_user_files(&options.data_files)?
+            Arc::new(Data::with_user_files(&options.data_files)?)
         };
         let worker = Worker::start(&options.wait)?;
-        Ok(Session { worker, data: Arc::new(data) })
+        Ok(Session { worker, data })
     }
 
     /// The data this session knows.
@@ -114,6 +114,17 @@ impl Session {
     fn run<R: Send + 'static>(&self, job: impl FnOnce(&Engine, &Data) -> Result<R> + Send + 'static) -> Result<R> {
         let data = self.data.clone();
         self.worker.run(move |engine| job(engine, &data))
+    }
+
+    /// A sweep's quantities compiled for one model and set of conventions (`crate::sweep`).
+    pub fn compile_sweep(
+        &self,
+        request: &DeriveRequest,
+        swept: &[String],
+        quantities: &[String],
+    ) -> Result<crate::sweep::Compiled> {
+        let (request, swept, quantities) = (request.clone(), swept.to_vec(), quantities.to_vec());
+        self.run(move |engine, data| crate::sweep::compile(engine, data, &request, &swept, &quantities))
     }
 
     /// The whole derivation of a model.
@@ -257,7 +268,7 @@ pub fn is_sheet(data: &Data, name: &str) -> bool {
 }
 
 /// The model, bindings and conventions of a request.
-fn prepare(
+pub(crate) fn prepare(
     data: &Data,
     request: &DeriveRequest,
 ) -> Result<(Selection, crate::model::Bindings, crate::quantity::Conventions)> {
@@ -297,7 +308,7 @@ pub fn select(data: &Data, name: &str, file: Option<&Source>, preset: Option<&st
 pub fn hf_preset(data: &Data, name: &str) -> Result<Option<Source>> {
     let wanted = name.trim().to_lowercase();
     let Some((id, config)) = data.hf_presets.iter().find(|(n, _)| *n == wanted) else { return Ok(None) };
-    let imported = crate::model::hf::import(config, id, &data.hf_families, &data.symbols)?;
+    let imported = crate::model::hf::import(config, id, data.hf_families(), &data.symbols)?;
     Ok(Some(Source { name: format!("{} (imported as {})", config.name, imported.family), text: imported.text }))
 }
 

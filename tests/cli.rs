@@ -230,3 +230,27 @@ fn grouped_query_attention_needs_kv_heads_dividing_heads() {
         .code(2)
         .stderr(predicate::str::contains("num_kv_heads (K) must divide num_heads (A)"));
 }
+
+#[test]
+fn text_output_fits_the_width_it_is_given() {
+    for args in
+        [&["derive", "--model", "gpt2-small"][..], &["derive", "cs336-2025"], &["derive", "--model", "mixtral-8x7b"]]
+    {
+        for width in ["100", "140"] {
+            let out = tally().args(args).args(["--width", width]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8(out.stdout).unwrap();
+            let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+            assert!(widest <= width.parse::<usize>().unwrap(), "{args:?} at {width}: a line of {widest}");
+            // Nothing is lost: every number of the unfitted output is still there.
+            let whole = String::from_utf8(tally().args(args).output().unwrap().stdout).unwrap();
+            for number in
+                whole.split_whitespace().filter(|w| w.len() > 6 && w.chars().all(|c| c.is_ascii_digit() || c == ','))
+            {
+                assert!(text.contains(number), "{args:?} at {width}: {number} lost");
+            }
+        }
+    }
+    let narrow = tally().args(["derive", "--width", "20"]).output().unwrap();
+    assert_eq!(narrow.status.code(), Some(2), "a width under 40 is refused");
+}

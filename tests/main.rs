@@ -19,4 +19,5 @@ mod reader;
 mod readme;
 mod render;
 mod serve;
+mod sweep;
 mod training;

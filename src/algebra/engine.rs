@@ -42,13 +42,15 @@ pub enum AlgebraError {
 /// life of the engine: derivations ask for the same closed forms many times.
 pub struct Engine {
     expanded: RefCell<HashMap<Expr, Expr>>,
+    /// Closed forms already laid out, by expression and layout.
+    pub(super) simplified: RefCell<HashMap<(Expr, super::LayoutRules), Expr>>,
     _one_thread: PhantomData<*const ()>,
 }
 
 impl Engine {
     /// Only the worker thread calls this, after it has made symbolica's first call.
     pub(super) fn on_worker_thread() -> Engine {
-        Engine { expanded: RefCell::new(HashMap::new()), _one_thread: PhantomData }
+        Engine { expanded: RefCell::new(HashMap::new()), simplified: RefCell::default(), _one_thread: PhantomData }
     }
 
     /// Multiplies out every product and power (with cancellation, `A·(H/A)` → `H`).

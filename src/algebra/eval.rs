@@ -23,11 +23,13 @@ pub enum EvalError {
 
 /// The exact value of `e` with every symbol taken from `values`.
 pub fn evaluate(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rational, EvalError> {
-    let unbound: Vec<String> = e.symbols().into_iter().filter(|s| !values.contains_key(s)).collect();
-    if !unbound.is_empty() {
-        return Err(EvalError::Unbound(unbound));
+    match value(e, values) {
+        // Every unbound symbol is named, in order, not only the first one met.
+        Err(EvalError::Unbound(_)) => {
+            Err(EvalError::Unbound(e.symbols().into_iter().filter(|s| !values.contains_key(s)).collect()))
+        }
+        other => other,
     }
-    value(e, values)
 }
 
 fn value(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rational, EvalError> {
@@ -37,14 +39,14 @@ fn value(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rational, Eval
         Expr::Add(terms) => {
             let mut sum = Rational::zero();
             for t in terms {
-                sum += value(t, values)?;
+                super::expr::plus(&mut sum, &value(t, values)?);
             }
             sum
         }
         Expr::Mul(factors) => {
             let mut product = Rational::one();
             for f in factors {
-                product *= value(f, values)?;
+                super::expr::times(&mut product, &value(f, values)?);
                 limits::check_number(&product)?;
             }
             product

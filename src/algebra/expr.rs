@@ -28,6 +28,24 @@ pub enum Expr {
     Ceil(Box<Expr>),
 }
 
+/// `a *= b`, without the gcd reduction when both are whole (nearly every constant is).
+pub(super) fn times(a: &mut Rational, b: &Rational) {
+    if a.is_integer() && b.is_integer() {
+        *a = Rational::from_integer(a.numer() * b.numer());
+    } else {
+        *a *= b;
+    }
+}
+
+/// `a += b`, likewise.
+pub(super) fn plus(a: &mut Rational, b: &Rational) {
+    if a.is_integer() && b.is_integer() {
+        *a = Rational::from_integer(a.numer() + b.numer());
+    } else {
+        *a += b;
+    }
+}
+
 impl Expr {
     /// An integer constant.
     pub fn int(n: i64) -> Expr {
@@ -77,11 +95,11 @@ impl Expr {
         let mut rest = Vec::new();
         for f in factors {
             match f {
-                Expr::Num(n) => coeff *= n,
+                Expr::Num(n) => times(&mut coeff, &n),
                 Expr::Mul(inner) => {
                     for g in inner {
                         match g {
-                            Expr::Num(n) => coeff *= n,
+                            Expr::Num(n) => times(&mut coeff, &n),
                             other => rest.push(other),
                         }
                     }

@@ -40,7 +40,7 @@ impl Term {
 }
 
 /// How a closed form should read.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LayoutRules {
     /// Symbols in the order they are written inside a monomial (`B`, `T`, `V`, `L`, `H`, …).
     pub rank: Vec<String>,

@@ -26,6 +26,16 @@ impl Engine {
     /// Outer terms come in the order they first appear in `e` as written (for a model: embedding,
     /// blocks, head), so `VH + L(…) + H + VH` reads `2VH + L(…) + H`. A floor is left as written.
     pub fn simplify(&self, e: &Expr, rules: &LayoutRules) -> Result<Expr, AlgebraError> {
+        let key = (e.clone(), rules.clone());
+        if let Some(done) = self.simplified.borrow().get(&key) {
+            return Ok(done.clone());
+        }
+        let done = self.lay_out(e, rules)?;
+        self.simplified.borrow_mut().insert(key, done.clone());
+        Ok(done)
+    }
+
+    fn lay_out(&self, e: &Expr, rules: &LayoutRules) -> Result<Expr, AlgebraError> {
         if has_floor(e) {
             // The terms without a floor are laid out as usual; each floor keeps its place, with
             // its inside laid out.

@@ -20,6 +20,10 @@ pub struct Cli {
     /// with symbolica (one run per user at a time). [default: wait as long as it takes]
     #[arg(long, global = true, value_name = "SECONDS", allow_hyphen_values = true)]
     pub wait_timeout: Option<String>,
+    /// Fit text output to N columns [default: the terminal's width when writing to one; no limit
+    /// in a pipe or file].
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -36,6 +40,9 @@ pub enum Command {
     /// Serving a model for inference: weights and KV-cache memory, the largest concurrency and
     /// context that fit, prefill and decode times on a per-op roofline.
     Serve(Box<super::serve::ServeArgs>),
+    /// Quantities over a grid of sizes, models and conventions, evaluated exactly from closed
+    /// forms derived once: `tally sweep --vary B=1..1024 --vary T=1024,4096 --quantity memory.total`.
+    Sweep(Box<super::sweep::SweepArgs>),
     /// Charts of the derivations as SVG: memory vs batch, FLOP shares vs size or context, time vs
     /// MFU or GPUs, per-GPU memory across layouts, the inference roofline.
     Plot(Box<super::plot::PlotArgs>),

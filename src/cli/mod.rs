@@ -8,6 +8,7 @@ mod model;
 mod options;
 mod plot;
 mod serve;
+mod sweep;
 
 use args::{AuditFormat, Cli, Command};
 use clap::{CommandFactory, Parser};
@@ -51,7 +52,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
-    let Cli { command, data, wait_timeout } = cli;
+    let Cli { command, data, wait_timeout, width: cli_width } = cli;
     let open = |inputs: &mut Inputs| open(data.as_deref(), wait_timeout.as_deref(), inputs);
     match command {
         Command::Completions { shell } => {
@@ -103,7 +104,8 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             for note in &doc.notes {
                 eprintln!("tally: {}", printable(note));
             }
-            emit(&render::render(&doc, args.format, args.standalone), args.output.as_deref(), inputs).map(|()| 0)
+            let text = shown(&doc, args.format, args.standalone, width(cli_width, args.output.is_none()));
+            emit(&text, args.output.as_deref(), inputs).map(|()| 0)
         }
         Command::Plan(args) => {
             let options = args.options.options();
@@ -143,7 +145,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             drop(session);
             let text = match args.format {
                 render::Format::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
-                format => render::render(&tally::plan::document(&plan), format, false),
+                format => shown(&tally::plan::document(&plan), format, false, width(cli_width, true)),
             };
             emit(&text, None, inputs).map(|()| 0)
         }
@@ -152,6 +154,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             let text = model::import(&hf_config, open(inputs)?.data(), inputs)?;
             emit(&text, output.as_deref(), inputs).map(|()| 0)
         }
+        Command::Sweep(args) => sweep::run(&args, open(inputs)?, inputs).map(|()| 0),
         Command::Serve(args) => {
             let text = serve::run(&args, open(inputs)?, inputs)?;
             emit(&text, None, inputs).map(|()| 0)
@@ -243,6 +246,29 @@ fn emit(output: &str, path: Option<&Path>, inputs: &Inputs) -> Result<(), Error>
                 _ => Ok(()),
             }
         }
+    }
+}
+
+/// The text width to fit: `--width`, else the terminal's when stdout is one (and is where the
+/// output goes), else none (pipes and files get whole lines, the same every time).
+fn width(given: Option<u16>, to_stdout: bool) -> Option<usize> {
+    if let Some(w) = given {
+        return Some(w.into());
+    }
+    if !to_stdout || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ fills the winsize struct it is given; a failure leaves it zeroed.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col >= 40).then_some(size.ws_col.into())
+}
+
+/// A document in `format`; text fitted to `width` when there is one.
+fn shown(doc: &tally::derivation::Document, format: render::Format, standalone: bool, width: Option<usize>) -> String {
+    match (format, width) {
+        (render::Format::Text, Some(w)) => render::render_text(doc, w),
+        _ => render::render(doc, format, standalone),
     }
 }
 

@@ -32,7 +32,7 @@ fn imported(path: &Path, data: &tally::data::Data, inputs: &mut Inputs) -> Resul
     let file: PathBuf = if path.is_dir() { path.join("config.json") } else { path.to_path_buf() };
     let config = inputs.read(&file)?;
     let preset = preset_name(&file);
-    let imported = tally::model::hf::import(&config, &preset, &data.hf_families, &data.symbols)?;
+    let imported = tally::model::hf::import(&config, &preset, data.hf_families(), &data.symbols)?;
     let name = format!("{} (imported as {})", config.name, imported.family);
     Ok((Source { name, text: imported.text }, preset))
 }

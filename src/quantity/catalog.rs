@@ -262,6 +262,8 @@ pub struct Catalog<'a> {
     pub model: &'a Model,
     /// The conventions.
     pub conventions: &'a Conventions,
+    /// Rules-built expressions already built: a document asks for the same ones many times.
+    built: std::cell::RefCell<std::collections::HashMap<String, Option<Expr>>>,
 }
 
 /// The solution of memory = a·B + b for the largest batch, at the bound sizes and as closed forms.
@@ -305,7 +307,7 @@ impl BatchLine {
 impl<'a> Catalog<'a> {
     /// The catalog of `model` under `conventions`.
     pub fn new(model: &'a Model, conventions: &'a Conventions) -> Catalog<'a> {
-        Catalog { model, conventions }
+        Catalog { model, conventions, built: Default::default() }
     }
 
     /// Every fixed entry (for listings).
@@ -407,6 +409,15 @@ impl<'a> Catalog<'a> {
     /// The rules-built expression of a quantity (a largest batch needs the algebra: see
     /// [`Catalog::quantity`]).
     pub fn raw(&self, name: &str) -> Option<Expr> {
+        if let Some(built) = self.built.borrow().get(name) {
+            return built.clone();
+        }
+        let built = self.build(name);
+        self.built.borrow_mut().insert(name.to_string(), built.clone());
+        built
+    }
+
+    fn build(&self, name: &str) -> Option<Expr> {
         if let Some(e) = all_entries().find(|e| e.name == name) {
             return (e.build)(self);
         }

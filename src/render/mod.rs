@@ -31,6 +31,12 @@ choices! {
     }
 }
 
+/// Plain text fitted to `width` columns (a terminal's): tables wrap their widest text columns,
+/// paragraphs wrap at spaces.
+pub fn render_text(doc: &Document, width: usize) -> String {
+    text::Text { width: Some(width) }.render(doc)
+}
+
 /// One output format.
 pub trait Render {
     /// The document in this format, ending with a newline.
@@ -40,7 +46,7 @@ pub trait Render {
 /// Renders `doc` in `format`; `standalone` makes LaTeX a complete document.
 pub fn render(doc: &Document, format: Format, standalone: bool) -> String {
     match format {
-        Format::Text => text::Text.render(doc),
+        Format::Text => text::Text::default().render(doc),
         Format::Markdown => markdown::Markdown.render(doc),
         Format::Latex => latex::Latex { standalone }.render(doc),
         Format::Json => json::Json.render(doc),

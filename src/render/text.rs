@@ -4,14 +4,59 @@ use super::{Render, cell_plain, paragraph, side_plain};
 use crate::algebra::{Notation, print};
 use crate::derivation::{Block, Document, Table};
 
-/// The text renderer.
-pub struct Text;
+/// The text renderer; with a width, tables and paragraphs are fitted to it (a terminal's).
+#[derive(Default)]
+pub struct Text {
+    /// Columns to fit, if any.
+    pub width: Option<usize>,
+}
+
+/// Narrowest a wrapped column gets.
+const MIN_COLUMN: usize = 8;
 
 fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-fn table(t: &Table) -> String {
+/// `text` in lines of at most `max` characters, broken at spaces where it can be (a word longer
+/// than the line is cut).
+fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        let candidate = if current.is_empty() { word.to_string() } else { format!("{current} {word}") };
+        if width(&candidate) <= max {
+            current = candidate;
+            continue;
+        }
+        if !current.is_empty() {
+            lines.push(std::mem::take(&mut current));
+        }
+        let mut rest: Vec<char> = word.chars().collect();
+        while rest.len() > max {
+            lines.push(rest.drain(..max).collect());
+        }
+        current = rest.into_iter().collect();
+    }
+    lines.push(current);
+    lines
+}
+
+/// Column widths that fit `limit`: the widest left-aligned (text and formula) columns give way
+/// first; right-aligned numbers keep their width.
+fn fitted(widths: &[usize], right: &[bool], limit: usize) -> Vec<usize> {
+    let mut out = widths.to_vec();
+    let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
+    while total(&out) > limit {
+        let widest =
+            (0..out.len()).filter(|&i| !right[i] && out[i] > MIN_COLUMN).max_by_key(|&i| (out[i], usize::MAX - i));
+        let Some(i) = widest else { break };
+        out[i] -= 1;
+    }
+    out
+}
+
+fn table(t: &Table, limit: Option<usize>) -> String {
     let cells: Vec<Vec<String>> =
         t.rows.iter().map(|r| r.cells.iter().map(|c| cell_plain(c, Notation::Unicode)).collect()).collect();
     let mut widths: Vec<usize> = t.columns.iter().map(|(h, _)| width(h)).collect();
@@ -20,16 +65,34 @@ fn table(t: &Table) -> String {
             widths[i] = widths[i].max(width(c));
         }
     }
-    let line = |items: &[String]| -> String {
+    let right: Vec<bool> = t.columns.iter().map(|(_, r)| *r).collect();
+    let widths = match limit {
+        Some(limit) => fitted(&widths, &right, limit),
+        None => widths,
+    };
+    let one_line = |items: &[String]| -> String {
         let parts: Vec<String> = items
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let pad = " ".repeat(widths[i] - width(c));
+                let pad = " ".repeat(widths[i].saturating_sub(width(c)));
                 if t.columns[i].1 { format!("{pad}{c}") } else { format!("{c}{pad}") }
             })
             .collect();
         parts.join("  ").trim_end().to_string()
+    };
+    // A row whose cells are wider than their columns takes several lines.
+    let line = |items: &[String]| -> String {
+        let wrapped: Vec<Vec<String>> = items.iter().enumerate().map(|(i, c)| wrap(c, widths[i].max(1))).collect();
+        let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+        (0..height)
+            .map(|k| {
+                let parts: Vec<String> =
+                    wrapped.iter().map(|lines| lines.get(k).cloned().unwrap_or_default()).collect();
+                one_line(&parts)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let header: Vec<String> = t.columns.iter().map(|(h, _)| h.clone()).collect();
     let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
@@ -53,11 +116,14 @@ impl Render for Text {
                 Block::Heading(h) => out.push_str(&format!("{h}\n{}\n", "─".repeat(width(h)))),
                 Block::Paragraph(parts) => {
                     let s = paragraph(parts, |t| t.to_string(), |e| print(e, Notation::Unicode));
-                    out.push_str(&s);
+                    match self.width {
+                        Some(w) => out.push_str(&wrap(&s, w).join("\n")),
+                        None => out.push_str(&s),
+                    }
                     out.push('\n');
                 }
                 Block::Table(t) => {
-                    out.push_str(&table(t));
+                    out.push_str(&table(t, self.width));
                     out.push('\n');
                 }
                 Block::Figure(f) => out.push_str(&format!("[{}]\n", super::figure_note(f))),
@@ -72,7 +138,25 @@ impl Render for Text {
                                 (Some(n), 0) => format!("    [{n}]"),
                                 _ => String::new(),
                             };
-                            out.push_str(&format!("{head}{}{note}\n", side_plain(side, Notation::Unicode)));
+                            let body = side_plain(side, Notation::Unicode);
+                            match self.width {
+                                // Too long for the width: the formula wraps at its spaces under
+                                // itself, and the note takes a line of its own.
+                                Some(w) if width(&head) + width(&body) + width(&note) > w => {
+                                    let room = w.saturating_sub(width(&head)).max(MIN_COLUMN);
+                                    let pad = " ".repeat(width(&head));
+                                    for (k, piece) in wrap(&body, room).iter().enumerate() {
+                                        out.push_str(if k == 0 { &head } else { &pad });
+                                        out.push_str(piece);
+                                        out.push('\n');
+                                    }
+                                    if !note.is_empty() {
+                                        out.push_str(&wrap(&format!("{pad}{}", note.trim_start()), w).join("\n"));
+                                        out.push('\n');
+                                    }
+                                }
+                                _ => out.push_str(&format!("{head}{body}{note}\n")),
+                            }
                         }
                     }
                 }
