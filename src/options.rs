@@ -426,6 +426,7 @@ impl Options {
             logits_temporary: self.temporaries == Temporaries::Logits,
             tokens_per_second,
             steps,
+            steps_given: self.steps != Options::default().steps,
             mfu,
             statistics_bytes: data.costs.flash_statistics_bytes,
         })

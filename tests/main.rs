@@ -2,6 +2,7 @@
 //! area (the binary as users run it, derivations, training, the audit, rendering, hardening);
 //! `common` holds what they share.
 
+mod advice;
 mod audit;
 mod browser;
 mod cli;

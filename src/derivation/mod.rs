@@ -38,6 +38,17 @@ pub fn convention_words(c: &Conventions) -> Vec<(String, String)> {
         ),
         pair("backward", if c.recompute { "2 × forward, plus one forward recomputed" } else { "2 × forward" }.into()),
         pair("optimizer", c.optimizer.name.clone()),
+        pair(
+            "steps",
+            if c.steps_given {
+                format!("{} (--steps)", crate::dim::exact(&c.steps))
+            } else {
+                format!(
+                    "S = {} steps (the default of --steps): an assumption, not your run",
+                    crate::dim::exact(&c.steps)
+                )
+            },
+        ),
         pair("precision", format!("{}: {} bytes per element", c.precision.name, c.precision.bytes)),
         pair(
             "layout",

@@ -325,6 +325,73 @@ fn approximations(
     Ok(())
 }
 
+/// What would make one sequence fit, from the numbers: when the model states alone exceed the
+/// budget no per-sequence change helps, so sharding them is named with the GPU count it needs;
+/// otherwise the per-sequence savings of FlashAttention and recomputation, re-derived.
+fn advice(
+    catalog: &Catalog,
+    ctx: &Context,
+    line: &crate::quantity::catalog::BatchLine,
+    budget: &Rational,
+) -> Result<String> {
+    let (a, b) = (&line.a, &line.b);
+    // Bytes per sequence under the changes that keep fewer activations, re-derived.
+    let conventions = catalog.conventions;
+    let per_sequence = |alt: &crate::quantity::Conventions| -> Result<Option<Rational>> {
+        Ok(Catalog::new(catalog.model, alt).batch_line(ctx)?.map(|l| l.a))
+    };
+    let mut options: Vec<(&str, Rational)> = Vec::new();
+    if !conventions.flash
+        && let Some(after) = per_sequence(&crate::quantity::Conventions { flash: true, ..conventions.clone() })?
+    {
+        options.push(("FlashAttention (--attention-kernel flash, no T² tensors kept)", after));
+    }
+    if !conventions.recompute
+        && let Some(after) = per_sequence(&crate::quantity::Conventions { recompute: true, ..conventions.clone() })?
+    {
+        options.push(("full recomputation (--recompute full, one tensor kept per block)", after));
+    }
+    options.retain(|(_, after)| after < a);
+    // Sharding the model states over N GPUs (ZeRO-3) leaves b/N of them per GPU.
+    let gpus = |per_seq: &Rational| (per_seq < budget).then(|| (b / (budget - per_seq)).ceil());
+    let shard = |n: Rational| {
+        format!("ZeRO-3 over N ≥ {} GPUs (--zero 3 --parallel dp=N; `tally plan` ranks the layouts)", dim::exact(&n))
+    };
+    let mut said = Vec::new();
+    if b > budget {
+        said.push(format!(
+            "Parameters, gradients and optimizer state alone need {} ({} over): no change per sequence can help on its own.",
+            dim::bytes(b),
+            dim::bytes(&(b - budget))
+        ));
+        match gpus(a) {
+            Some(n) => said.push(format!("One sequence fits with {}.", shard(n))),
+            None => said.push(format!("One sequence's activations alone ({}) exceed the budget too.", dim::bytes(a))),
+        }
+        for (what, after) in &options {
+            if let Some(n) = gpus(after) {
+                said.push(format!(
+                    "With {what}: {} per sequence instead of {}, and {}.",
+                    dim::bytes(after),
+                    dim::bytes(a),
+                    shard(n)
+                ));
+            }
+        }
+        return Ok(said.join(" "));
+    }
+    let room = budget - b;
+    said.push(format!("The model states leave {} for activations.", dim::bytes(&room)));
+    for (what, after) in &options {
+        let verdict = if *after <= room { "then one sequence fits" } else { "not enough alone" };
+        said.push(format!("{what}: {} per sequence instead of {} ({verdict}).", dim::bytes(after), dim::bytes(a)));
+    }
+    if options.is_empty() {
+        said.push("Shorten T, lower the precision or add memory.".into());
+    }
+    Ok(said.join(" "))
+}
+
 fn batch_section(
     catalog: &Catalog,
     ctx: &Context,
@@ -345,15 +412,10 @@ fn batch_section(
             BatchFit::Unbounded => "any".to_string(),
             BatchFit::DoesNotFit(missing) => {
                 sentences.push(format!(
-                    "With {label} even B = 1 does not fit: one sequence needs {} bytes, {} more than the budget. \
-                     {}Use less memory per sequence (shorter T, recomputation, lower precision) or more memory.",
+                    "With {label} even B = 1 does not fit: one sequence needs {} bytes, {} more than the budget. {}",
                     dim::exact(&(a + b)),
                     dim::bytes(missing),
-                    if b > budget {
-                        format!("Parameters, gradients and optimizer state alone need {}. ", dim::bytes(b))
-                    } else {
-                        String::new()
-                    }
+                    advice(catalog, ctx, line, budget)?
                 ));
                 "does not fit".to_string()
             }
@@ -402,14 +464,38 @@ fn time_section(
 ) -> Result<()> {
     let c = catalog.conventions;
     blocks.push(Block::Heading("Training time".into()));
-    blocks.push(Block::Paragraph(vec![text(format!(
-        "S steps of C_step FLOPs on one {} at {} with peak R and utilisation U:",
-        c.hardware.summary, c.precision.name
-    ))]));
+    let (words, symbolic) = match &c.tokens_per_second {
+        Some(rate) => (
+            format!("S steps of B·T tokens at the measured τ = {} tokens/s:", dim::decimal(rate, 0)),
+            Role::Steps.expr() * Role::Batch.expr() * Role::Context.expr() * Expr::sym("tau").pow(-1),
+        ),
+        None => (
+            format!(
+                "S steps of C_step FLOPs on one {} at {} with peak R and utilisation U:",
+                c.hardware.summary, c.precision.name
+            ),
+            Role::Steps.expr() * Expr::sym("C_step") * (Role::Mfu.expr() * Role::Peak.expr()).pow(-1),
+        ),
+    };
+    blocks.push(Block::Paragraph(vec![text(words)]));
     let time = catalog.get(ctx, "time.training")?;
-    let symbolic = Role::Steps.expr() * Expr::sym("C_step") * (Role::Mfu.expr() * Role::Peak.expr()).pow(-1);
     blocks.push(Block::Equations(vec![Equation::chain("t", vec![symbolic], &time, "")]));
     quantities.push(time);
+    // The time reads like an answer; what it assumes must be said.
+    let batch = ctx.value(&Role::Batch.expr())?;
+    let one = batch == Rational::from_integer(1.into());
+    let mut assumed =
+        vec![format!("B = {} {} per step", dim::exact(&batch), if one { "sequence" } else { "sequences" })];
+    if !c.steps_given {
+        assumed.push(format!("S = {} steps (the default of --steps)", dim::exact(&c.steps)));
+    }
+    if c.tokens_per_second.is_none() {
+        assumed.push(format!("U = {} (--mfu)", dim::exact(&c.mfu)));
+    }
+    blocks.push(Block::Paragraph(vec![text(format!(
+        "This time assumes {}: give your run's values (--set B=…, --steps, --mfu or --tokens-per-second).",
+        assumed.join(", ")
+    ))]));
     if let (Some(rate), Some(mfu)) = (&c.tokens_per_second, catalog.quantity(ctx, "mfu")?) {
         blocks.push(Block::Paragraph(vec![text(format!(
             "MFU from a measured {} tokens/s: model FLOPs per token (forward + backward, 3·C_fwd/(BT)) × tokens/s ÷ peak.",

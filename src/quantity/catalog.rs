@@ -230,11 +230,30 @@ const ENTRIES: &[Entry] = &[
     entry!(
         "time.training",
         seconds,
-        ["flops", "attention_flops", "recompute", "optimizer", "hardware", "precision", "mfu", "steps"],
+        [
+            "flops",
+            "attention_flops",
+            "recompute",
+            "optimizer",
+            "hardware",
+            "precision",
+            "mfu",
+            "steps",
+            "tokens_per_second"
+        ],
         ["flops.step"],
         true,
-        |_| "training time".into(),
-        |c| { Some(Role::Steps.expr() * c.step_flops() * (Role::Mfu.expr() * Role::Peak.expr()).pow(-1)) }
+        |c| if c.conventions.tokens_per_second.is_some() {
+            "training time at the measured throughput".into()
+        } else {
+            "training time".into()
+        },
+        |c| Some(match &c.conventions.tokens_per_second {
+            // A measured throughput is what the run does: S steps of B·T tokens at that rate.
+            Some(rate) =>
+                Role::Steps.expr() * Role::Batch.expr() * Role::Context.expr() * Expr::num(rate.clone()).pow(-1),
+            None => Role::Steps.expr() * c.step_flops() * (Role::Mfu.expr() * Role::Peak.expr()).pow(-1),
+        })
     ),
     entry!(
         "mfu",

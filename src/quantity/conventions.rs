@@ -49,6 +49,8 @@ pub struct Conventions {
     pub tokens_per_second: Option<Rational>,
     /// Optimizer steps (binds S).
     pub steps: Rational,
+    /// Whether the steps were given (`--steps`), not the default.
+    pub steps_given: bool,
     /// Model FLOPs utilisation (binds U).
     pub mfu: Rational,
     /// Bytes per element of FlashAttention's statistics.

@@ -1,0 +1,57 @@
+//! Output that never misleads: advice that follows from the numbers, training time from a measured
+//! throughput, and defaults said to be assumptions.
+
+use super::common::tally;
+
+fn derive(args: &[&str]) -> String {
+    let out = tally().arg("derive").args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn model_states_over_the_budget_point_to_sharding_with_the_gpu_count() {
+    let text = derive(&["--model", "llama-3-8b", "--precision", "bf16", "--layout", "mixed", "--hardware", "h100"]);
+    assert!(text.contains("Parameters, gradients and optimizer state alone need 128 GB"), "{text}");
+    assert!(text.contains("no change per sequence can help on its own"));
+    assert!(!text.contains("Use less memory per sequence"), "the old advice is gone");
+    // T² activations dominate at T = 8192: FlashAttention takes one sequence from 308 GB to 33.3 GB,
+    // and then ZeRO-3 over 3 GPUs fits it (128.5 GB / (80 − 33.3) GB = 2.75).
+    assert!(text.contains("FlashAttention (--attention-kernel flash, no T² tensors kept): 33.3 GB"), "{text}");
+    assert!(text.contains("ZeRO-3 over N ≥ 3 GPUs"), "{text}");
+}
+
+#[test]
+fn activations_over_the_room_name_what_each_change_saves() {
+    let text = derive(&["--model", "gpt2-xl", "--set", "T=16384", "--hardware", "h100"]);
+    assert!(text.contains("The model states leave 46.0 GB"), "{text}");
+    assert!(
+        text.contains("87.3 GB (81.3 GiB) per sequence instead of 2.66 TB (2.42 TiB) (not enough alone)"),
+        "{text}"
+    );
+    assert!(text.contains("11.7 GB (10.9 GiB) per sequence instead of 2.66 TB (2.42 TiB) (then one sequence fits)"));
+}
+
+#[test]
+fn a_model_that_fits_gets_no_advice() {
+    let text = derive(&["--model", "gpt2-small", "--hardware", "h100"]);
+    assert!(!text.contains("does not fit") && !text.contains("ZeRO-3 over"), "{text}");
+}
+
+#[test]
+fn a_measured_throughput_drives_the_training_time() {
+    let text = derive(&["--model", "gpt2-small", "--tokens-per-second", "3000", "--steps", "1000"]);
+    // 1,000 steps of 1 × 1,024 tokens at 3,000 tokens/s = 341.33 s.
+    assert!(text.contains("t = SBT/τ") && text.contains("≈ 341 s"), "{text}");
+    let default = derive(&["--model", "gpt2-small"]);
+    assert!(default.contains("t = S·C_step/(UR)"));
+    for format in ["text", "markdown", "latex", "html", "json"] {
+        let out = derive(&["--model", "gpt2-small", "--format", format]);
+        assert!(out.contains("S = 400,000 steps (the default of --steps)"), "{format}: the default is labelled");
+        if format != "json" {
+            assert!(out.contains("B = 1 sequence per step"), "{format}");
+        }
+    }
+    let given = derive(&["--model", "gpt2-small", "--steps", "1000", "--set", "B=8"]);
+    assert!(!given.contains("the default of --steps") && given.contains("B = 8 sequences per step"));
+}
