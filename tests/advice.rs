@@ -55,3 +55,36 @@ fn a_measured_throughput_drives_the_training_time() {
     let given = derive(&["--model", "gpt2-small", "--steps", "1000", "--set", "B=8"]);
     assert!(!given.contains("the default of --steps") && given.contains("B = 8 sequences per step"));
 }
+
+#[test]
+fn json_carries_everything_the_text_shows() {
+    for args in [&["cs336-2025"][..], &["cs336-2024"], &["--model", "llama-3-8b"]] {
+        let text = derive(args);
+        let json: serde_json::Value = serde_json::from_str(&derive(&[args, &["--format", "json"]].concat())).unwrap();
+        let document = json["document"].as_array().unwrap();
+        let paragraphs: Vec<&str> = document.iter().filter_map(|b| b["paragraph"].as_str()).collect();
+        let headings: Vec<&str> = document.iter().filter_map(|b| b["heading"].as_str()).collect();
+        let cells: Vec<String> = document
+            .iter()
+            .filter_map(|b| b["table"]["rows"].as_array())
+            .flatten()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()))
+            .collect();
+        // Every question, judgement and heading of the text is in the JSON, and every share.
+        for line in text.lines().filter(|l| l.starts_with("Question:") || l.starts_with("The largest share")) {
+            assert!(paragraphs.contains(&line), "{args:?}: {line}");
+        }
+        // A heading is a line the text underlines.
+        let lines: Vec<&str> = text.lines().collect();
+        for pair in lines.windows(2).filter(|p| p[1].starts_with('─') && !p[0].is_empty() && !p[0].contains("  ")) {
+            assert!(headings.contains(&pair[0]), "{args:?}: heading {}", pair[0]);
+        }
+        assert_eq!(document[0]["title"].as_str(), lines.first().copied());
+        for share in text.split_whitespace().filter(|w| w.ends_with('%') && w.contains('.')) {
+            assert!(
+                cells.iter().any(|c| c == share) || paragraphs.iter().any(|p| p.contains(share)),
+                "{args:?}: {share}"
+            );
+        }
+    }
+}

@@ -27,6 +27,32 @@ struct JsonDocument<'a> {
     bindings: serde_json::Map<String, Value>,
     conventions: serde_json::Map<String, Value>,
     quantities: Vec<JsonQuantity<'a>>,
+    /// Everything the other formats show, block by block, as text (Unicode maths): the title,
+    /// headings, paragraphs (questions, judgements), tables (shares, activations) and equation
+    /// chains.
+    document: Vec<Value>,
+}
+
+/// One block of the document as JSON.
+fn block(b: &crate::derivation::Block) -> Value {
+    use crate::derivation::Block;
+    let n = Notation::Unicode;
+    match b {
+        Block::Heading(h) => serde_json::json!({ "heading": h }),
+        Block::Paragraph(parts) => {
+            serde_json::json!({ "paragraph": super::paragraph(parts, |t| t.to_string(), |e| print(e, n)) })
+        }
+        Block::Table(t) => serde_json::json!({ "table": {
+            "columns": t.columns.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>(),
+            "rows": t.rows.iter().map(|r| r.cells.iter().map(|c| super::cell_plain(c, n)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        } }),
+        Block::Equations(eqs) => serde_json::json!({ "equations": eqs.iter().map(|eq| serde_json::json!({
+            "lhs": super::lhs(&eq.lhs, n),
+            "rhs": eq.rhs.iter().map(|s| format!("{} {}", s.relation(), super::side_plain(s, n))).collect::<Vec<_>>(),
+            "note": eq.note,
+        })).collect::<Vec<_>>() }),
+        Block::Figure(f) => serde_json::json!({ "figure": super::figure_note(f) }),
+    }
 }
 
 #[derive(Serialize)]
@@ -58,6 +84,9 @@ impl Render for Json {
                     value: q.value.as_ref().map(crate::dim::plain),
                     display: q.verdict.clone().or_else(|| q.value.as_ref().map(|v| dim::display(v, &q.unit))),
                 })
+                .collect(),
+            document: std::iter::once(serde_json::json!({ "title": doc.title }))
+                .chain(doc.blocks.iter().map(block))
                 .collect(),
         };
         let mut s = serde_json::to_string_pretty(&out).unwrap_or_default();
