@@ -88,3 +88,37 @@ fn json_carries_everything_the_text_shows() {
         }
     }
 }
+
+#[test]
+fn no_printed_specialisation_contradicts_the_bindings() {
+    let listing = String::from_utf8(tally().args(["list", "models"]).output().unwrap().stdout).unwrap();
+    let mut checked = 0;
+    for name in listing.lines().filter_map(|l| l.split_whitespace().next()) {
+        let json: serde_json::Value = serde_json::from_str(&derive(&["--model", name, "--format", "json"])).unwrap();
+        let values: std::collections::BTreeMap<String, tally::algebra::Rational> = json["bindings"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter_map(|(k, v)| {
+                let text = v.as_i64().map(|n| n.to_string()).or_else(|| v.as_str().map(str::to_string))?;
+                let (n, d) = text.split_once('/').unwrap_or((&text, "1"));
+                Some((k.clone(), tally::algebra::Rational::new(n.parse().ok()?, d.parse().ok()?)))
+            })
+            .collect();
+        // Every note of the form `with X = formula` must hold at the bound sizes.
+        for eq in json["document"].as_array().unwrap().iter().filter_map(|b| b["equations"].as_array()).flatten() {
+            let Some(note) = eq["note"].as_str() else { continue };
+            let Some(relation) = note.strip_prefix("with ") else { continue };
+            let Some((symbol, formula)) = relation.split_once(" = ") else { continue };
+            let read = |t: &str| tally::algebra::parse(t, &tally::algebra::any_symbol).unwrap();
+            let (lhs, rhs) = (read(symbol.trim()), read(formula.trim()));
+            let (Ok(l), Ok(r)) = (tally::algebra::evaluate(&lhs, &values), tally::algebra::evaluate(&rhs, &values))
+            else {
+                continue;
+            };
+            assert_eq!(l, r, "{name}: `{note}` is printed but does not hold");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "some specialisations are printed and checked");
+}
