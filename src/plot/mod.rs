@@ -16,10 +16,9 @@ use crate::algebra::Rational;
 use crate::data::Data;
 use crate::dim;
 use crate::error::{Error, Result};
-use crate::model::Origin;
 use crate::preset::Selection;
 use crate::quantity::{Conventions, Quantity};
-use crate::session::{DeriveRequest, Session, parse_set, select};
+use crate::session::{DeriveRequest, Session, parse_set};
 use num_traits::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -120,15 +119,8 @@ pub(crate) struct Setting {
 
 impl Setting {
     fn of(data: &Data, request: &DeriveRequest) -> Result<Setting> {
-        let selection = select(data, &request.model, request.file.as_ref(), request.preset.as_deref())?;
-        let conventions = request.options.resolve(data)?;
-        let mut sets = conventions.bindings()?;
-        for s in &request.sets {
-            let (symbol, value) = parse_set(s, &data.symbols)?;
-            sets.push((symbol, value, Origin::Set));
-        }
-        let values = selection.model.bind(selection.preset.as_ref(), &sets, &data.symbols)?.values();
-        Ok(Setting { selection, conventions, values })
+        let (selection, bindings, conventions) = crate::session::prepare(data, request)?;
+        Ok(Setting { selection, conventions, values: bindings.values() })
     }
 
     /// A bound size, `1` when the model has no such symbol.
