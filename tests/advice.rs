@@ -122,3 +122,27 @@ fn no_printed_specialisation_contradicts_the_bindings() {
     }
     assert!(checked > 0, "some specialisations are printed and checked");
 }
+
+#[test]
+fn a_table_of_some_ops_totals_the_ops_it_lists() {
+    // Sheet part (b) lists the matmuls only: its totals are theirs (no RMSNorm gains).
+    let json: serde_json::Value = serde_json::from_str(&derive(&["cs336-2025", "--format", "json"])).unwrap();
+    let table = json["document"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|b| b["table"].as_object().filter(|t| t["rows"].as_array().unwrap().iter().any(|r| r[1] == "W_Q")))
+        .expect("the matmul table");
+    let number = |c: &serde_json::Value| c.as_str().unwrap().replace(',', "").parse::<u64>().unwrap_or(0);
+    let mut sum = 0;
+    for row in table["rows"].as_array().unwrap() {
+        let label = row[0].as_str().unwrap();
+        if label.contains("(one of them): the ops listed") {
+            assert_eq!(number(&row[6]), sum, "params of the listed block ops");
+            assert_eq!(row[4], "4H² + 3HF");
+        } else if !row[1].as_str().unwrap().is_empty() && (label.is_empty() || label == "Transformer block") {
+            sum += number(&row[6]);
+        }
+    }
+    assert_eq!(sum, 40_960_000, "4H² + 3HF at GPT-2 XL");
+}

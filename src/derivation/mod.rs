@@ -257,6 +257,16 @@ fn op_table(selection: &Selection, ctx: &Context, conv: FlopConvention, keep: &d
         if listed.is_empty() {
             continue;
         }
+        // A table that lists only some ops (the matmuls) totals what it lists, and says so.
+        let every = listed.len() == stage.ops.len();
+        let (p, f) = if every {
+            (quantity::stage_params(stage), quantity::stage_forward_flops(model, stage, conv))
+        } else {
+            (
+                Expr::sum(listed.iter().map(|op| op.params()).collect()),
+                Expr::sum(listed.iter().map(|op| op.forward_flops(conv, &model.costs)).collect()),
+            )
+        };
         for (i, op) in listed.into_iter().enumerate() {
             let mut cells = vec![
                 if i == 0 { Cell::Text(stage.name.clone()) } else { Cell::Empty },
@@ -267,16 +277,24 @@ fn op_table(selection: &Selection, ctx: &Context, conv: FlopConvention, keep: &d
             cells.extend(sums(&op.params(), &op.forward_flops(conv, &model.costs))?);
             rows.push(Row::plain(cells));
         }
-        let p = quantity::stage_params(stage);
-        let f = quantity::stage_forward_flops(model, stage, conv);
         let once = stage.repeat == Expr::one();
-        let label = if once { format!("{} total", stage.name) } else { format!("{} (one of them)", stage.name) };
+        let label = match (once, every) {
+            (true, true) => format!("{} total", stage.name),
+            (false, true) => format!("{} (one of them)", stage.name),
+            (true, false) => format!("{}: the ops listed", stage.name),
+            (false, false) => format!("{} (one of them): the ops listed", stage.name),
+        };
         let mut cells = vec![Cell::Text(label), Cell::Empty, Cell::Empty, Cell::Empty];
         cells.extend(sums(&p, &f)?);
         rows.push(Row::total(cells));
         if !once {
             let (rp, rf) = (stage.repeat.clone() * p, stage.repeat.clone() * f);
-            let label = format!("{} × {}", stage.name, print(&stage.repeat, Notation::Unicode));
+            let label = format!(
+                "{} × {}{}",
+                stage.name,
+                print(&stage.repeat, Notation::Unicode),
+                if every { "" } else { ": the ops listed" }
+            );
             let mut cells = vec![Cell::Text(label), Cell::Empty, Cell::Empty, Cell::Empty];
             cells.extend(sums(&rp, &rf)?);
             rows.push(Row::total(cells));
