@@ -146,3 +146,28 @@ fn a_table_of_some_ops_totals_the_ops_it_lists() {
     }
     assert_eq!(sum, 40_960_000, "4H² + 3HF at GPT-2 XL");
 }
+
+#[test]
+fn no_chain_repeats_a_line_and_every_format_writes_numbers_and_signs_properly() {
+    let listing = String::from_utf8(tally().args(["list", "models"]).output().unwrap().stdout).unwrap();
+    let custom = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cs336-tied.toml");
+    let mut models: Vec<Vec<&str>> =
+        listing.lines().filter_map(|l| l.split_whitespace().next()).map(|m| vec!["--model", m]).collect();
+    models.push(vec!["--model", custom]);
+    for args in &models {
+        let json: serde_json::Value =
+            serde_json::from_str(&derive(&[&args[..], &["--format", "json"]].concat())).unwrap();
+        for eq in json["document"].as_array().unwrap().iter().filter_map(|b| b["equations"].as_array()).flatten() {
+            let rhs: Vec<&str> = eq["rhs"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+            for pair in rhs.windows(2) {
+                assert_ne!(pair[0], pair[1], "{args:?}: {} repeats a line", eq["lhs"]);
+            }
+        }
+    }
+    // 2³⁰ in LaTeX is one exponent; HTML groups long numbers and writes a real minus sign.
+    let latex = derive(&["cs336-2025", "--format", "latex"]);
+    assert!(latex.contains("2$^{30}$") && !latex.contains("$^{3}$$^{0}$"));
+    let html = derive(&["cs336-2025", "--format", "html"]);
+    assert!(html.contains("80,000,000,000") && !html.contains("80000000000"));
+    assert!(html.contains('−'), "a real minus sign");
+}
