@@ -233,9 +233,13 @@ fn grouped_query_attention_needs_kv_heads_dividing_heads() {
 
 #[test]
 fn text_output_fits_the_width_it_is_given() {
-    for args in
-        [&["derive", "--model", "gpt2-small"][..], &["derive", "cs336-2025"], &["derive", "--model", "mixtral-8x7b"]]
-    {
+    for args in [
+        &["derive", "--model", "gpt2-small"][..],
+        &["derive", "cs336-2025"],
+        &["derive", "--model", "mixtral-8x7b"],
+        &["serve", "--model", "llama-3-8b", "--hardware", "h100"],
+        &["plan", "--model", "gpt2-xl", "--gpus", "8", "--hardware", "h100", "--seq", "1024", "--global-batch", "64"],
+    ] {
         for width in ["100", "140"] {
             let out = tally().args(args).args(["--width", width]).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -156,7 +156,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
         }
         Command::Sweep(args) => sweep::run(&args, open(inputs)?, inputs).map(|()| 0),
         Command::Serve(args) => {
-            let text = serve::run(&args, open(inputs)?, inputs)?;
+            let text = serve::run(&args, open(inputs)?, inputs, width(cli_width, true))?;
             emit(&text, None, inputs).map(|()| 0)
         }
         Command::Plot(args) => {

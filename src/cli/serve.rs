@@ -51,7 +51,7 @@ pub struct ServeArgs {
 }
 
 /// Runs `tally serve` in an open session and returns the text to print.
-pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs) -> Result<String, Error> {
+pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs, width: Option<usize>) -> Result<String, Error> {
     let options = Options {
         precision: args.precision.clone(),
         hardware: args.hardware.clone(),
@@ -74,5 +74,8 @@ pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs) -> Result<St
     for note in &doc.notes {
         eprintln!("tally: {}", tally::diagnostic::printable(note));
     }
-    Ok(render::render(&doc, args.format, args.standalone))
+    Ok(match (args.format, width) {
+        (Format::Text, Some(w)) => render::render_text(&doc, w),
+        (format, _) => render::render(&doc, format, args.standalone),
+    })
 }

@@ -42,14 +42,13 @@ fn wrap(text: &str, max: usize) -> Vec<String> {
     lines
 }
 
-/// Column widths that fit `limit`: the widest left-aligned (text and formula) columns give way
-/// first; right-aligned numbers keep their width.
-fn fitted(widths: &[usize], right: &[bool], limit: usize) -> Vec<usize> {
+/// Column widths that fit `limit`: the widest columns give way first — text and formula columns
+/// down to a few characters, number columns only down to their widest number (their headings wrap).
+fn fitted(widths: &[usize], floors: &[usize], limit: usize) -> Vec<usize> {
     let mut out = widths.to_vec();
     let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
     while total(&out) > limit {
-        let widest =
-            (0..out.len()).filter(|&i| !right[i] && out[i] > MIN_COLUMN).max_by_key(|&i| (out[i], usize::MAX - i));
+        let widest = (0..out.len()).filter(|&i| out[i] > floors[i]).max_by_key(|&i| (out[i], usize::MAX - i));
         let Some(i) = widest else { break };
         out[i] -= 1;
     }
@@ -65,9 +64,18 @@ fn table(t: &Table, limit: Option<usize>) -> String {
             widths[i] = widths[i].max(width(c));
         }
     }
-    let right: Vec<bool> = t.columns.iter().map(|(_, r)| *r).collect();
+    // A number column never wraps its numbers: it narrows only to its widest one.
+    let floors: Vec<usize> = t
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, right))| match right {
+            true => cells.iter().map(|r| r.get(i).map_or(0, |c| width(c))).max().unwrap_or(0).max(1),
+            false => MIN_COLUMN,
+        })
+        .collect();
     let widths = match limit {
-        Some(limit) => fitted(&widths, &right, limit),
+        Some(limit) => fitted(&widths, &floors, limit),
         None => widths,
     };
     let one_line = |items: &[String]| -> String {
