@@ -9,7 +9,7 @@
 
 use super::Model;
 use crate::algebra::Expr;
-use crate::ops::{Op, OpKind, Saved};
+use crate::ops::{Op, OpKind};
 use crate::symbol::Role;
 
 choices! {
@@ -111,19 +111,11 @@ impl Model {
                     return None;
                 }
                 let OpKind::Embedding { width, .. } = &self.stages[s].ops[o].kind else { return None };
-                let table = Op {
-                    name: "position embedding".into(),
-                    kind: OpKind::Embedding { rows: Role::Context.expr(), width: width.clone() },
-                    component: self.stages[s].ops[o].component.clone(),
-                    saved: Saved::Never,
-                    kv_cache: None,
-                    inputs: Vec::new(),
-                    tensor_parallel: None,
-                    experts: None,
-                    window: None,
-                    absorbed_head_dim: None,
-                    reads_cache: false,
-                };
+                let table = Op::new(
+                    "position embedding",
+                    OpKind::Embedding { rows: Role::Context.expr(), width: width.clone() },
+                    self.stages[s].ops[o].component.clone(),
+                );
                 out.stages[s].ops.insert(o + 1, table);
             }
             ModelChange::DropPositionTable => {

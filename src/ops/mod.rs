@@ -122,6 +122,26 @@ pub struct Op {
     pub reads_cache: bool,
 }
 
+impl Op {
+    /// An op as written with only a name, a kind and a component: saves nothing, feeds no cache,
+    /// reads the previous op, not split, not an expert, no window.
+    pub fn new(name: impl Into<String>, kind: OpKind, component: impl Into<String>) -> Op {
+        Op {
+            name: name.into(),
+            kind,
+            component: component.into(),
+            saved: Saved::Never,
+            kv_cache: None,
+            inputs: Vec::new(),
+            tensor_parallel: None,
+            experts: None,
+            window: None,
+            absorbed_head_dim: None,
+            reads_cache: false,
+        }
+    }
+}
+
 /// Which activation-memory conventions keep an op's output for the backward pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Saved {

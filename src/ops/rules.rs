@@ -343,19 +343,7 @@ mod tests {
     }
 
     fn op(kind: OpKind) -> Op {
-        Op {
-            name: "op".into(),
-            kind,
-            component: "c".into(),
-            saved: Saved::Cs336,
-            kv_cache: None,
-            inputs: vec![],
-            tensor_parallel: None,
-            experts: None,
-            window: None,
-            absorbed_head_dim: None,
-            reads_cache: false,
-        }
+        Op { saved: Saved::Cs336, ..Op::new("op", kind, "c") }
     }
 
     /// Asserts params and matmul FLOPs equal the expected formulas, symbolically.

@@ -106,19 +106,7 @@ impl Reader<'_> {
                 ));
             }
         };
-        let mut op = Op {
-            name: name.clone(),
-            kind,
-            component: default_component.to_string(),
-            saved: Saved::Never,
-            kv_cache: None,
-            inputs: Vec::new(),
-            tensor_parallel: None,
-            experts: None,
-            window: None,
-            absorbed_head_dim: None,
-            reads_cache: false,
-        };
+        let mut op = Op::new(name.clone(), kind, default_component);
         self.check_fields(&op, file, span)?;
         self.set_common(&mut op, file, stage)?;
         Ok(op)
