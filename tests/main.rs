@@ -3,6 +3,7 @@
 //! `common` holds what they share.
 
 mod advice;
+mod algebra;
 mod audit;
 mod browser;
 mod cli;

@@ -12,8 +12,9 @@ use super::layout::Term;
 use super::limits::{self, LimitError};
 use num_bigint::BigInt;
 use num_traits::{One, Zero};
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use symbolica::atom::{Atom, AtomCore, AtomView, Symbol};
 use symbolica::coefficient::CoefficientView;
@@ -41,27 +42,48 @@ pub enum AlgebraError {
 /// `Send` nor `Sync`, so it cannot leave that thread. Results of expansions are remembered for the
 /// life of the engine: derivations ask for the same closed forms many times.
 pub struct Engine {
-    expanded: RefCell<HashMap<Expr, Expr>>,
+    /// Expansions, each with whether its terms are already in written order (tally's own
+    /// expansion keeps it; symbolica's has its own order).
+    expanded: RefCell<FxHashMap<Expr, (Expr, bool)>>,
     /// Closed forms already laid out, by expression and layout.
-    pub(super) simplified: RefCell<HashMap<(Expr, super::LayoutRules), Expr>>,
+    pub(super) simplified: RefCell<FxHashMap<(Expr, super::LayoutRules), Expr>>,
     _one_thread: PhantomData<*const ()>,
 }
 
 impl Engine {
     /// Only the worker thread calls this, after it has made symbolica's first call.
     pub(super) fn on_worker_thread() -> Engine {
-        Engine { expanded: RefCell::new(HashMap::new()), simplified: RefCell::default(), _one_thread: PhantomData }
+        Engine { expanded: RefCell::default(), simplified: RefCell::default(), _one_thread: PhantomData }
     }
 
-    /// Multiplies out every product and power (with cancellation, `A·(H/A)` → `H`).
+    /// Multiplies out every product and power (with cancellation, `A·(H/A)` → `H`): a Laurent
+    /// polynomial by tally's own arithmetic, anything else by symbolica.
     pub fn expand(&self, e: &Expr) -> Result<Expr, AlgebraError> {
+        Ok(self.expand_ordered(e)?.0)
+    }
+
+    /// [`Engine::expand`], and whether the terms come in the order they first appear when `e` is
+    /// multiplied out left to right.
+    pub(super) fn expand_ordered(&self, e: &Expr) -> Result<(Expr, bool), AlgebraError> {
         if let Some(done) = self.expanded.borrow().get(e) {
             return Ok(done.clone());
         }
         limits::check_expandable(e)?;
-        let result = read(to_atom(e)?.expand().as_view())?;
+        let result = match super::laurent::expand(e)? {
+            Some(terms) => (super::laurent::to_expr(&terms), true),
+            None => (self.expand_by_symbolica(e)?, false),
+        };
         self.expanded.borrow_mut().insert(e.clone(), result.clone());
         Ok(result)
+    }
+
+    /// `e` expanded by symbolica, whatever its form (not remembered): what [`Engine::expand`]
+    /// falls back to beyond Laurent polynomials, and the reference its own expansion is tested
+    /// against. symbolica is started on the first call of the process.
+    pub fn expand_by_symbolica(&self, e: &Expr) -> Result<Expr, AlgebraError> {
+        limits::check_expandable(e)?;
+        super::worker::banner_to_stderr();
+        read(to_atom(e)?.expand().as_view())
     }
 
     /// True when `a − b` expands to zero.
@@ -71,12 +93,17 @@ impl Engine {
 
     /// The expanded form as monomials, or `None` if it is not a (Laurent) polynomial.
     pub fn terms(&self, e: &Expr) -> Result<Option<Vec<Term>>, AlgebraError> {
-        let expanded = self.expand(e)?;
+        Ok(self.terms_ordered(e)?.map(|(terms, _)| terms))
+    }
+
+    /// [`Engine::terms`], and whether they come in written order (see [`Engine::expand_ordered`]).
+    pub(super) fn terms_ordered(&self, e: &Expr) -> Result<Option<(Vec<Term>, bool)>, AlgebraError> {
+        let (expanded, ordered) = self.expand_ordered(e)?;
         let items = match expanded {
             Expr::Add(v) => v,
             other => vec![other],
         };
-        Ok(items.iter().map(monomial_of).collect())
+        Ok(items.iter().map(monomial_of).collect::<Option<Vec<Term>>>().map(|terms| (terms, ordered)))
     }
 }
 

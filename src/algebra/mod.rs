@@ -5,6 +5,7 @@
 mod engine;
 mod eval;
 mod expr;
+mod laurent;
 mod layout;
 pub mod limits;
 mod parse;
@@ -55,12 +56,8 @@ impl Engine {
             out.push(self.simplify(&Expr::sum(plain.into_iter().cloned().collect()), rules)?);
             return Ok(Expr::sum(out));
         }
-        match self.terms(e)? {
-            Some(mut terms) => {
-                let order = appearance(e);
-                terms.sort_by_key(|t| order.get(&t.powers).copied().unwrap_or(usize::MAX));
-                Ok(layout::layout(&terms, rules))
-            }
+        match self.written_order(e)? {
+            Some(terms) => Ok(layout::layout(&terms, rules)),
             None => self.expand(e),
         }
     }
@@ -79,10 +76,8 @@ impl Engine {
     /// The expanded `e` as a polynomial in `symbol`: power → coefficient (an expression free of it).
     /// `None` if `e` is not a polynomial in its symbols.
     pub fn coefficients(&self, e: &Expr, symbol: &str) -> Result<Option<BTreeMap<i32, Expr>>, AlgebraError> {
-        let Some(mut terms) = self.monomials(e)? else { return Ok(None) };
         // Each coefficient keeps the order its terms have in `e` (model order), not the engine's.
-        let order = appearance(e);
-        terms.sort_by_key(|t| order.get(&t.powers).copied().unwrap_or(usize::MAX));
+        let Some(terms) = (if has_floor(e) { None } else { self.written_order(e)? }) else { return Ok(None) };
         let mut out: BTreeMap<i32, Vec<Expr>> = BTreeMap::new();
         for mut term in terms {
             let k = term.powers.remove(symbol).unwrap_or(0);
@@ -116,6 +111,17 @@ impl Engine {
                 Expr::product(v.iter().map(|t| self.without_integral_floors(t, whole)).collect::<Result<_, _>>()?)
             }
         })
+    }
+
+    /// The monomials of `e` in the order they first appear when `e` is multiplied out from left
+    /// to right (model order: embedding, blocks, head), not the engine's.
+    fn written_order(&self, e: &Expr) -> Result<Option<Vec<Term>>, AlgebraError> {
+        let Some((mut terms, ordered)) = self.terms_ordered(e)? else { return Ok(None) };
+        if !ordered {
+            let order = appearance(e);
+            terms.sort_by_key(|t| order.get(&t.powers).copied().unwrap_or(usize::MAX));
+        }
+        Ok(Some(terms))
     }
 
     /// Symbolic equality: `a − b` expands to 0 (with a floor: the same tree).

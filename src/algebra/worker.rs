@@ -47,7 +47,8 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("tally-algebra".into())
             .spawn(move || {
-                banner_to_stderr();
+                // symbolica itself starts on the first expansion that needs it
+                // (`Engine::expand_by_symbolica`): most runs never do.
                 let engine = Engine::on_worker_thread();
                 for job in queue {
                     job(&engine);
@@ -102,7 +103,7 @@ where
 
 /// Makes symbolica's first call with fd 1 pointing at fd 2, so its licensing banner (printed on
 /// first use unless `SYMBOLICA_HIDE_BANNER` is set) reaches the terminal on stderr, not stdout.
-fn banner_to_stderr() {
+pub(super) fn banner_to_stderr() {
     static FIRST_USE: Once = Once::new();
     FIRST_USE.call_once(|| {
         let _ = std::io::stdout().flush();
