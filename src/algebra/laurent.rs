@@ -11,7 +11,8 @@ use super::expr::{Expr, Rational, plus, times};
 use super::layout::Term;
 use super::limits;
 use num_traits::{One, Zero};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// Exponent of each symbol of a monomial (never 0), by name.
 type Powers = BTreeMap<String, i32>;
@@ -23,7 +24,7 @@ type Powers = BTreeMap<String, i32>;
 #[derive(Default)]
 struct Poly {
     terms: Vec<(Powers, Rational)>,
-    index: HashMap<Powers, usize>,
+    index: FxHashMap<Powers, usize>,
 }
 
 impl Poly {
