@@ -16,6 +16,7 @@ use crate::quantity::{BatchLine, Context, Conventions, Quantity};
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,17 +142,20 @@ fn setting(part: &PartFile, base: &Options, data: &Data, sheet: &Sheet) -> Resul
     Ok(Setting { sets, conventions, key, label: label.join(",") })
 }
 
-/// Derivations of one sheet, each computed once: most parts share a setting, and the scaling
-/// part derives every preset.
+/// One derivation of a sheet: the document, the model and the evaluation context it used.
+type Derived<'a> = Rc<(Document, Selection, Context<'a>)>;
+
+/// Derivations of one sheet, each computed once and shared (not copied): most parts share a
+/// setting, and the scaling part derives every preset.
 struct Derivations<'a> {
     engine: &'a Engine,
     data: &'a Data,
-    cache: RefCell<HashMap<String, (Document, Selection, Context<'a>)>>,
+    cache: RefCell<HashMap<String, Derived<'a>>>,
 }
 
 impl<'a> Derivations<'a> {
     /// The document of `preset` at `setting`, with the model and evaluation context it used.
-    fn get(&self, preset: &str, setting: &Setting) -> Result<(Document, Selection, Context<'a>)> {
+    fn get(&self, preset: &str, setting: &Setting) -> Result<Derived<'a>> {
         let key = format!("{preset}|{}", setting.key);
         if let Some(hit) = self.cache.borrow().get(&key) {
             return Ok(hit.clone());
@@ -162,14 +166,9 @@ impl<'a> Derivations<'a> {
         let bindings = selection.model.bind(selection.preset.as_ref(), &setting.sets, symbols)?;
         let doc = derive(self.engine, &selection, &bindings, symbols, &setting.conventions)?;
         let ctx = Context { engine: self.engine, layout: symbols.layout(), values: bindings.values() };
-        let entry = (doc, selection, ctx);
+        let entry = Rc::new((doc, selection, ctx));
         self.cache.borrow_mut().insert(key, entry.clone());
         Ok(entry)
-    }
-
-    /// Just the document.
-    fn doc(&self, preset: &str, setting: &Setting) -> Result<Document> {
-        Ok(self.get(preset, setting)?.0)
     }
 }
 
@@ -270,7 +269,8 @@ fn dominance_sentence(doc: &Document) -> Vec<Inline> {
 
 /// A component × preset table of shares and a sentence on which shares grow and which shrink.
 fn scaling(presets: &[String], setting: &Setting, derivations: &Derivations) -> Result<(Table, Vec<Inline>)> {
-    let docs = presets.iter().map(|p| derivations.doc(p, setting)).collect::<Result<Vec<_>>>()?;
+    let derived = presets.iter().map(|p| derivations.get(p, setting)).collect::<Result<Vec<_>>>()?;
+    let docs: Vec<&Document> = derived.iter().map(|d| &d.0).collect();
     let titles: Vec<(String, String)> =
         components(&docs[0]).iter().map(|q| (q.name.clone(), q.title.clone())).collect();
     let mut rows = Vec::new();
@@ -379,12 +379,14 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
     let base_setting =
         Setting { sets: conventions.bindings()?, key: format!("{base:?}"), conventions, label: String::new() };
     let derivations = Derivations { engine, data, cache: RefCell::new(HashMap::new()) };
-    let base_doc = derivations.doc(model, &base_setting)?;
+    let base_derived = derivations.get(model, &base_setting)?;
+    let base_doc = &base_derived.0;
     let mut blocks = vec![Block::Paragraph(vec![text(sheet.file.intro.clone())])];
     let mut quantities = Vec::new();
     for part in &sheet.file.part {
         let s = setting(part, &base, data, sheet)?;
-        let (doc, selection, ctx) = derivations.get(model, &s)?;
+        let derived = derivations.get(model, &s)?;
+        let (doc, selection, ctx) = (&derived.0, &derived.1, &derived.2);
         blocks.push(Block::Heading(part.heading.clone()));
         blocks.push(Block::Paragraph(vec![text(format!("Question: {}", part.question))]));
         match part.kind.as_str() {
