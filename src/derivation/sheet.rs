@@ -3,7 +3,7 @@
 //! answer is a template filled with derived values; the judgement sentences (what dominates, how
 //! shares move) are generated from the numbers, never written in.
 
-use super::{Block, Cell, Document, Equation, Inline, Lhs, Row, Side, Table, derive, op_table, shares_table, text};
+use super::{Block, Cell, Document, Equation, Inline, Lhs, Row, Side, Table, op_table, shares_table, text};
 use crate::algebra::{Engine, Rational};
 use crate::data::Data;
 use crate::diagnostic::Source;
@@ -12,10 +12,10 @@ use crate::error::{Error, Result};
 use crate::model::Origin;
 use crate::options::Options;
 use crate::preset::Selection;
-use crate::quantity::{BatchLine, Context, Conventions, Quantity};
+use crate::quantity::{BatchLine, Catalog, Context, Conventions, Quantity};
 use serde::Deserialize;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -146,15 +146,18 @@ fn setting(part: &PartFile, base: &Options, data: &Data, sheet: &Sheet) -> Resul
 type Derived<'a> = Rc<(Document, Selection, Context<'a>)>;
 
 /// Derivations of one sheet, each computed once and shared (not copied): most parts share a
-/// setting, and the scaling part derives every preset.
+/// setting, and the scaling part derives every preset. A sheet shows a few quantities of each,
+/// so only those are derived (`wanted`), not whole documents with op tables and chains.
 struct Derivations<'a> {
     engine: &'a Engine,
     data: &'a Data,
+    wanted: BTreeSet<String>,
     cache: RefCell<HashMap<String, Derived<'a>>>,
 }
 
 impl<'a> Derivations<'a> {
-    /// The document of `preset` at `setting`, with the model and evaluation context it used.
+    /// The quantities of `preset` at `setting` that the sheet uses, with the model and evaluation
+    /// context they came from.
     fn get(&self, preset: &str, setting: &Setting) -> Result<Derived<'a>> {
         let key = format!("{preset}|{}", setting.key);
         if let Some(hit) = self.cache.borrow().get(&key) {
@@ -164,12 +167,46 @@ impl<'a> Derivations<'a> {
         let registry = &self.data.models;
         let selection = registry.select(preset)?.ok_or_else(|| registry.unknown(preset))?;
         let bindings = selection.model.bind(selection.preset.as_ref(), &setting.sets, symbols)?;
-        let doc = derive(self.engine, &selection, &bindings, symbols, &setting.conventions)?;
         let ctx = Context { engine: self.engine, layout: symbols.layout(), values: bindings.values() };
+        let catalog = Catalog::new(&selection.model, &setting.conventions);
+        // The per-component FLOPs (for shares) and every quantity a part names, as the
+        // catalog gives them — the same quantities a derivation's document holds.
+        let mut names: Vec<String> = catalog.components().into_iter().map(|(name, _)| name).collect();
+        let more: Vec<String> = self.wanted.iter().filter(|n| !names.contains(n)).cloned().collect();
+        names.extend(more);
+        let mut quantities = Vec::new();
+        for name in &names {
+            quantities.extend(catalog.quantity(&ctx, name)?);
+        }
+        let doc = Document {
+            title: String::new(),
+            model: selection.id.clone(),
+            bindings: bindings.entries.iter().map(|b| (b.symbol.clone(), b.value.clone())).collect(),
+            conventions: super::convention_words(&setting.conventions),
+            quantities,
+            blocks: vec![],
+            notes: vec![],
+        };
         let entry = Rc::new((doc, selection, ctx));
         self.cache.borrow_mut().insert(key, entry.clone());
         Ok(entry)
     }
+}
+
+/// Every quantity a sheet's parts name: shown, or filled into an answer.
+fn wanted(sheet: &SheetFile) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = ["flops.forward".to_string()].into();
+    for part in &sheet.part {
+        out.extend(part.show.iter().cloned());
+        let mut rest = part.answer.as_str();
+        while let Some(start) = rest.find('{') {
+            let Some(end) = rest[start..].find('}') else { break };
+            let field = &rest[start + 1..start + end];
+            out.insert(field.split_once(':').map(|(_, name)| name).unwrap_or(field).to_string());
+            rest = &rest[start + end + 1..];
+        }
+    }
+    out
 }
 
 fn find<'a>(doc: &'a Document, name: &str) -> Option<&'a Quantity> {
@@ -378,7 +415,7 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
     let conventions = base.resolve(data)?;
     let base_setting =
         Setting { sets: conventions.bindings()?, key: format!("{base:?}"), conventions, label: String::new() };
-    let derivations = Derivations { engine, data, cache: RefCell::new(HashMap::new()) };
+    let derivations = Derivations { engine, data, wanted: wanted(&sheet.file), cache: RefCell::new(HashMap::new()) };
     let base_derived = derivations.get(model, &base_setting)?;
     let base_doc = &base_derived.0;
     let mut blocks = vec![Block::Paragraph(vec![text(sheet.file.intro.clone())])];
