@@ -12,10 +12,30 @@ use super::layout::Term;
 use super::limits;
 use num_traits::{One, Zero};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
 
-/// Exponent of each symbol of a monomial (never 0), by name.
-type Powers = BTreeMap<String, i32>;
+/// Exponent of each symbol of a monomial (never 0), by the symbol's number in the [`Names`] of
+/// the expansion, sorted by that number.
+type Powers = Vec<(u32, i32)>;
+
+/// The symbols of one expansion, numbered in the order they are met: monomials compare, hash and
+/// multiply as short lists of numbers instead of maps of strings.
+#[derive(Default)]
+struct Names {
+    names: Vec<String>,
+    numbers: FxHashMap<String, u32>,
+}
+
+impl Names {
+    fn number(&mut self, name: &str) -> u32 {
+        if let Some(&n) = self.numbers.get(name) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.numbers.insert(name.to_string(), n);
+        n
+    }
+}
 
 /// A polynomial: its monomials in the order they first appear when the expression is multiplied
 /// out from left to right (the order a reader wrote them in: embedding, blocks, head), each with
@@ -28,9 +48,9 @@ struct Poly {
 }
 
 impl Poly {
-    fn constant(c: Rational) -> Poly {
+    fn monomial(powers: Powers, c: Rational) -> Poly {
         let mut p = Poly::default();
-        p.add(Powers::new(), c);
+        p.add(powers, c);
         p
     }
 
@@ -53,9 +73,15 @@ impl Poly {
 /// not a Laurent polynomial (a floor, or a negative power of a sum). Checks the same bounds as an
 /// expansion by symbolica.
 pub(super) fn expand(e: &Expr) -> Result<Option<Vec<Term>>, AlgebraError> {
-    let Some(poly) = poly(e)? else { return Ok(None) };
+    let mut names = Names::default();
+    let Some(poly) = poly(e, &mut names)? else { return Ok(None) };
+    let name = |n: u32| names.names[n as usize].clone();
     Ok(Some(
-        poly.terms.into_iter().filter(|(_, c)| !c.is_zero()).map(|(powers, coeff)| Term { coeff, powers }).collect(),
+        poly.terms
+            .into_iter()
+            .filter(|(_, c)| !c.is_zero())
+            .map(|(powers, coeff)| Term { coeff, powers: powers.into_iter().map(|(s, k)| (name(s), k)).collect() })
+            .collect(),
     ))
 }
 
@@ -73,18 +99,38 @@ pub(super) fn to_expr(terms: &[Term]) -> Expr {
     )
 }
 
-fn poly(e: &Expr) -> Result<Option<Poly>, AlgebraError> {
-    Ok(Some(match e {
-        Expr::Num(n) => Poly::constant(n.clone()),
-        Expr::Sym(s) => {
-            let mut p = Poly::default();
-            p.add(Powers::from([(s.clone(), 1)]), Rational::one());
-            p
+/// A factor that is a single monomial (a number, a symbol, a power of a symbol), multiplied into
+/// `powers` and `coeff` without building a polynomial; `false` for anything else.
+fn monomial_factor(
+    f: &Expr,
+    names: &mut Names,
+    powers: &mut Powers,
+    coeff: &mut Rational,
+) -> Result<bool, AlgebraError> {
+    let (symbol, k) = match f {
+        Expr::Num(n) => {
+            times(coeff, n);
+            limits::check_number(coeff)?;
+            return Ok(true);
         }
+        Expr::Sym(s) => (s, 1),
+        Expr::Pow(base, k) => match base.as_ref() {
+            Expr::Sym(s) => (s, *k),
+            _ => return Ok(false),
+        },
+        _ => return Ok(false),
+    };
+    let n = names.number(symbol);
+    multiply_powers(powers, &[(n, k)], names)?;
+    Ok(true)
+}
+
+fn poly(e: &Expr, names: &mut Names) -> Result<Option<Poly>, AlgebraError> {
+    Ok(Some(match e {
         Expr::Add(terms) => {
             let mut sum = Poly::default();
             for t in terms {
-                let Some(p) = poly(t)? else { return Ok(None) };
+                let Some(p) = poly(t, names)? else { return Ok(None) };
                 for (powers, c) in p.terms {
                     sum.add(powers, c);
                 }
@@ -92,53 +138,88 @@ fn poly(e: &Expr) -> Result<Option<Poly>, AlgebraError> {
             sum
         }
         Expr::Mul(factors) => {
-            let mut product = Poly::constant(Rational::one());
+            // The monomial factors first, as one monomial; then the sums, left to right. A
+            // monomial has one term, so the order terms come out in is unchanged.
+            let (mut powers, mut coeff) = (Powers::new(), Rational::one());
+            let mut rest = Vec::new();
             for f in factors {
-                let Some(p) = poly(f)? else { return Ok(None) };
-                product = multiply(&product, &p)?;
+                if !monomial_factor(f, names, &mut powers, &mut coeff)? {
+                    rest.push(f);
+                }
+            }
+            let mut product = Poly::monomial(powers, coeff);
+            for f in rest {
+                let Some(p) = poly(f, names)? else { return Ok(None) };
+                product = multiply(&product, &p, names)?;
             }
             product
         }
-        Expr::Pow(base, k) => {
-            let Some(base) = poly(base)? else { return Ok(None) };
+        Expr::Pow(base, k) if !matches!(base.as_ref(), Expr::Sym(_)) => {
+            let Some(base) = poly(base, names)? else { return Ok(None) };
             if *k >= 0 {
-                let mut power = Poly::constant(Rational::one());
+                let mut power = Poly::monomial(Powers::new(), Rational::one());
                 for _ in 0..*k {
-                    power = multiply(&power, &base)?;
+                    power = multiply(&power, &base, names)?;
                 }
                 power
             } else if base.is_zero() {
                 return Err(AlgebraError::DivisionByZero);
             } else if let [(powers, coeff)] = &base.terms[..] {
-                let (powers, coeff) = (powers.clone(), coeff.clone());
-                limits::check_power(&coeff, *k)?;
-                let coeff = num_traits::Pow::pow(coeff, *k);
+                limits::check_power(coeff, *k)?;
+                let coeff = num_traits::Pow::pow(coeff.clone(), *k);
                 let powers = powers
-                    .into_iter()
-                    .map(|(s, j)| Ok((s, degree(j, *k)?)))
+                    .iter()
+                    .map(|&(s, j)| Ok((s, degree(j, *k, s, names)?)))
                     .collect::<Result<Powers, AlgebraError>>()?;
-                let mut p = Poly::default();
-                p.add(powers, coeff);
-                p
+                Poly::monomial(powers, coeff)
             } else {
                 return Ok(None);
             }
         }
         Expr::Floor(_) | Expr::Ceil(_) => return Ok(None),
+        monomial => {
+            let (mut powers, mut coeff) = (Powers::new(), Rational::one());
+            monomial_factor(monomial, names, &mut powers, &mut coeff)?;
+            Poly::monomial(powers, coeff)
+        }
     }))
 }
 
 /// `j·k`, a power of a power, within the degree bound.
-fn degree(j: i32, k: i32) -> Result<i32, AlgebraError> {
+fn degree(j: i32, k: i32, symbol: u32, names: &Names) -> Result<i32, AlgebraError> {
     let d = i64::from(j) * i64::from(k);
     if d.unsigned_abs() > limits::MAX_DEGREE {
-        return Err(limits::LimitError::Degree { symbol: String::new(), degree: d.unsigned_abs() }.into());
+        let symbol = names.names[symbol as usize].clone();
+        return Err(limits::LimitError::Degree { symbol, degree: d.unsigned_abs() }.into());
     }
     Ok(d as i32)
 }
 
+/// `powers · other`: exponents of the same symbol add, and a symbol whose exponent reaches 0 goes.
+fn multiply_powers(powers: &mut Powers, other: &[(u32, i32)], names: &Names) -> Result<(), AlgebraError> {
+    for &(s, k) in other {
+        match powers.binary_search_by_key(&s, |&(t, _)| t) {
+            Ok(i) => {
+                let sum = powers[i].1 + k;
+                if u64::from(sum.unsigned_abs()) > limits::MAX_DEGREE {
+                    let symbol = names.names[s as usize].clone();
+                    return Err(limits::LimitError::Degree { symbol, degree: u64::from(sum.unsigned_abs()) }.into());
+                }
+                if sum == 0 {
+                    powers.remove(i);
+                } else {
+                    powers[i].1 = sum;
+                }
+            }
+            Err(i) if k != 0 => powers.insert(i, (s, k)),
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Every term of `a` times every term of `b`, `a`'s terms outermost: the left-to-right order.
-fn multiply(a: &Poly, b: &Poly) -> Result<Poly, AlgebraError> {
+fn multiply(a: &Poly, b: &Poly, names: &Names) -> Result<Poly, AlgebraError> {
     let terms = a.terms.len() as u128 * b.terms.len() as u128;
     if terms > limits::MAX_TERMS {
         return Err(limits::LimitError::Terms { terms }.into());
@@ -147,17 +228,7 @@ fn multiply(a: &Poly, b: &Poly) -> Result<Poly, AlgebraError> {
     for (pa, ca) in &a.terms {
         for (pb, cb) in &b.terms {
             let mut powers = pa.clone();
-            for (s, k) in pb {
-                let entry = powers.entry(s.clone()).or_insert(0);
-                *entry += k;
-                if u64::from(entry.unsigned_abs()) > limits::MAX_DEGREE {
-                    let degree = u64::from(entry.unsigned_abs());
-                    return Err(limits::LimitError::Degree { symbol: s.clone(), degree }.into());
-                }
-                if *entry == 0 {
-                    powers.remove(s);
-                }
-            }
+            multiply_powers(&mut powers, pb, names)?;
             let mut c = ca.clone();
             times(&mut c, cb);
             limits::check_number(&c)?;
