@@ -193,7 +193,12 @@ fn a_figure_is_inline_svg_in_html_and_a_named_file_elsewhere() {
     use tally::derivation::{Block, Document, Figure};
     let svg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" \
                height=\"20\"><rect x=\"0\" y=\"0\" width=\"40\" height=\"20\" fill=\"#36c\"/></svg>\n";
-    let figure = Figure { id: "flops-vs-context".into(), svg: svg.into(), caption: "FLOPs as T grows".into() };
+    let figure = Figure {
+        id: "flops-vs-context".into(),
+        svg: svg.into(),
+        caption: "FLOPs as T grows".into(),
+        ..Figure::default()
+    };
     let doc = Document {
         title: "t".into(),
         model: "m".into(),
