@@ -85,7 +85,8 @@ pub fn place(doc: &mut Document, request: &DeriveRequest, data: &Data) {
             ),
         ));
     }
-    if request.options.parallel.is_none() && has("batch.max") {
+    // Also when no batch fits: the line above the budgets shows by how much.
+    if request.options.parallel.is_none() && doc.quantities.iter().any(|q| q.name == "batch.max") {
         figures.push((
             "Largest batch that fits",
             Figure::planned(
