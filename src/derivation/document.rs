@@ -56,13 +56,13 @@ pub struct Figure {
     /// What the chart shows, in words.
     pub caption: String,
     /// The chart to draw; `None` for a figure that comes drawn.
-    pub chart: Option<crate::plot::embed::ChartRequest>,
+    pub chart: Option<Box<crate::plot::embed::ChartRequest>>,
 }
 
 impl Figure {
     /// A figure to be drawn later from `chart`.
     pub fn planned(id: &str, caption: &str, chart: crate::plot::embed::ChartRequest) -> Figure {
-        Figure { id: id.into(), caption: caption.into(), chart: Some(chart), ..Figure::default() }
+        Figure { id: id.into(), caption: caption.into(), chart: Some(Box::new(chart)), ..Figure::default() }
     }
 }
 
