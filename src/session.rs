@@ -134,6 +134,7 @@ impl Session {
             let (selection, bindings, conventions) = prepare(data, &request)?;
             let mut doc = derivation::derive(engine, &selection, &bindings, &data.symbols, &conventions)?;
             doc.notes.extend(selection.note);
+            crate::plot::embed::place(&mut doc, &request, data);
             Ok(doc)
         })
     }
@@ -200,6 +201,12 @@ impl Session {
             };
             derivation::answer(engine, &sheet, data)
         })
+    }
+
+    /// Draws the charts of `doc` that `format` shows (SVG for HTML, TikZ for LaTeX) and leaves
+    /// them undrawn for the formats that only name them, which so pay nothing for them.
+    pub fn draw_figures(&self, doc: &mut Document, format: crate::render::Format) -> Result<()> {
+        crate::plot::embed::draw(self, doc, format)
     }
 
     /// Audits claims: each is checked against the model and conventions it names (claims files may

@@ -2,7 +2,8 @@
 //! no console messages (the pages have no scripts, so any message is an error), a screenshot that
 //! is not blank, and a layout probe: MathML is laid out (every `<math>` has a size), each chain's
 //! relation signs sit in one column, and nothing makes the page scroll sideways (wide tables and
-//! long chains scroll in their own boxes). These tests need Chromium, so they are marked ignored:
+//! long chains scroll in their own boxes), and the embedded charts are laid out at their
+//! proportions. These tests need Chromium, so they are marked ignored:
 //! `cargo test --release -- --ignored browser` runs them (CI does, see `.ci/run`). The screenshots
 //! stay in `target/tmp/browser/` to look at.
 
@@ -127,6 +128,7 @@ addEventListener("load", () => {
       .map((c) => Math.round(box(c).left + box(c).width / 2))).size !== 1).length,
     unlaid: [...document.querySelectorAll("math")].filter((m) => box(m).width < 1 || box(m).height < 1).length,
     maths: document.querySelectorAll("math").length,
+    charts: [...document.querySelectorAll("figure.chart svg")].map((c) => [Math.round(box(c).width), Math.round(box(c).height)]),
   };
   const out = document.createElement("pre");
   out.id = "probe";
@@ -154,6 +156,14 @@ fn chains_are_aligned_maths_is_laid_out_and_the_page_does_not_scroll_sideways() 
         assert_eq!(probe["misaligned"], 0, "{name}: chains whose relation signs are not in one column: {probe}");
         assert_eq!(probe["unlaid"], 0, "{name}: maths with no size (MathML not laid out): {probe}");
         assert!(probe["sideways"].as_i64().unwrap() <= 0, "{name}: the page scrolls sideways: {probe}");
+        // The embedded charts (three on the sheet, two in the derivation) are laid out at their
+        // drawn proportions (880 × 600), no wider than the page.
+        let charts = probe["charts"].as_array().unwrap();
+        assert_eq!(charts.len(), if name == "sheet" { 3 } else { 2 }, "{name}: {probe}");
+        for size in charts {
+            let (w, h) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
+            assert!(w >= 600.0 && w <= f64::from(WIDTH) && (w / h - 880.0 / 600.0).abs() < 0.02, "{name}: {probe}");
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,9 +2,9 @@
 //! derivation and both answer sheets, and the derivation of every preset under every option that
 //! changes what is printed (a batch that does not fit, a long context, FlashAttention, mixed
 //! precision, element-wise FLOPs, full recomputation); a standalone PDF's fonts are all scalable
-//! Type 1 fonts (Latin Modern), none a Type 3 bitmap (`pdffonts`). These tests need pdflatex,
-//! lmodern and poppler-utils, so they are marked ignored: `cargo test --release -- --ignored latex`
-//! runs them (CI does, see `.ci/run`); a plain `cargo test` lists them as ignored rather than
+//! Type 1 fonts (Latin Modern, the charts' words included), none a Type 3 bitmap (`pdffonts`).
+//! These tests need pdflatex, lmodern, TikZ (texlive-pictures) and poppler-utils, so they are
+//! marked ignored: `cargo test --release -- --ignored latex` runs them (CI does, see `.ci/run`); a plain `cargo test` lists them as ignored rather than
 //! passing them silently.
 
 use super::common::{scratch, tally};
@@ -111,13 +111,17 @@ fn standalone_pdfs_use_only_scalable_fonts() {
         ("sheet2025", vec!["derive", "cs336-2025", "--standalone"]),
         ("derive", vec!["derive", "--model", "gpt2-xl", "--standalone"]),
     ] {
-        compile(&dir, name, &latex(&args));
+        let tex = latex(&args);
+        // Both documents hold charts (TikZ), whose words are set in the document's fonts too.
+        assert!(String::from_utf8_lossy(&tex).matches("\\begin{tikzpicture}").count() >= 2, "{name}: no charts");
+        compile(&dir, name, &tex);
         let fonts = fonts(&dir.join(format!("{name}.pdf")));
         assert!(fonts.len() >= 5, "{name}: {fonts:?}");
         let bitmap: Vec<_> = fonts.iter().filter(|(_, kind)| kind.starts_with("Type 3")).collect();
         assert!(bitmap.is_empty(), "{name}: bitmap (Type 3) fonts {bitmap:?} among {fonts:?}");
         assert!(fonts.iter().all(|(_, kind)| kind.starts_with("Type 1")), "{name}: {fonts:?}");
         assert!(fonts.iter().any(|(n, _)| n.contains("LMRoman")), "{name}: not Latin Modern: {fonts:?}");
+        assert!(fonts.iter().any(|(n, _)| n.contains("LMSans")), "{name}: the charts' words are not set: {fonts:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

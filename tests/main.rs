@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod data;
 mod derive;
+mod figures;
 mod fuzz;
 mod golden;
 mod hardening;

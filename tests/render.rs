@@ -32,11 +32,20 @@ fn every_preset_in_every_format() {
 fn the_command_line_prints_what_the_library_renders() {
     let session = Session::open(SessionOptions::default()).unwrap();
     let doc = session.derive(&DeriveRequest { model: "llama-3-8b".into(), ..DeriveRequest::default() }).unwrap();
+    // The charts drawn for the formats that show them, as the command line draws them.
+    let rendered: Vec<String> = Format::WORDS
+        .iter()
+        .map(|word| {
+            let (mut drawn, format) = (doc.clone(), word.parse().unwrap());
+            session.draw_figures(&mut drawn, format).unwrap();
+            render(&drawn, format, false)
+        })
+        .collect();
     // The session holds the per-user lock: the binary would wait for it.
     drop(session);
-    for word in Format::WORDS {
+    for (word, library) in Format::WORDS.iter().zip(rendered) {
         let printed = run(&["derive", "--model", "llama-3-8b", "--format", word]);
-        assert_eq!(printed, render(&doc, word.parse().unwrap(), false), "{word}");
+        assert_eq!(printed, library, "{word}");
     }
 }
 
@@ -193,7 +202,12 @@ fn a_figure_is_inline_svg_in_html_and_a_named_file_elsewhere() {
     use tally::derivation::{Block, Document, Figure};
     let svg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"40\" \
                height=\"20\"><rect x=\"0\" y=\"0\" width=\"40\" height=\"20\" fill=\"#36c\"/></svg>\n";
-    let figure = Figure { id: "flops-vs-context".into(), svg: svg.into(), caption: "FLOPs as T grows".into() };
+    let figure = Figure {
+        id: "flops-vs-context".into(),
+        svg: svg.into(),
+        caption: "FLOPs as T grows".into(),
+        ..Figure::default()
+    };
     let doc = Document {
         title: "t".into(),
         model: "m".into(),

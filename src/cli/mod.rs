@@ -83,7 +83,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                 (None, None) => tally::session::DEFAULT_MODEL.to_string(),
             };
             let sheet = model::sheet_file(&name, args.model.model.is_none(), inputs)?;
-            let doc =
+            let mut doc =
                 if args.model.model.is_none() && (sheet.is_some() || tally::session::is_sheet(session.data(), &name)) {
                     check_output(&args.output, inputs)?;
                     let request = DeriveRequest {
@@ -100,6 +100,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                     let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
                     session.derive(&request)?
                 };
+            session.draw_figures(&mut doc, args.format)?;
             drop(session);
             for note in &doc.notes {
                 eprintln!("tally: {}", printable(note));

@@ -41,17 +41,29 @@ pub enum Block {
     Figure(Figure),
 }
 
-/// A chart as a finished SVG document (what `tally plot` draws) with its caption. HTML sets the
-/// SVG inline; LaTeX, Markdown and text, which cannot embed it, print the caption and name the
-/// file `tally plot` writes (`{id}.svg`).
-#[derive(Clone, Debug)]
+/// A chart with its caption: the request for it (what `tally plot` is asked) and, once drawn, the
+/// drawing for the format that shows it (`crate::plot::embed::draw`). HTML sets the SVG inline,
+/// LaTeX the TikZ picture; a format with no drawing (text, Markdown, JSON, or a chart not drawn)
+/// prints the caption and names the file `tally plot` writes (`{id}.svg`).
+#[derive(Clone, Debug, Default)]
 pub struct Figure {
     /// A short slug naming the chart: the HTML anchor and the SVG file's stem (`flops-vs-context`).
     pub id: String,
-    /// The SVG document (`<svg …>…</svg>`, an XML declaration before it is allowed).
+    /// The SVG document (`<svg …>…</svg>`, an XML declaration before it is allowed); empty until drawn.
     pub svg: String,
+    /// The TikZ picture (`\begin{tikzpicture}…\end{tikzpicture}`); empty until drawn.
+    pub tikz: String,
     /// What the chart shows, in words.
     pub caption: String,
+    /// The chart to draw; `None` for a figure that comes drawn.
+    pub chart: Option<Box<crate::plot::embed::ChartRequest>>,
+}
+
+impl Figure {
+    /// A figure to be drawn later from `chart`.
+    pub fn planned(id: &str, caption: &str, chart: crate::plot::embed::ChartRequest) -> Figure {
+        Figure { id: id.into(), caption: caption.into(), chart: Some(Box::new(chart)), ..Figure::default() }
+    }
 }
 
 /// Inline content.

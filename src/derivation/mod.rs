@@ -3,6 +3,7 @@
 //! ([`crate::render`] does).
 
 mod document;
+mod figures;
 mod inference;
 mod parallel;
 mod sheet;

@@ -48,6 +48,9 @@ struct PartFile {
     /// answers with.
     #[serde(default)]
     reading: Vec<ReadingFile>,
+    /// A chart after the part (`super::figures`).
+    #[serde(default)]
+    figure: Option<super::figures::FigureFile>,
 }
 
 /// One reading of an ambiguous assignment: what it says, which source it follows, and the change
@@ -106,6 +109,7 @@ impl Sheet {
 /// One setting a part is derived at: extra bindings and the conventions.
 struct Setting {
     sets: Vec<(String, Rational, Origin)>,
+    options: Options,
     conventions: Conventions,
     key: String,
     label: String,
@@ -139,7 +143,7 @@ fn setting(part: &PartFile, base: &Options, data: &Data, sheet: &Sheet) -> Resul
         label.push(format!("{}={}", def.short, value));
     }
     let key = format!("{sets:?}|{options:?}");
-    Ok(Setting { sets, conventions, key, label: label.join(",") })
+    Ok(Setting { sets, conventions, key, label: label.join(","), options })
 }
 
 /// One derivation of a sheet: the document, the model and the evaluation context it used.
@@ -413,8 +417,13 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
     let model = &sheet.file.model;
     let base = Options::default();
     let conventions = base.resolve(data)?;
-    let base_setting =
-        Setting { sets: conventions.bindings()?, key: format!("{base:?}"), conventions, label: String::new() };
+    let base_setting = Setting {
+        sets: conventions.bindings()?,
+        key: format!("{base:?}"),
+        conventions,
+        label: String::new(),
+        options: base.clone(),
+    };
     let derivations = Derivations { engine, data, wanted: wanted(&sheet.file), cache: RefCell::new(HashMap::new()) };
     let base_derived = derivations.get(model, &base_setting)?;
     let base_doc = &base_derived.0;
@@ -480,7 +489,11 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
             inlines.extend(fill(&ctx, &part.answer, &doc)?);
             blocks.push(Block::Paragraph(inlines));
         }
+        if let Some(figure) = &part.figure {
+            blocks.push(super::figures::block(figure, model, &s.options, data, &sheet.source.name)?);
+        }
     }
+    super::figures::unique_ids(&mut blocks);
     Ok(Document {
         title: sheet.file.title.clone(),
         model: format!("{} ({} answer sheet)", base_doc.model, sheet.file.name),

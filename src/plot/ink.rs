@@ -47,10 +47,16 @@ const HATCHES: [Hatch; 8] = [
     Hatch::Falling,
 ];
 
-pub(super) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+/// A backend the charts are drawn on: SVG for pages, TikZ for LaTeX. Both report I/O errors, so
+/// one error type serves every drawing function.
+pub(super) trait Pen: DrawingBackend<ErrorType = std::io::Error> {}
 
-pub(super) fn text(
-    root: &Area,
+impl<B: DrawingBackend<ErrorType = std::io::Error>> Pen for B {}
+
+pub(super) type Area<B> = DrawingArea<B, Shift>;
+
+pub(super) fn text<B: Pen>(
+    root: &Area<B>,
     words: &str,
     at: (i32, i32),
     size: u32,
@@ -79,7 +85,12 @@ pub(super) fn span(words: &str, at: (i32, i32), pos: Pos) -> Span {
 }
 
 /// Words on a white box, so grid lines and hatching do not cross them.
-pub(super) fn boxed(root: &Area, words: &str, at: (i32, i32), pos: Pos) -> Result<(), Box<dyn std::error::Error>> {
+pub(super) fn boxed<B: Pen>(
+    root: &Area<B>,
+    words: &str,
+    at: (i32, i32),
+    pos: Pos,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (x0, y0, x1, y1) = span(words, at, pos);
     root.draw(&Rectangle::new([(x0, y0), (x1, y1)], WHITE.mix(0.85).filled()))?;
     text(root, words, at, 15, pos)
@@ -115,9 +126,9 @@ impl Placer {
 
     /// Draws `words` at the first of `choices` (anchor, position) that is free and inside the
     /// plot; at the first choice when none is.
-    pub(super) fn place(
+    pub(super) fn place<B: Pen>(
         &mut self,
-        root: &Area,
+        root: &Area<B>,
         words: &str,
         choices: &[((i32, i32), Pos)],
     ) -> Result<(), Box<dyn std::error::Error>> {
@@ -174,8 +185,8 @@ pub(super) fn dashes(points: &[(i32, i32)], dash: Dash) -> Vec<Vec<(i32, i32)>> 
     out
 }
 
-pub(super) fn stroke(
-    root: &Area,
+pub(super) fn stroke<B: Pen>(
+    root: &Area<B>,
     points: &[(i32, i32)],
     dash: Dash,
     colour: RGBColor,
@@ -187,8 +198,8 @@ pub(super) fn stroke(
     Ok(())
 }
 
-pub(super) fn marker(
-    root: &Area,
+pub(super) fn marker<B: Pen>(
+    root: &Area<B>,
     at: (i32, i32),
     square: bool,
     colour: RGBColor,
@@ -202,8 +213,8 @@ pub(super) fn marker(
     Ok(())
 }
 
-fn hatch(
-    root: &Area,
+fn hatch<B: Pen>(
+    root: &Area<B>,
     kind: Hatch,
     (x0, y0): (i32, i32),
     (x1, y1): (i32, i32),
@@ -241,7 +252,12 @@ fn hatch(
     Ok(())
 }
 
-pub(super) fn swatch(root: &Area, part: usize, a: (i32, i32), b: (i32, i32)) -> Result<(), Box<dyn std::error::Error>> {
+pub(super) fn swatch<B: Pen>(
+    root: &Area<B>,
+    part: usize,
+    a: (i32, i32),
+    b: (i32, i32),
+) -> Result<(), Box<dyn std::error::Error>> {
     root.draw(&Rectangle::new([a, b], FILLS[part % FILLS.len()].filled()))?;
     hatch(root, HATCHES[part % HATCHES.len()], a, b)?;
     root.draw(&Rectangle::new([a, b], BLACK.stroke_width(1)))?;

@@ -1,15 +1,18 @@
 //! `tally plot`: the derivations as charts (SVG). Each kind asks the [`Session`] for the catalog's
 //! quantities at a series of settings — the same substitution `tally derive --set …` makes — and
-//! lays the exact values out as a [`chart::Chart`], which [`svg`] draws with plotters. No figure is
+//! lays the exact values out as a [`chart::Chart`], which `draw` draws with plotters (as SVG, or as
+//! TikZ for LaTeX; [`embed`] puts charts into documents). No figure is
 //! typed in here: every number on a chart is a quantity's value or a hardware figure from the data.
 //! Like the rest of the library, nothing here prints or writes files; the SVG comes back as text.
 
 pub mod chart;
+mod draw;
+pub mod embed;
 mod ink;
 mod points;
 mod roofline;
 mod shares;
-mod svg;
+mod tikz;
 mod training;
 
 use crate::algebra::Rational;
@@ -73,8 +76,23 @@ pub fn default_model(kind: Kind) -> &'static str {
 
 /// The chart of `plot` for `request`, as an SVG document.
 pub fn plot(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<String> {
+    svg(&chart(session, request, plot)?)
+}
+
+/// A chart drawn as an SVG document.
+pub fn svg(chart: &chart::Chart) -> Result<String> {
+    draw::svg(chart).map_err(|e| Error::Usage(format!("the chart could not be drawn: {e}")))
+}
+
+/// A chart drawn as a TikZ picture (`\begin{tikzpicture}…`), one point per pixel of the SVG.
+pub fn tikz(chart: &chart::Chart) -> Result<String> {
+    tikz::render(chart).map_err(|e| Error::Usage(format!("the chart could not be drawn: {e}")))
+}
+
+/// The chart of `plot` for `request`, as data (every value on it from the session).
+pub fn chart(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<chart::Chart> {
     check_flags(plot)?;
-    let chart = match plot.kind {
+    Ok(match plot.kind {
         Kind::MemoryVsBatch => training::memory_vs_batch(session, request, plot)?,
         Kind::TimeVsMfu => training::time_vs_mfu(session, request, plot)?,
         Kind::TimeVsGpus => training::time_vs_gpus(session, request, plot)?,
@@ -82,12 +100,11 @@ pub fn plot(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> R
         Kind::SharesVsSize => shares::vs_size(session, request, plot)?,
         Kind::SharesVsContext => shares::vs_context(session, request, plot)?,
         Kind::Roofline => roofline::roofline(session, request, plot)?,
-    };
-    svg::render(&chart).map_err(|e| Error::Usage(format!("the chart could not be drawn: {e}")))
+    })
 }
 
 /// Flags that belong to other kinds are refused rather than ignored.
-fn check_flags(plot: &PlotRequest) -> Result<()> {
+pub(crate) fn check_flags(plot: &PlotRequest) -> Result<()> {
     let owners: [(&str, bool, &[Kind]); 3] = [
         ("--presets", plot.presets.is_some(), &[Kind::SharesVsSize]),
         ("--layouts", plot.layouts.is_some(), &[Kind::GpuMemory]),

@@ -159,6 +159,10 @@ fn chain(eq: &Equation) -> String {
 fn figure(f: &Figure) -> String {
     let id = escape(&f.id);
     let caption = format!("<figcaption>{}</figcaption>", escape(&f.caption));
+    if f.svg.is_empty() {
+        // Not drawn (a library caller rendered without `Session::draw_figures`): say where it is.
+        return format!("<p><em>{}</em></p>\n", escape(&super::figure_note(f)));
+    }
     match svg(&f.svg) {
         Some(svg) => format!("<figure class=\"chart\" id=\"{id}\">\n{svg}\n{caption}\n</figure>\n"),
         None => format!(
@@ -224,7 +228,7 @@ mod tests {
     fn a_chart_is_set_inline_without_its_prolog() {
         let svg = "<?xml version=\"1.0\"?>\n<!-- drawn -->\n<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"x\" \
                    width=\"10\"><rect x=\"1\" y=\"1\"/><text>a &amp; b</text></svg>\n";
-        let f = Figure { id: "flops".into(), svg: svg.into(), caption: "FLOPs & T".into() };
+        let f = Figure { id: "flops".into(), svg: svg.into(), caption: "FLOPs & T".into(), ..Figure::default() };
         let html = figure(&f);
         assert!(html.starts_with("<figure class=\"chart\" id=\"flops\">\n<svg xmlns="), "{html}");
         assert!(html.contains("</svg>\n<figcaption>FLOPs &amp; T</figcaption>"), "{html}");
@@ -234,7 +238,7 @@ mod tests {
     #[test]
     fn a_chart_that_would_break_the_page_is_left_out_with_a_note() {
         for svg in ["<svg><g></svg>", "<svg>a < b</svg>", "<div></div>", "<svg><!-- c --></svg>"] {
-            let html = figure(&Figure { id: "c".into(), svg: svg.into(), caption: "c".into() });
+            let html = figure(&Figure { id: "c".into(), svg: svg.into(), caption: "c".into(), ..Figure::default() });
             assert!(html.contains("left out: not well-formed SVG") && !html.contains("<svg"), "{svg}: {html}");
         }
     }

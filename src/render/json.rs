@@ -51,7 +51,13 @@ fn block(b: &crate::derivation::Block) -> Value {
             "rhs": eq.rhs.iter().map(|s| format!("{} {}", s.relation(), super::side_plain(s, n))).collect::<Vec<_>>(),
             "note": eq.note,
         })).collect::<Vec<_>>() }),
-        Block::Figure(f) => serde_json::json!({ "figure": super::figure_note(f) }),
+        Block::Figure(f) => match &f.chart {
+            // The request as `tally plot` takes it: kind and flags, model, preset and bindings.
+            Some(c) => serde_json::json!({ "figure": super::figure_note(f), "chart": {
+                "plot": c.plot, "model": c.derive.model, "preset": c.derive.preset, "sets": c.derive.sets,
+            } }),
+            None => serde_json::json!({ "figure": super::figure_note(f) }),
+        },
     }
 }
 

@@ -1,6 +1,7 @@
-//! LaTeX: `\section*`, `tabular` tables and `align*` chains; a fragment needs amsmath and graphicx.
-//! With `--standalone` a complete document that compiles with pdflatex and only standard packages
-//! (amsmath, graphicx, geometry, fontenc, inputenc, lmodern). Latin Modern in T1 encoding keeps every
+//! LaTeX: `\section*`, `tabular` tables and `align*` chains; a fragment needs amsmath and graphicx,
+//! and tikz when it holds a chart (a `tikzpicture` in a `figure`, scaled to the line width). With
+//! `--standalone` a complete document that compiles with pdflatex and only standard packages
+//! (amsmath, graphicx, geometry, fontenc, inputenc, lmodern; tikz when there is a chart). Latin Modern in T1 encoding keeps every
 //! font of the PDF a scalable Type 1 font (T1 with the default Computer Modern would fall back to
 //! bitmap Type 3 fonts unless cm-super is installed).
 
@@ -176,15 +177,31 @@ fn table(t: &Table) -> String {
     out
 }
 
+/// A drawn chart as a float: the picture at the line width (or smaller, so that it takes at most
+/// three quarters of the page's height, which a landscape page needs), then its caption.
+fn figure(f: &crate::derivation::Figure) -> String {
+    let (w, h) = (crate::plot::chart::WIDTH, crate::plot::chart::HEIGHT);
+    format!(
+        "\\begin{{figure}}[htbp]\n\\centering\n\\resizebox{{\\ifdim\\dimexpr\\linewidth*{h}/{w}\\relax>0.75\\textheight\
+         \\dimexpr0.75\\textheight*{w}/{h}\\relax\\else\\linewidth\\fi}}{{!}}{{%\n{}}}\n\\caption{{{}}}\n\\end{{figure}}\n\n",
+        f.tikz.trim_end(),
+        latex_text(&f.caption)
+    )
+}
+
 impl Render for Latex {
     fn render(&self, doc: &Document) -> String {
         let mut out = String::new();
         if self.standalone {
+            let charts = doc.blocks.iter().any(|b| matches!(b, Block::Figure(f) if !f.tikz.is_empty()));
             out.push_str(
                 "\\documentclass[10pt]{article}\n\\usepackage[a4paper,landscape,margin=1.5cm]{geometry}\n\
-                 \\usepackage{amsmath}\n\\usepackage{graphicx}\n\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n\\usepackage[utf8]{inputenc}\n\
-                 \\setlength{\\parindent}{0pt}\n\\setlength{\\parskip}{0.5em}\n\\begin{document}\n",
+                 \\usepackage{amsmath}\n\\usepackage{graphicx}\n\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n\\usepackage[utf8]{inputenc}\n",
             );
+            if charts {
+                out.push_str("\\usepackage{tikz}\n");
+            }
+            out.push_str("\\setlength{\\parindent}{0pt}\n\\setlength{\\parskip}{0.5em}\n\\begin{document}\n");
         }
         out.push_str(&format!("\\section*{{{}}}\n", latex_text(&doc.title)));
         for block in &doc.blocks {
@@ -195,8 +212,11 @@ impl Render for Latex {
                     out.push_str(&format!("{s}\n\n"));
                 }
                 Block::Table(t) => out.push_str(&table(t)),
-                // No \includegraphics: pdflatex cannot read SVG, and a fragment must compile as it is.
-                Block::Figure(f) => out.push_str(&format!("\\emph{{{}}}\n\n", latex_text(&super::figure_note(f)))),
+                // No \includegraphics: pdflatex cannot read SVG; a chart is drawn as TikZ or named.
+                Block::Figure(f) if f.tikz.is_empty() => {
+                    out.push_str(&format!("\\emph{{{}}}\n\n", latex_text(&super::figure_note(f))))
+                }
+                Block::Figure(f) => out.push_str(&figure(f)),
                 Block::Equations(eqs) => {
                     out.push_str("\\begin{align*}\n");
                     let lines: Vec<String> = eqs

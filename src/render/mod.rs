@@ -88,7 +88,10 @@ fn lhs(lhs: &crate::derivation::Lhs, notation: Notation) -> String {
 
 /// What a format that cannot embed a chart says in its place: the caption and the SVG file.
 fn figure_note(figure: &crate::derivation::Figure) -> String {
-    format!("Figure: {} (chart {}.svg, drawn in the HTML report and by tally plot)", figure.caption, figure.id)
+    format!(
+        "Figure: {} (chart {}.svg, drawn in the HTML and LaTeX reports and by tally plot)",
+        figure.caption, figure.id
+    )
 }
 
 /// Operand shapes as `(BT×H)·(H×H)` in a notation.

@@ -134,7 +134,14 @@ impl Render for Text {
                     out.push_str(&table(t, self.width));
                     out.push('\n');
                 }
-                Block::Figure(f) => out.push_str(&format!("[{}]\n", super::figure_note(f))),
+                Block::Figure(f) => {
+                    let note = format!("[{}]", super::figure_note(f));
+                    match self.width {
+                        Some(w) => out.push_str(&wrap(&note, w).join("\n")),
+                        None => out.push_str(&note),
+                    }
+                    out.push('\n');
+                }
                 Block::Equations(eqs) => {
                     for eq in eqs {
                         let lhs = &super::lhs(&eq.lhs, Notation::Unicode);

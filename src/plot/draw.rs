@@ -1,23 +1,21 @@
-//! Draws a [`Chart`] as SVG with plotters' SVG backend: the axes, ticks and grid by plotters'
-//! chart builder, the data in pixel coordinates mapped through it (dash patterns, hatching and
+//! Draws a [`Chart`] on a plotters backend — SVG here, TikZ in [`super::tikz`]: the axes, ticks
+//! and grid by plotters' chart builder, the data in pixel coordinates mapped through it (dash patterns, hatching and
 //! direct labels are drawn here, so series stay apart in black and white). The output depends on
 //! the chart alone: no fonts are measured (text is `<text>` with `font-family="sans-serif"`), no
 //! time, path or random number is written, so the same chart gives the same bytes.
 
-use super::chart::{Axis, Bars, Body, Chart, Dash, Lines, Marker, Rule, linear_ticks, log_ticks};
-use super::ink::{Area, FONT, INK, Placer, RULE_INK, boxed, marker, stroke, swatch, text, wrap};
+use super::chart::{Axis, Bars, Body, Chart, Dash, HEIGHT, Lines, Marker, Rule, WIDTH, linear_ticks, log_ticks};
+use super::ink::{Area, FONT, INK, Pen, Placer, RULE_INK, boxed, marker, stroke, swatch, text, wrap};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-const WIDTH: u32 = 880;
-const HEIGHT: u32 = 600;
 const HEADER: u32 = 68;
 type Failure = String;
 
 /// The chart as an SVG document.
-pub fn render(chart: &Chart) -> Result<String, Failure> {
+pub fn svg(chart: &Chart) -> Result<String, Failure> {
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
@@ -28,7 +26,8 @@ pub fn render(chart: &Chart) -> Result<String, Failure> {
     Ok(format!("{}\n", out.trim_end()))
 }
 
-fn draw(root: &Area, chart: &Chart) -> Result<(), Box<dyn std::error::Error>> {
+/// Draws `chart` on `root`, which is [`WIDTH`] × [`HEIGHT`] pixels, whatever the backend.
+pub(super) fn draw<B: Pen>(root: &Area<B>, chart: &Chart) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
     let centre = Pos::new(HPos::Center, VPos::Top);
     root.draw_text(
@@ -159,8 +158,8 @@ fn label_at(ticks: &[(f64, String)], position: f64) -> String {
 }
 
 /// Horizontal rules with their short labels, each beside its own line and off the others.
-fn draw_rules(
-    root: &Area,
+fn draw_rules<B: Pen>(
+    root: &Area<B>,
     rules: &[Rule],
     at: &dyn Fn(f64, f64) -> (i32, i32),
     frame: &Frame,
@@ -184,8 +183,8 @@ fn draw_rules(
     Ok(())
 }
 
-fn draw_lines(
-    root: &Area,
+fn draw_lines<B: Pen>(
+    root: &Area<B>,
     lines: &Lines,
     at: &dyn Fn(f64, f64) -> (i32, i32),
     frame: &Frame,
@@ -230,8 +229,8 @@ fn draw_lines(
     Ok(())
 }
 
-fn draw_bars(
-    root: &Area,
+fn draw_bars<B: Pen>(
+    root: &Area<B>,
     bars: &Bars,
     at: &dyn Fn(f64, f64) -> (i32, i32),
     frame: &Frame,
@@ -284,7 +283,7 @@ impl Entry {
         48 + (self.label.chars().count() as f64 * 6.7) as i32
     }
 
-    fn sample(&self, root: &Area, x: i32, y: i32) -> Result<(), Box<dyn std::error::Error>> {
+    fn sample<B: Pen>(&self, root: &Area<B>, x: i32, y: i32) -> Result<(), Box<dyn std::error::Error>> {
         match self.sample {
             Sample::Line(dash, colour, square) => {
                 stroke(root, &[(x, y), (x + 30, y)], dash, colour, 2)?;
