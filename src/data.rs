@@ -229,7 +229,7 @@ impl Data {
             for (path, text) in BUILTIN {
                 let source = Source { name: path.to_string(), text: text.to_string() };
                 let kind = kind_of(path).unwrap_or_else(|| panic!("built-in {path} has no kind"));
-                data.add(kind, &source).unwrap_or_else(|e| panic!("built-in {path} is invalid: {e}"));
+                data.add(kind, &source, true).unwrap_or_else(|e| panic!("built-in {path} is invalid: {e}"));
             }
             std::sync::Arc::new(data)
         })
@@ -251,14 +251,15 @@ impl Data {
                         file.source.name
                     )));
                 }
-                Some(kind) => data.add(kind, &file.source)?,
+                Some(kind) => data.add(kind, &file.source, false)?,
             }
         }
         Ok(data)
     }
 
-    /// Reads one data file into the collection it belongs to.
-    fn add(&mut self, kind: Kind, source: &Source) -> Result<()> {
+    /// Reads one data file into the collection it belongs to; `built_in` for tally's own files
+    /// (read lazily where they can be: they are tested), not a user's (read and checked now).
+    fn add(&mut self, kind: Kind, source: &Source, built_in: bool) -> Result<()> {
         match Some(kind) {
             Some(Kind::Symbols) => self.symbols = SymbolTable::from_source(source)?,
             Some(Kind::Precisions) => {
@@ -283,13 +284,15 @@ impl Data {
             Some(Kind::Zero) => self.zero = crate::quantity::parallel::ZeroConvention::read(source)?,
             Some(Kind::Saves) => self.saves = std::sync::Arc::new(crate::ops::saves::SaveRules::read(source)?),
             Some(Kind::Optimizer) => upsert(&mut self.optimizers, Optimizer::read(source)?, |o| &o.name),
+            // Built-in architectures are read when first used (one run needs one of them).
+            Some(Kind::Model) if built_in => self.models.add_builtin(source.clone()),
             Some(Kind::Model) => {
                 let model = Model::from_toml(source, self)?;
                 self.models.add(model);
             }
             Some(Kind::HfFamily) => {
                 // A user's family file is read now, so that a broken one is refused at once.
-                if !source.name.starts_with("derivations/") {
+                if !built_in {
                     crate::model::hf::Family::read(source)?;
                 }
                 self.hf_families.add(source.clone());
@@ -298,6 +301,10 @@ impl Data {
                 let file = source.name.rsplit('/').next().unwrap_or(&source.name);
                 let name = file.trim_end_matches(".json").to_string();
                 upsert(&mut self.hf_presets, (name, source.clone()), |(n, _)| n);
+            }
+            Some(Kind::Sheet) if built_in => {
+                let sheet = Sheet::built_in(source);
+                upsert(&mut self.sheets, sheet, |s| s.name());
             }
             Some(Kind::Sheet) => {
                 if let Some(sheet) = Sheet::from_toml(source) {

@@ -6,6 +6,7 @@ use crate::data::Data;
 use crate::diagnostic::Source;
 use crate::error::{Error, Result};
 use crate::model::{Model, Preset};
+use std::sync::{Arc, OnceLock};
 
 /// A model chosen for a run: the architecture, maybe a preset, and the name to show.
 #[derive(Clone, Debug)]
@@ -20,10 +21,60 @@ pub struct Selection {
     pub note: Option<String>,
 }
 
-/// All models tally knows without being given a file.
+/// All models tally knows without being given a file. A built-in architecture is read when a run
+/// first needs it (a derivation needs one of them): until then only its header — name, summary
+/// and presets, the part before its first `[[stage]]` — is known.
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
-    models: Vec<Model>,
+    entries: Vec<Entry>,
+}
+
+/// One architecture: its header, and the model, read now (a user's file) or on first use.
+#[derive(Clone, Debug)]
+struct Entry {
+    name: String,
+    summary: String,
+    /// Each preset's name and summary.
+    presets: Vec<(String, String)>,
+    /// The built-in file to read the model from; shared by clones of the data.
+    model: Arc<(OnceLock<Model>, Option<Source>)>,
+}
+
+impl Entry {
+    fn model(&self) -> &Model {
+        let (cell, source) = self.model.as_ref();
+        cell.get_or_init(|| {
+            let source = source.as_ref().expect("an entry without a model has its built-in source");
+            // Built-in architectures read against the built-in data, as when they were read at
+            // start: a data directory cannot replace symbols, op costs or save rules.
+            Model::from_toml(source, Data::builtin())
+                .unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
+        })
+    }
+}
+
+/// The part of a model file before its first `[[stage]]`.
+#[derive(serde::Deserialize)]
+struct Header {
+    name: String,
+    summary: String,
+    #[serde(default)]
+    preset: Vec<PresetHeader>,
+}
+
+#[derive(serde::Deserialize)]
+struct PresetHeader {
+    name: String,
+    #[serde(default)]
+    summary: String,
+}
+
+fn header_of(source: &Source) -> Header {
+    let text = &source.text;
+    let head = text.find("\n[[stage]]").map(|at| &text[..at]).unwrap_or(text);
+    let table: toml::Table =
+        toml::from_str(head).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name));
+    toml::Value::Table(table).try_into().unwrap_or_else(|e| panic!("built-in {} has no header: {e}", source.name))
 }
 
 impl Registry {
@@ -32,38 +83,72 @@ impl Registry {
         &Data::builtin().models
     }
 
+    fn put(&mut self, entry: Entry) {
+        match self.entries.iter().position(|e| e.name == entry.name) {
+            Some(i) => self.entries[i] = entry,
+            None => self.entries.push(entry),
+        }
+    }
+
     /// Adds an architecture, replacing one of the same name.
     pub fn add(&mut self, model: Model) {
-        match self.models.iter().position(|m| m.name == model.name) {
-            Some(i) => self.models[i] = model,
-            None => self.models.push(model),
-        }
+        self.put(Entry {
+            name: model.name.clone(),
+            summary: model.summary.clone(),
+            presets: model.presets.iter().map(|p| (p.name.clone(), p.summary.clone())).collect(),
+            model: Arc::new((OnceLock::from(model), None)),
+        });
+    }
+
+    /// Adds a built-in architecture, read from `source` when first needed.
+    pub(crate) fn add_builtin(&mut self, source: Source) {
+        let header = header_of(&source);
+        self.put(Entry {
+            name: header.name,
+            summary: header.summary,
+            presets: header.preset.into_iter().map(|p| (p.name, p.summary)).collect(),
+            model: Arc::new((OnceLock::new(), Some(source))),
+        });
     }
 
     /// An architecture by exact name.
     pub fn architecture(&self, name: &str) -> Option<&Model> {
-        self.models.iter().find(|m| m.name == name)
+        self.entries.iter().find(|e| e.name == name).map(Entry::model)
     }
 
     /// The architectures' names.
     pub fn architectures(&self) -> Vec<String> {
-        self.models.iter().map(|m| m.name.clone()).collect()
+        self.entries.iter().map(|e| e.name.clone()).collect()
     }
 
     /// Every selectable name with a one-line summary: architectures, then their presets.
     pub fn listing(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
-        for m in &self.models {
-            out.push((m.name.clone(), m.summary.clone()));
-            for p in &m.presets {
+        for (i, e) in self.entries.iter().enumerate() {
+            out.push((e.name.clone(), e.summary.clone()));
+            for (preset, summary) in &e.presets {
                 // The first architecture's presets go by their own names; others are listed
                 // qualified, which always works (`gpt2/small`), so no listed name is ambiguous.
-                let home = std::ptr::eq(m, &self.models[0]);
-                let name = if home { p.name.clone() } else { format!("{}/{}", m.name, p.name) };
-                out.push((name, format!("{} ({})", p.summary, m.name)));
+                let name = if i == 0 { preset.clone() } else { format!("{}/{preset}", e.name) };
+                out.push((name, format!("{summary} ({})", e.name)));
             }
         }
         out
+    }
+
+    /// The selection of preset `preset` (or of the architecture's default) of entry `index`.
+    fn selection(&self, index: usize, preset: Option<&str>, note: Option<String>) -> Selection {
+        let m = self.entries[index].model();
+        let chosen = match preset {
+            Some(p) => m.presets.iter().find(|q| q.name == p).cloned(),
+            None => m.default_preset.as_deref().and_then(|p| m.preset(p)).cloned(),
+        };
+        let id = match (preset, &chosen) {
+            (Some(_), Some(p)) if index == 0 => p.name.clone(),
+            (Some(_), Some(p)) => format!("{}/{}", m.name, p.name),
+            _ => m.name.clone(),
+        };
+        Selection { model: m.clone(), preset: chosen, id, note }
     }
 
     /// Picks a built-in model by architecture name, preset name or `architecture/preset`, in any
@@ -72,53 +157,43 @@ impl Registry {
     /// `Ok(None)` when no built-in model has that name (the caller may try it as a file).
     pub fn select(&self, name: &str) -> Result<Option<Selection>> {
         let wanted = name.trim().to_lowercase();
-        let id = |m: &Model, p: Option<&Preset>| match p {
-            Some(p) if std::ptr::eq(m, &self.models[0]) => p.name.clone(),
-            Some(p) => format!("{}/{}", m.name, p.name),
-            None => m.name.clone(),
-        };
         if let Some((arch, preset)) = wanted.split_once('/')
-            && let Some(m) = self.models.iter().find(|m| m.name.to_lowercase() == arch)
+            && let Some(i) = self.entries.iter().position(|e| e.name.to_lowercase() == arch)
         {
-            return match m.presets.iter().find(|p| p.name.to_lowercase() == preset) {
-                Some(p) => {
-                    Ok(Some(Selection { model: m.clone(), preset: Some(p.clone()), id: id(m, Some(p)), note: None }))
-                }
+            let e = &self.entries[i];
+            return match e.presets.iter().find(|(p, _)| p.to_lowercase() == preset) {
+                Some((p, _)) => Ok(Some(self.selection(i, Some(p), None))),
                 None => Err(Error::Unknown {
-                    what: format!("preset of {}", m.name),
+                    what: format!("preset of {}", e.name),
                     name: preset.to_string(),
-                    known: m.presets.iter().map(|p| p.name.clone()).collect(),
+                    known: e.presets.iter().map(|(p, _)| p.clone()).collect(),
                 }),
             };
         }
-        if let Some(m) = self.models.iter().find(|m| m.name.to_lowercase() == wanted) {
-            let preset = m.default_preset.as_deref().and_then(|p| m.preset(p)).cloned();
-            return Ok(Some(Selection { model: m.clone(), preset, id: m.name.clone(), note: None }));
+        if let Some(i) = self.entries.iter().position(|e| e.name.to_lowercase() == wanted) {
+            return Ok(Some(self.selection(i, None, None)));
         }
-        let found: Vec<(&Model, &Preset)> = self
-            .models
+        let found: Vec<(usize, &str)> = self
+            .entries
             .iter()
-            .flat_map(|m| m.presets.iter().filter(|p| p.name.to_lowercase() == wanted).map(move |p| (m, p)))
+            .enumerate()
+            .flat_map(|(i, e)| {
+                e.presets.iter().filter(|(p, _)| p.to_lowercase() == wanted).map(move |(p, _)| (i, p.as_str()))
+            })
             .collect();
         // The first architecture's presets go by their own names (as listed), so they win.
-        if let Some((m, p)) = found.iter().find(|(m, _)| std::ptr::eq(*m, &self.models[0])) {
-            return Ok(Some(Selection {
-                model: (*m).clone(),
-                preset: Some((*p).clone()),
-                id: id(m, Some(p)),
-                note: None,
-            }));
+        if let Some((i, p)) = found.iter().find(|(i, _)| *i == 0) {
+            return Ok(Some(self.selection(*i, Some(p), None)));
         }
         match found.as_slice() {
             [] => Ok(None),
-            [(m, p)] => {
-                let home = std::ptr::eq(*m, &self.models[0]);
-                let note = (!home).then(|| format!("`{name}` is the preset {}/{}", m.name, p.name));
-                Ok(Some(Selection { model: (*m).clone(), preset: Some((*p).clone()), id: id(m, Some(p)), note }))
+            [(i, p)] => {
+                let note = format!("`{name}` is the preset {}/{p}", self.entries[*i].name);
+                Ok(Some(self.selection(*i, Some(p), Some(note))))
             }
             several => Err(Error::Usage(format!(
                 "`{name}` is a preset of several architectures; name one: {}",
-                several.iter().map(|(m, p)| format!("{}/{}", m.name, p.name)).collect::<Vec<_>>().join(", ")
+                several.iter().map(|(i, p)| format!("{}/{p}", self.entries[*i].name)).collect::<Vec<_>>().join(", ")
             ))),
         }
     }
@@ -174,4 +249,24 @@ pub fn from_source(source: &Source, preset: Option<&str>, data: &Data) -> Result
         None => model.name.clone(),
     };
     Ok(Selection { model, preset: chosen, id, note: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A built-in architecture is known by its header until it is read: the header must say
+    /// what the whole file says.
+    #[test]
+    fn every_built_in_header_is_its_models() {
+        let entries = &Registry::builtin().entries;
+        assert!(entries.len() >= 4);
+        for e in entries {
+            let m = e.model();
+            assert_eq!((&e.name, &e.summary), (&m.name, &m.summary));
+            let presets: Vec<(String, String)> =
+                m.presets.iter().map(|p| (p.name.clone(), p.summary.clone())).collect();
+            assert_eq!(e.presets, presets, "{}", e.name);
+        }
+    }
 }

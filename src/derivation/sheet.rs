@@ -6,105 +6,20 @@
 use super::{Block, Cell, Document, Equation, Inline, Lhs, Row, Side, Table, op_table, shares_table, text};
 use crate::algebra::{Engine, Rational};
 use crate::data::Data;
-use crate::diagnostic::Source;
 use crate::dim;
 use crate::error::{Error, Result};
 use crate::model::Origin;
 use crate::options::Options;
 use crate::preset::Selection;
 use crate::quantity::{BatchLine, Catalog, Context, Conventions, Quantity};
-use serde::Deserialize;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SheetFile {
-    name: String,
-    title: String,
-    model: String,
-    intro: String,
-    part: Vec<PartFile>,
-}
+mod file;
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PartFile {
-    heading: String,
-    question: String,
-    kind: String,
-    #[serde(default)]
-    show: Vec<String>,
-    #[serde(default)]
-    answer: String,
-    #[serde(default)]
-    set: BTreeMap<String, i64>,
-    #[serde(default)]
-    presets: Vec<String>,
-    #[serde(default)]
-    training: Option<TrainingFile>,
-    /// For `kind = "readings"`: the readings of an ambiguous source, the first the one the sheet
-    /// answers with.
-    #[serde(default)]
-    reading: Vec<ReadingFile>,
-    /// A chart after the part (`super::figures`).
-    #[serde(default)]
-    figure: Option<super::figures::FigureFile>,
-}
-
-/// One reading of an ambiguous assignment: what it says, which source it follows, and the change
-/// to the sheet's model that gives it (none for the model as written).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReadingFile {
-    name: String,
-    follows: String,
-    #[serde(default)]
-    change: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrainingFile {
-    steps: Option<i64>,
-    mfu: Option<String>,
-    hardware: Option<String>,
-    precision: Option<String>,
-}
-
-/// An answer sheet, read and checked.
-#[derive(Clone, Debug)]
-pub struct Sheet {
-    file: SheetFile,
-    source: Source,
-}
-
-impl Sheet {
-    /// Reads a sheet from TOML; `None` if the text is not a sheet at all (no `[[part]]`).
-    pub fn from_toml(source: &Source) -> Option<Result<Sheet>> {
-        let value: toml::Table = toml::from_str(&source.text).ok()?;
-        if !value.contains_key("part") {
-            return None;
-        }
-        Some(crate::data::read_toml::<SheetFile>(source).map(|file| Sheet { file, source: source.clone() }))
-    }
-
-    /// The sheet's name (`cs336-2025`).
-    pub fn name(&self) -> &str {
-        &self.file.name
-    }
-
-    /// The sheet's title.
-    pub fn title(&self) -> &str {
-        &self.file.title
-    }
-
-    /// The model the sheet is about.
-    pub fn model(&self) -> &str {
-        &self.file.model
-    }
-}
+pub use file::Sheet;
+use file::{PartFile, SheetFile};
 
 /// One setting a part is derived at: extra bindings and the conventions.
 struct Setting {
@@ -312,8 +227,7 @@ fn dominance_sentence(doc: &Document) -> Vec<Inline> {
 fn scaling(presets: &[String], setting: &Setting, derivations: &Derivations) -> Result<(Table, Vec<Inline>)> {
     let derived = presets.iter().map(|p| derivations.get(p, setting)).collect::<Result<Vec<_>>>()?;
     let docs: Vec<&Document> = derived.iter().map(|d| &d.0).collect();
-    let titles: Vec<(String, String)> =
-        components(&docs[0]).iter().map(|q| (q.name.clone(), q.title.clone())).collect();
+    let titles: Vec<(String, String)> = components(docs[0]).iter().map(|q| (q.name.clone(), q.title.clone())).collect();
     let mut rows = Vec::new();
     let mut sentence = vec![text(format!(
         "From {} to {}: ",
@@ -414,7 +328,7 @@ fn update_summary(optimizer: &crate::optimizer::Optimizer) -> String {
 
 /// Builds the answer sheet's document.
 pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
-    let model = &sheet.file.model;
+    let model = &sheet.file().model;
     let base = Options::default();
     let conventions = base.resolve(data)?;
     let base_setting = Setting {
@@ -424,12 +338,12 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
         label: String::new(),
         options: base.clone(),
     };
-    let derivations = Derivations { engine, data, wanted: wanted(&sheet.file), cache: RefCell::new(HashMap::new()) };
+    let derivations = Derivations { engine, data, wanted: wanted(sheet.file()), cache: RefCell::new(HashMap::new()) };
     let base_derived = derivations.get(model, &base_setting)?;
     let base_doc = &base_derived.0;
-    let mut blocks = vec![Block::Paragraph(vec![text(sheet.file.intro.clone())])];
+    let mut blocks = vec![Block::Paragraph(vec![text(sheet.file().intro.clone())])];
     let mut quantities = Vec::new();
-    for part in &sheet.file.part {
+    for part in &sheet.file().part {
         let s = setting(part, &base, data, sheet)?;
         let derived = derivations.get(model, &s)?;
         let (doc, selection, ctx) = (&derived.0, &derived.1, &derived.2);
@@ -439,11 +353,11 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
             "quantities" => {}
             "matmuls" => {
                 let matmuls = |op: &crate::ops::Op| !op.matmul_flops().is_zero();
-                blocks.push(Block::Table(op_table(&selection, &ctx, s.conventions.flops, &matmuls)?));
+                blocks.push(Block::Table(op_table(selection, ctx, s.conventions.flops, &matmuls)?));
             }
             "dominant" => {
-                blocks.push(Block::Table(shares_table(&components(&doc))));
-                blocks.push(Block::Paragraph(dominance_sentence(&doc)));
+                blocks.push(Block::Table(shares_table(&components(doc))));
+                blocks.push(Block::Paragraph(dominance_sentence(doc)));
             }
             "scaling" => {
                 let (table, sentence) = scaling(&part.presets, &s, &derivations)?;
@@ -451,24 +365,24 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
                 blocks.push(Block::Paragraph(sentence));
             }
             "context" => {
-                blocks.push(Block::Table(shares_table(&components(&doc))));
-                let (before, after) = (find(&base_doc, "flops.forward"), find(&doc, "flops.forward"));
+                blocks.push(Block::Table(shares_table(&components(doc))));
+                let (before, after) = (find(base_doc, "flops.forward"), find(doc, "flops.forward"));
                 if let (Some(Some(b)), Some(Some(a))) =
                     (before.map(|q| q.value.clone()), after.map(|q| q.value.clone()))
                 {
                     let mut sentence = vec![text(format!(
                         "Forward FLOPs grow {}× (from {} to {}): the T² attention terms grow quadratically with the context while everything else grows linearly. ",
                         dim::decimal(&(a / b), 1),
-                        dim::display(&base_doc_value(&base_doc, "flops.forward"), &crate::dim::Unit::flop()),
-                        dim::display(&base_doc_value(&doc, "flops.forward"), &crate::dim::Unit::flop()),
+                        dim::display(&base_doc_value(base_doc, "flops.forward"), &crate::dim::Unit::flop()),
+                        dim::display(&base_doc_value(doc, "flops.forward"), &crate::dim::Unit::flop()),
                     ))];
-                    sentence.extend(dominance_sentence(&doc));
+                    sentence.extend(dominance_sentence(doc));
                     blocks.push(Block::Paragraph(sentence));
                 }
             }
             "optimizer" => blocks.push(Block::Paragraph(vec![text(update_summary(&s.conventions.optimizer))])),
             "readings" => {
-                let (table, sentence, others) = readings_table(part, &selection, &ctx, &s.conventions, sheet)?;
+                let (table, sentence, others) = readings_table(part, selection, ctx, &s.conventions, sheet)?;
                 quantities.extend(others);
                 blocks.push(Block::Table(table));
                 blocks.push(Block::Paragraph(vec![text(sentence)]));
@@ -482,11 +396,11 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
             }
         }
         if !part.show.is_empty() {
-            blocks.push(show(&doc, &part.show, &s.label, &mut quantities));
+            blocks.push(show(doc, &part.show, &s.label, &mut quantities));
         }
         if !part.answer.is_empty() {
             let mut inlines = vec![text("Answer: ")];
-            inlines.extend(fill(&ctx, &part.answer, &doc)?);
+            inlines.extend(fill(ctx, &part.answer, doc)?);
             blocks.push(Block::Paragraph(inlines));
         }
         if let Some(figure) = &part.figure {
@@ -495,8 +409,8 @@ pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
     }
     super::figures::unique_ids(&mut blocks);
     Ok(Document {
-        title: sheet.file.title.clone(),
-        model: format!("{} ({} answer sheet)", base_doc.model, sheet.file.name),
+        title: sheet.file().title.clone(),
+        model: format!("{} ({} answer sheet)", base_doc.model, sheet.file().name),
         bindings: base_doc.bindings.clone(),
         conventions: base_doc.conventions.clone(),
         quantities,
