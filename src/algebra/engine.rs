@@ -117,9 +117,9 @@ pub fn monomial_of(e: &Expr) -> Option<Term> {
     for f in factors {
         match f {
             Expr::Num(n) => term.coeff *= n,
-            Expr::Sym(s) => *term.powers.entry(s.clone()).or_insert(0) += 1,
+            Expr::Sym(s) => *term.powers.entry(s.to_string()).or_insert(0) += 1,
             Expr::Pow(b, k) => match b.as_ref() {
-                Expr::Sym(s) => *term.powers.entry(s.clone()).or_insert(0) += k,
+                Expr::Sym(s) => *term.powers.entry(s.to_string()).or_insert(0) += k,
                 _ => return None,
             },
             _ => return None,

@@ -35,7 +35,7 @@ pub fn evaluate(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rationa
 fn value(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rational, EvalError> {
     let out = match e {
         Expr::Num(n) => n.clone(),
-        Expr::Sym(s) => values.get(s).cloned().ok_or_else(|| EvalError::Unbound(vec![s.clone()]))?,
+        Expr::Sym(s) => values.get(&**s).cloned().ok_or_else(|| EvalError::Unbound(vec![s.to_string()]))?,
         Expr::Add(terms) => {
             let mut sum = Rational::zero();
             for t in terms {
@@ -110,7 +110,7 @@ fn rational_mod(r: &Rational) -> Option<u64> {
 pub fn evaluate_mod(e: &Expr, values: &BTreeMap<String, u64>) -> Option<u64> {
     Some(match e {
         Expr::Num(n) => rational_mod(n)?,
-        Expr::Sym(s) => *values.get(s)?,
+        Expr::Sym(s) => *values.get(&**s)?,
         Expr::Add(terms) => {
             let mut sum = 0u64;
             for t in terms {
@@ -146,7 +146,7 @@ pub fn evaluate_f64(e: &Expr, values: &BTreeMap<String, f64>) -> Option<f64> {
     use num_traits::ToPrimitive;
     Some(match e {
         Expr::Num(n) => n.to_f64()?,
-        Expr::Sym(s) => *values.get(s)?,
+        Expr::Sym(s) => *values.get(&**s)?,
         Expr::Add(terms) => terms.iter().map(|t| evaluate_f64(t, values)).sum::<Option<f64>>()?,
         Expr::Mul(factors) => factors.iter().map(|f| evaluate_f64(f, values)).product::<Option<f64>>()?,
         Expr::Pow(base, k) => evaluate_f64(base, values)?.powi(*k),

@@ -5,6 +5,7 @@
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
+use std::sync::Arc;
 
 /// Exact rational number used for every coefficient and every substituted value.
 pub type Rational = BigRational;
@@ -14,8 +15,8 @@ pub type Rational = BigRational;
 pub enum Expr {
     /// An exact rational constant.
     Num(Rational),
-    /// A symbol, by its short name.
-    Sym(String),
+    /// A symbol, by its short name (shared: trees are copied often, names never change).
+    Sym(Arc<str>),
     /// A sum, printed in the order of its terms.
     Add(Vec<Expr>),
     /// A product, printed in the order of its factors.
@@ -59,7 +60,7 @@ impl Expr {
 
     /// A symbol by short name.
     pub fn sym(name: &str) -> Expr {
-        Expr::Sym(name.to_string())
+        Expr::Sym(Arc::from(name))
     }
 
     /// `0`.
@@ -165,7 +166,7 @@ impl Expr {
     fn collect_symbols(&self, out: &mut Vec<String>) {
         match self {
             Expr::Num(_) => {}
-            Expr::Sym(s) => out.push(s.clone()),
+            Expr::Sym(s) => out.push(s.to_string()),
             Expr::Add(v) | Expr::Mul(v) => v.iter().for_each(|e| e.collect_symbols(out)),
             Expr::Pow(b, _) | Expr::Floor(b) | Expr::Ceil(b) => b.collect_symbols(out),
         }

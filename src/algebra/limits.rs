@@ -146,7 +146,7 @@ fn multisets(n: u128, k: u128) -> u128 {
 pub fn degree_bound(e: &Expr, symbol: &str) -> u64 {
     match e {
         Expr::Num(_) => 0,
-        Expr::Sym(s) => u64::from(s == symbol),
+        Expr::Sym(s) => u64::from(**s == *symbol),
         Expr::Add(v) => v.iter().map(|t| degree_bound(t, symbol)).max().unwrap_or(0),
         Expr::Mul(v) => v.iter().map(|t| degree_bound(t, symbol)).fold(0, u64::saturating_add),
         Expr::Pow(b, k) => degree_bound(b, symbol).saturating_mul(u64::from(k.unsigned_abs())),

@@ -181,9 +181,9 @@ fn emit_powers(chosen: &[&Expr], emit: &mut dyn FnMut(Powers)) {
     for f in chosen {
         match f {
             Expr::Num(_) => {}
-            Expr::Sym(s) => *powers.entry(s.clone()).or_insert(0) += 1,
+            Expr::Sym(s) => *powers.entry(s.to_string()).or_insert(0) += 1,
             Expr::Pow(b, k) => match b.as_ref() {
-                Expr::Sym(s) => *powers.entry(s.clone()).or_insert(0) += k,
+                Expr::Sym(s) => *powers.entry(s.to_string()).or_insert(0) += k,
                 _ => return,
             },
             _ => return,
