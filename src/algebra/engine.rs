@@ -16,6 +16,8 @@ use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use symbolica::atom::{Atom, AtomCore, AtomView, Symbol};
 use symbolica::coefficient::CoefficientView;
 use symbolica::domains::integer::Integer;
@@ -47,13 +49,20 @@ pub struct Engine {
     expanded: RefCell<FxHashMap<Expr, (Expr, bool)>>,
     /// Closed forms already laid out, by expression and layout.
     pub(super) simplified: RefCell<FxHashMap<(Expr, super::LayoutRules), Expr>>,
+    /// Told before the first call into symbolica (the worker must then end before unlocking).
+    started_symbolica: Arc<AtomicBool>,
     _one_thread: PhantomData<*const ()>,
 }
 
 impl Engine {
     /// Only the worker thread calls this, after it has made symbolica's first call.
-    pub(super) fn on_worker_thread() -> Engine {
-        Engine { expanded: RefCell::default(), simplified: RefCell::default(), _one_thread: PhantomData }
+    pub(super) fn on_worker_thread(started_symbolica: Arc<AtomicBool>) -> Engine {
+        Engine {
+            expanded: RefCell::default(),
+            simplified: RefCell::default(),
+            started_symbolica,
+            _one_thread: PhantomData,
+        }
     }
 
     /// Multiplies out every product and power (with cancellation, `A·(H/A)` → `H`): a Laurent
@@ -82,6 +91,7 @@ impl Engine {
     /// against. symbolica is started on the first call of the process.
     pub fn expand_by_symbolica(&self, e: &Expr) -> Result<Expr, AlgebraError> {
         limits::check_expandable(e)?;
+        self.started_symbolica.store(true, Ordering::SeqCst);
         super::worker::banner_to_stderr();
         read(to_atom(e)?.expand().as_view())
     }

@@ -8,7 +8,9 @@
 use super::engine::Engine;
 use super::permit::{self, Lock, LockError, WaitPolicy};
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -30,6 +32,9 @@ pub struct Worker {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
     lock: Option<Lock>,
+    /// Set by the engine before its first call into symbolica: only then does the thread hold
+    /// symbolica's permit (most runs never start symbolica; see `Engine::expand`).
+    started_symbolica: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -44,18 +49,20 @@ impl Worker {
         };
         let lock = permit::acquire(&dir, &WaitPolicy { timeout: wait.timeout, notice: &notice })?;
         let (jobs, queue) = mpsc::channel::<Job>();
+        let started_symbolica = Arc::new(AtomicBool::new(false));
+        let started = started_symbolica.clone();
         let thread = std::thread::Builder::new()
             .name("tally-algebra".into())
             .spawn(move || {
                 // symbolica itself starts on the first expansion that needs it
                 // (`Engine::expand_by_symbolica`): most runs never do.
-                let engine = Engine::on_worker_thread();
+                let engine = Engine::on_worker_thread(started);
                 for job in queue {
                     job(&engine);
                 }
             })
             .map_err(|e| LockError::Unusable { path: lock.path.clone(), reason: format!("no worker thread: {e}") })?;
-        Ok(Worker { jobs: Some(jobs), thread: Some(thread), lock: Some(lock) })
+        Ok(Worker { jobs: Some(jobs), thread: Some(thread), lock: Some(lock), started_symbolica })
     }
 
     /// Runs `work` on the worker thread and returns its result. A panic inside `work` is resumed
@@ -81,10 +88,14 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // Closing the queue ends the thread's loop; the thread must be gone (its permit with it)
-        // before the lock is released.
+        // Closing the queue ends the thread's loop. A thread that started symbolica must be gone
+        // (its permit with it) before the lock is released; one that never did holds no permit,
+        // so it is left to free its memos on its own while the caller goes on. Jobs run one at a
+        // time and each is waited for, so no job is running here and the flag is final.
         drop(self.jobs.take());
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.thread.take()
+            && self.started_symbolica.load(Ordering::SeqCst)
+        {
             let _ = thread.join();
         }
         drop(self.lock.take());

@@ -106,7 +106,11 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                 eprintln!("tally: {}", printable(note));
             }
             let text = shown(&doc, args.format, args.standalone, width(cli_width, args.output.is_none()));
-            emit(&text, args.output.as_deref(), inputs).map(|()| 0)
+            let done = emit(&text, args.output.as_deref(), inputs).map(|()| 0);
+            // The process ends next: freeing the document's thousands of small allocations one
+            // by one would only delay the exit.
+            std::mem::forget((doc, text));
+            done
         }
         Command::Plan(args) => {
             let options = args.options.options();
