@@ -317,6 +317,18 @@ pub fn exact_with_unit(value: &Rational, unit: &Unit) -> String {
 
 /// `value` rounded half away from zero to `places` decimals, integer part grouped by thousands.
 pub fn decimal(value: &Rational, places: usize) -> String {
+    if let Some(shown) = small_parts(value).and_then(|(n, d)| {
+        let digits = unsigned_decimal(n.unsigned_abs(), d, places)?;
+        let zero = digits.bytes().all(|b| matches!(b, b'0' | b'.' | b','));
+        Some(if n < 0 && !zero { format!("-{digits}") } else { digits })
+    }) {
+        return shown;
+    }
+    decimal_big(value, places)
+}
+
+/// [`decimal`] in big numbers, for values whose parts do not fit machine integers.
+fn decimal_big(value: &Rational, places: usize) -> String {
     let scale = num_traits::pow(BigInt::from(10), places);
     let scaled = value * Rational::from_integer(scale.clone());
     let half = Rational::new(BigInt::one(), BigInt::from(2));
@@ -326,6 +338,22 @@ pub fn decimal(value: &Rational, places: usize) -> String {
     let (whole, frac) = n.abs().div_rem(&scale);
     let whole = group_thousands(&whole.to_string());
     if places == 0 { format!("{sign}{whole}") } else { format!("{sign}{whole}.{:0>places$}", frac.to_string()) }
+}
+
+/// Numerator and denominator as machine integers, when they fit (nearly every displayed value):
+/// rounding and scaling then need no big-number division.
+fn small_parts(value: &Rational) -> Option<(i128, u128)> {
+    use num_traits::ToPrimitive;
+    Some((value.numer().to_i128()?, value.denom().to_u128()?))
+}
+
+/// `n/d` rounded half up to `places` decimals and grouped, in machine integers; `None` if an
+/// intermediate would overflow (the caller then uses big numbers).
+fn unsigned_decimal(n: u128, d: u128, places: usize) -> Option<String> {
+    let scale = 10u128.checked_pow(u32::try_from(places).ok()?)?;
+    let rounded = n.checked_mul(scale)?.checked_mul(2)?.checked_add(d)? / d.checked_mul(2)?;
+    let whole = group_thousands(&(rounded / scale).to_string());
+    Some(if places == 0 { whole } else { format!("{whole}.{:0>places$}", rounded % scale) })
 }
 
 fn group_thousands(digits: &str) -> String {
@@ -352,6 +380,25 @@ fn scaled(value: &Rational) -> (String, u32) {
 /// Three significant figures after dividing by `base` as often as it goes (at most six times);
 /// returns the mantissa and how many times it divided.
 fn scaled_by(value: &Rational, base: u32) -> (String, u32) {
+    if let Some(shown) = small_parts(value).and_then(|(n, d)| {
+        let (n, base) = (n.unsigned_abs(), u128::from(base));
+        let (mut divisor, mut power) = (d, 0);
+        while power < 6 && n >= divisor.checked_mul(base)? {
+            divisor *= base;
+            power += 1;
+        }
+        let places = if n >= divisor.checked_mul(100)? {
+            0
+        } else if n >= divisor.checked_mul(10)? {
+            1
+        } else {
+            2
+        };
+        let sign = if value.is_negative() { "-" } else { "" };
+        Some((format!("{sign}{}", unsigned_decimal(n, divisor, places)?), power))
+    }) {
+        return shown;
+    }
     let step = Rational::from_integer(BigInt::from(base));
     let mut v = value.abs();
     let mut power = 0;
@@ -442,6 +489,19 @@ mod tests {
 
     fn r(n: i64) -> Rational {
         Rational::from_integer(BigInt::from(n))
+    }
+
+    #[test]
+    fn machine_integer_rounding_agrees_with_big_numbers() {
+        let denominators = [1i64, 2, 3, 7, 8, 10, 1000, 1024, 999_999_937];
+        for numerator in (-2_500i64..2_500).step_by(7).chain([i64::MAX, i64::MIN + 1, 5, -5, 15, -15, 25, -25]) {
+            for d in denominators {
+                let value = Rational::new(BigInt::from(numerator), BigInt::from(d));
+                for places in 0..5 {
+                    assert_eq!(decimal(&value, places), decimal_big(&value, places), "{value} to {places}");
+                }
+            }
+        }
     }
 
     #[test]
