@@ -6,6 +6,7 @@
 
 use super::expr::{Expr, Rational};
 use num_traits::Signed;
+use std::collections::BTreeMap;
 
 /// Highest power of one symbol in any expression (a written exponent, or one built by products).
 pub const MAX_DEGREE: u64 = 64;
@@ -73,11 +74,9 @@ pub fn check_expandable(e: &Expr) -> Result<(), LimitError> {
     if terms > MAX_TERMS {
         return Err(LimitError::Terms { terms });
     }
-    for symbol in e.symbols() {
-        let degree = degree_bound(e, &symbol);
-        if degree > MAX_DEGREE {
-            return Err(LimitError::Degree { symbol, degree });
-        }
+    // The first symbol by name past the bound, as one walk over the tree finds them all.
+    if let Some((symbol, degree)) = degree_bounds(e).into_iter().find(|(_, degree)| *degree > MAX_DEGREE) {
+        return Err(LimitError::Degree { symbol: symbol.to_string(), degree });
     }
     check_numbers(e)?;
     if coefficient_bits(e) > MAX_BITS {
@@ -140,6 +139,32 @@ fn multisets(n: u128, k: u128) -> u128 {
         }
     }
     out
+}
+
+/// An upper bound on the power of every symbol in `e` (absolute: negative powers count too),
+/// by name: [`degree_bound`] of each symbol, in one walk.
+fn degree_bounds(e: &Expr) -> BTreeMap<&str, u64> {
+    match e {
+        Expr::Num(_) => BTreeMap::new(),
+        Expr::Sym(s) => BTreeMap::from([(&**s, 1)]),
+        Expr::Add(v) | Expr::Mul(v) => {
+            let add = matches!(e, Expr::Mul(_));
+            let mut out = BTreeMap::new();
+            for t in v {
+                for (s, d) in degree_bounds(t) {
+                    let bound = out.entry(s).or_insert(0u64);
+                    *bound = if add { bound.saturating_add(d) } else { (*bound).max(d) };
+                }
+            }
+            out
+        }
+        Expr::Pow(b, k) => {
+            let mut out = degree_bounds(b);
+            out.values_mut().for_each(|d| *d = d.saturating_mul(u64::from(k.unsigned_abs())));
+            out
+        }
+        Expr::Floor(b) | Expr::Ceil(b) => degree_bounds(b),
+    }
 }
 
 /// An upper bound on the power of `symbol` in `e` (absolute: negative powers count too).
