@@ -21,6 +21,10 @@ fn width(s: &str) -> usize {
 /// `text` in lines of at most `max` characters, broken at spaces where it can be (a word longer
 /// than the line is cut).
 fn wrap(text: &str, max: usize) -> Vec<String> {
+    // Text that fits is one line as it is (the loop below would rebuild it word by word).
+    if !text.starts_with(' ') && width(text) <= max {
+        return vec![text.to_string()];
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
     for word in text.split(' ') {
