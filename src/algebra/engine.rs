@@ -47,8 +47,8 @@ pub struct Engine {
     /// Expansions, each with whether its terms are already in written order (tally's own
     /// expansion keeps it; symbolica's has its own order).
     expanded: RefCell<FxHashMap<Expr, (Expr, bool)>>,
-    /// Closed forms already laid out, by expression and layout.
-    pub(super) simplified: RefCell<FxHashMap<(Expr, super::LayoutRules), Expr>>,
+    /// Closed forms already laid out, by layout and expression.
+    pub(super) simplified: RefCell<FxHashMap<super::LayoutRules, FxHashMap<Expr, Expr>>>,
     /// Told before the first call into symbolica (the worker must then end before unlocking).
     started_symbolica: Arc<AtomicBool>,
     _one_thread: PhantomData<*const ()>,

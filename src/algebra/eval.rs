@@ -23,12 +23,89 @@ pub enum EvalError {
 
 /// The exact value of `e` with every symbol taken from `values`.
 pub fn evaluate(e: &Expr, values: &BTreeMap<String, Rational>) -> Result<Rational, EvalError> {
+    if let Some((n, d)) = small(e, values) {
+        return Ok(Rational::new_raw(n.into(), d.into()));
+    }
     match value(e, values) {
         // Every unbound symbol is named, in order, not only the first one met.
         Err(EvalError::Unbound(_)) => {
             Err(EvalError::Unbound(e.symbols().into_iter().filter(|s| !values.contains_key(s)).collect()))
         }
         other => other,
+    }
+}
+
+/// A fraction in machine integers: numerator, positive denominator, in lowest terms.
+type Small = (i128, i128);
+
+fn small_of(r: &Rational) -> Option<Small> {
+    use num_traits::ToPrimitive;
+    Some((r.numer().to_i128()?, r.denom().to_i128()?))
+}
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    (a, b) = (a.abs(), b.abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// `n/d` in lowest terms with a positive denominator; `None` for a zero denominator.
+fn reduced(n: i128, d: i128) -> Option<Small> {
+    if d == 0 {
+        return None;
+    }
+    let g = gcd(n, d).max(1);
+    let (n, d) = (n / g, d / g);
+    if d < 0 { Some((n.checked_neg()?, d.checked_neg()?)) } else { Some((n, d)) }
+}
+
+fn small_times((a, b): Small, (c, d): Small) -> Option<Small> {
+    if b == 1 && d == 1 {
+        return Some((a.checked_mul(c)?, 1));
+    }
+    // Cross-cancel first, so the products stay small.
+    let (g1, g2) = (gcd(a, d).max(1), gcd(c, b).max(1));
+    reduced((a / g1).checked_mul(c / g2)?, (b / g2).checked_mul(d / g1)?)
+}
+
+fn small_plus((a, b): Small, (c, d): Small) -> Option<Small> {
+    if b == 1 && d == 1 {
+        return Some((a.checked_add(c)?, 1));
+    }
+    reduced(a.checked_mul(d)?.checked_add(c.checked_mul(b)?)?, b.checked_mul(d)?)
+}
+
+/// The value in machine integers, the way nearly every value fits; `None` when a number would
+/// not fit, a symbol is unbound or a denominator is zero — the big-number evaluation then gives
+/// the value or the error. Numbers this small are far inside the bounds of [`limits`].
+fn small(e: &Expr, values: &BTreeMap<String, Rational>) -> Option<Small> {
+    match e {
+        Expr::Num(n) => small_of(n),
+        Expr::Sym(s) => small_of(values.get(&**s)?),
+        Expr::Add(terms) => terms.iter().try_fold((0, 1), |sum, t| small_plus(sum, small(t, values)?)),
+        Expr::Mul(factors) => factors.iter().try_fold((1, 1), |product, f| small_times(product, small(f, values)?)),
+        Expr::Pow(base, k) => {
+            // Past 127 any base other than 0 and ±1 overflows; those few go the big way.
+            if k.unsigned_abs() > 127 {
+                return None;
+            }
+            let b = small(base, values)?;
+            let mut out = (1, 1);
+            for _ in 0..k.unsigned_abs() {
+                out = small_times(out, b)?;
+            }
+            if *k < 0 { reduced(out.1, out.0) } else { Some(out) }
+        }
+        Expr::Floor(inner) => {
+            let (n, d) = small(inner, values)?;
+            Some((n.div_euclid(d), 1))
+        }
+        Expr::Ceil(inner) => {
+            let (n, d) = small(inner, values)?;
+            Some((n.checked_neg()?.div_euclid(d).checked_neg()?, 1))
+        }
     }
 }
 
@@ -163,6 +240,34 @@ mod tests {
     fn at(text: &str, pairs: &[(&str, i64)]) -> Result<Rational, EvalError> {
         let values = pairs.iter().map(|(k, v)| (k.to_string(), Rational::from_integer((*v).into()))).collect();
         evaluate(&parse(text, &any_symbol).unwrap(), &values)
+    }
+
+    #[test]
+    fn machine_integers_and_big_numbers_give_the_same_values() {
+        let read = |f: &str| parse(f, &any_symbol).unwrap();
+        let floor = |f: &str| Expr::Floor(Box::new(read(f)));
+        let ceil = |f: &str| Expr::Ceil(Box::new(read(f)));
+        let formulas = [
+            ("sum", read("2*V*H^3 + H/A - 7/3")),
+            ("largest batch", floor("(80000000000 - 16*P)/(4*B*T*H)") + ceil("H/A/7")),
+            ("zero denominator", read("(H - 1600)^-1 * A")),
+            ("fractions", read("-H^5/(A^3*V) + 1/(V^2)")),
+            ("negative rounding", ceil("-H/7") + floor("-V/3")),
+            ("near the top of i128", read("(A*H)^4*V^3")),
+        ];
+        let values: BTreeMap<String, Rational> =
+            [("H", 1600), ("A", 25), ("V", 50257), ("B", 8), ("T", 1024), ("P", 124)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), Rational::from_integer((*v).into())))
+                .collect();
+        for (f, e) in formulas {
+            let big = value(&e, &values);
+            match small(&e, &values) {
+                Some((n, d)) => assert_eq!(Ok(Rational::new(n.into(), d.into())), big, "{f}"),
+                None => assert!(big.is_err(), "{f}: machine integers gave up on {big:?}"),
+            }
+            assert_eq!(evaluate(&e, &values), big, "{f}");
+        }
     }
 
     #[test]

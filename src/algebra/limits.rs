@@ -74,8 +74,11 @@ pub fn check_expandable(e: &Expr) -> Result<(), LimitError> {
     if terms > MAX_TERMS {
         return Err(LimitError::Terms { terms });
     }
-    // The first symbol by name past the bound, as one walk over the tree finds them all.
-    if let Some((symbol, degree)) = degree_bounds(e).into_iter().find(|(_, degree)| *degree > MAX_DEGREE) {
+    // The total degree bounds every symbol's; only past it is each symbol measured (the first by
+    // name past the bound is named).
+    if total_degree_bound(e) > MAX_DEGREE
+        && let Some((symbol, degree)) = degree_bounds(e).into_iter().find(|(_, degree)| *degree > MAX_DEGREE)
+    {
         return Err(LimitError::Degree { symbol: symbol.to_string(), degree });
     }
     check_numbers(e)?;
@@ -139,6 +142,19 @@ fn multisets(n: u128, k: u128) -> u128 {
         }
     }
     out
+}
+
+/// An upper bound on the total degree of any monomial of `e` (absolute), and so on every
+/// symbol's power: one walk, nothing allocated.
+fn total_degree_bound(e: &Expr) -> u64 {
+    match e {
+        Expr::Num(_) => 0,
+        Expr::Sym(_) => 1,
+        Expr::Add(v) => v.iter().map(total_degree_bound).max().unwrap_or(0),
+        Expr::Mul(v) => v.iter().map(total_degree_bound).fold(0, u64::saturating_add),
+        Expr::Pow(b, k) => total_degree_bound(b).saturating_mul(u64::from(k.unsigned_abs())),
+        Expr::Floor(b) | Expr::Ceil(b) => total_degree_bound(b),
+    }
 }
 
 /// An upper bound on the power of every symbol in `e` (absolute: negative powers count too),

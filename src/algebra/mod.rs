@@ -27,12 +27,12 @@ impl Engine {
     /// Outer terms come in the order they first appear in `e` as written (for a model: embedding,
     /// blocks, head), so `VH + L(…) + H + VH` reads `2VH + L(…) + H`. A floor is left as written.
     pub fn simplify(&self, e: &Expr, rules: &LayoutRules) -> Result<Expr, AlgebraError> {
-        let key = (e.clone(), rules.clone());
-        if let Some(done) = self.simplified.borrow().get(&key) {
+        // Looked up without copying the expression (a hit is the common case).
+        if let Some(done) = self.simplified.borrow().get(rules).and_then(|by_expr| by_expr.get(e)) {
             return Ok(done.clone());
         }
         let done = self.lay_out(e, rules)?;
-        self.simplified.borrow_mut().insert(key, done.clone());
+        self.simplified.borrow_mut().entry(rules.clone()).or_default().insert(e.clone(), done.clone());
         Ok(done)
     }
 
