@@ -83,18 +83,28 @@ fn table(t: &Table, limit: Option<usize>) -> String {
         None => widths,
     };
     let one_line = |items: &[String]| -> String {
-        let parts: Vec<String> = items
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let pad = " ".repeat(widths[i].saturating_sub(width(c)));
-                if t.columns[i].1 { format!("{pad}{c}") } else { format!("{c}{pad}") }
-            })
-            .collect();
-        parts.join("  ").trim_end().to_string()
+        let mut out = String::new();
+        for (i, c) in items.iter().enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            let pad = widths[i].saturating_sub(width(c));
+            if t.columns[i].1 {
+                out.extend(std::iter::repeat_n(' ', pad));
+                out.push_str(c);
+            } else {
+                out.push_str(c);
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.truncate(out.trim_end().len());
+        out
     };
     // A row whose cells are wider than their columns takes several lines.
     let line = |items: &[String]| -> String {
+        if items.iter().enumerate().all(|(i, c)| !c.starts_with(' ') && width(c) <= widths[i].max(1)) {
+            return one_line(items);
+        }
         let wrapped: Vec<Vec<String>> = items.iter().enumerate().map(|(i, c)| wrap(c, widths[i].max(1))).collect();
         let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
         (0..height)
