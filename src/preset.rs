@@ -156,13 +156,24 @@ impl Registry {
     /// preset found under an architecture other than the first is named in `Selection::note`.
     /// `Ok(None)` when no built-in model has that name (the caller may try it as a file).
     pub fn select(&self, name: &str) -> Result<Option<Selection>> {
+        Ok(self.find(name)?.map(|(i, preset, note)| self.selection(i, preset, note)))
+    }
+
+    /// Whether `name` picks a built-in model (as [`Registry::select`] would), without reading or
+    /// copying it.
+    pub fn knows(&self, name: &str) -> Result<bool> {
+        Ok(self.find(name)?.is_some())
+    }
+
+    /// The entry, preset and note `name` picks, from the headers alone.
+    fn find(&self, name: &str) -> Result<Option<(usize, Option<&str>, Option<String>)>> {
         let wanted = name.trim().to_lowercase();
         if let Some((arch, preset)) = wanted.split_once('/')
             && let Some(i) = self.entries.iter().position(|e| e.name.to_lowercase() == arch)
         {
             let e = &self.entries[i];
             return match e.presets.iter().find(|(p, _)| p.to_lowercase() == preset) {
-                Some((p, _)) => Ok(Some(self.selection(i, Some(p), None))),
+                Some((p, _)) => Ok(Some((i, Some(p), None))),
                 None => Err(Error::Unknown {
                     what: format!("preset of {}", e.name),
                     name: preset.to_string(),
@@ -171,7 +182,7 @@ impl Registry {
             };
         }
         if let Some(i) = self.entries.iter().position(|e| e.name.to_lowercase() == wanted) {
-            return Ok(Some(self.selection(i, None, None)));
+            return Ok(Some((i, None, None)));
         }
         let found: Vec<(usize, &str)> = self
             .entries
@@ -183,14 +194,11 @@ impl Registry {
             .collect();
         // The first architecture's presets go by their own names (as listed), so they win.
         if let Some((i, p)) = found.iter().find(|(i, _)| *i == 0) {
-            return Ok(Some(self.selection(*i, Some(p), None)));
+            return Ok(Some((*i, Some(p), None)));
         }
         match found.as_slice() {
             [] => Ok(None),
-            [(i, p)] => {
-                let note = format!("`{name}` is the preset {}/{p}", self.entries[*i].name);
-                Ok(Some(self.selection(*i, Some(p), Some(note))))
-            }
+            [(i, p)] => Ok(Some((*i, Some(p), Some(format!("`{name}` is the preset {}/{p}", self.entries[*i].name))))),
             several => Err(Error::Usage(format!(
                 "`{name}` is a preset of several architectures; name one: {}",
                 several.iter().map(|(i, p)| format!("{}/{p}", self.entries[*i].name)).collect::<Vec<_>>().join(", ")

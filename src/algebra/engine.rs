@@ -58,7 +58,8 @@ impl Engine {
     /// Only the worker thread calls this, after it has made symbolica's first call.
     pub(super) fn on_worker_thread(started_symbolica: Arc<AtomicBool>) -> Engine {
         Engine {
-            expanded: RefCell::default(),
+            // A derivation expands about a hundred forms: room for them without rehashing.
+            expanded: RefCell::new(FxHashMap::with_capacity_and_hasher(256, Default::default())),
             simplified: RefCell::default(),
             started_symbolica,
             _one_thread: PhantomData,

@@ -79,7 +79,7 @@ pub fn model_file(
     data: &tally::data::Data,
     inputs: &mut Inputs,
 ) -> Result<(Option<Source>, Option<String>), Error> {
-    if data.models.select(name)?.is_some() || tally::session::hf_preset(data, name)?.is_some() {
+    if data.models.knows(name)? || data.hf_presets.iter().any(|(n, _)| *n == name.trim().to_lowercase()) {
         return Ok((None, preset));
     }
     let (file, file_preset) = match name.rsplit_once(':') {
