@@ -53,6 +53,9 @@ impl Entry {
     }
 }
 
+/// What a name picks: the entry's index, the preset's name and a note for the user.
+type Found<'a> = (usize, Option<&'a str>, Option<String>);
+
 /// The part of a model file before its first `[[stage]]`.
 #[derive(serde::Deserialize)]
 struct Header {
@@ -166,7 +169,7 @@ impl Registry {
     }
 
     /// The entry, preset and note `name` picks, from the headers alone.
-    fn find(&self, name: &str) -> Result<Option<(usize, Option<&str>, Option<String>)>> {
+    fn find(&self, name: &str) -> Result<Option<Found<'_>>> {
         let wanted = name.trim().to_lowercase();
         if let Some((arch, preset)) = wanted.split_once('/')
             && let Some(i) = self.entries.iter().position(|e| e.name.to_lowercase() == arch)
