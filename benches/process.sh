@@ -30,4 +30,5 @@ report "tally derive --model gpt2-xl" "$bin" derive --model gpt2-xl
 report "tally derive --model gpt2-xl --format json" "$bin" derive --model gpt2-xl --format json
 report "tally derive cs336-2025 (answer sheet)" "$bin" derive cs336-2025
 report "tally derive cs336-2024 (answer sheet)" "$bin" derive cs336-2024
+report "tally derive --model llama-3-8b" "$bin" derive --model llama-3-8b
 report "tally derive --model mixtral-8x7b (HF config)" "$bin" derive --model mixtral-8x7b

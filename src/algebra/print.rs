@@ -4,6 +4,7 @@
 
 use super::expr::{Expr, Rational};
 use num_traits::{One, Signed};
+use std::borrow::Cow;
 
 /// Which notation to print in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,8 +119,8 @@ impl Printer {
         let mut depth = 0;
         for (i, term) in terms.iter().enumerate() {
             let negative = term.is_negative_term();
-            let shown = if negative { -term.clone() } else { term.clone() };
-            let p = self.expr(&shown);
+            // Only a negative term is rebuilt (as its negation); the others print as they are.
+            let p = if negative { self.expr(&-term.clone()) } else { self.expr(term) };
             depth = depth.max(p.depth);
             let minus = if self.notation == Notation::Unicode { "−" } else { "-" };
             match (i, negative) {
@@ -141,13 +142,13 @@ impl Printer {
     /// denominator go below the line.
     fn product(&self, factors: &[Expr]) -> Printed {
         let mut coeff = Rational::one();
-        let mut upper: Vec<Expr> = Vec::new();
-        let mut lower: Vec<Expr> = Vec::new();
+        let mut upper: Vec<Cow<Expr>> = Vec::new();
+        let mut lower: Vec<Cow<Expr>> = Vec::new();
         for f in factors {
             match f {
                 Expr::Num(n) => coeff *= n,
-                Expr::Pow(base, k) if *k < 0 => lower.push((**base).clone().pow(-k)),
-                other => upper.push(other.clone()),
+                Expr::Pow(base, k) if *k < 0 => lower.push(Cow::Owned((**base).clone().pow(-k))),
+                other => upper.push(Cow::Borrowed(other)),
             }
         }
         let mut prefix = String::new();
@@ -158,13 +159,13 @@ impl Printer {
         let numer = Rational::from_integer(coeff.numer().clone());
         let denom = Rational::from_integer(coeff.denom().clone());
         if !numer.is_one() || upper.is_empty() {
-            upper.insert(0, Expr::Num(numer));
+            upper.insert(0, Cow::Owned(Expr::Num(numer)));
         }
         if !denom.is_one() {
-            lower.insert(0, Expr::Num(denom));
+            lower.insert(0, Cow::Owned(Expr::Num(denom)));
         }
         // A fraction bar groups by itself: \frac{a + b}{c} needs no brackets around a + b.
-        let bare = |v: &[Expr]| self.notation == Notation::Latex && !lower.is_empty() && v.len() == 1;
+        let bare = |v: &[Cow<Expr>]| self.notation == Notation::Latex && !lower.is_empty() && v.len() == 1;
         let top = if bare(&upper) { self.expr(&upper[0]) } else { self.juxtapose(&upper) };
         if lower.is_empty() {
             return Printed { text: format!("{prefix}{}", top.text), depth: top.depth };
@@ -182,10 +183,10 @@ impl Printer {
     }
 
     /// Factors written next to each other: `*` in ASCII, juxtaposition when unambiguous otherwise.
-    fn juxtapose(&self, factors: &[Expr]) -> Printed {
+    fn juxtapose(&self, factors: &[Cow<Expr>]) -> Printed {
         let separator = match self.notation {
             Notation::Ascii => "*",
-            _ if factors.iter().any(|f| matches!(f, Expr::Sym(s) if s.chars().count() > 1)) => {
+            _ if factors.iter().any(|f| matches!(f.as_ref(), Expr::Sym(s) if s.chars().count() > 1)) => {
                 if self.notation == Notation::Latex { " \\cdot " } else { "·" }
             }
             _ => "",
@@ -196,7 +197,7 @@ impl Printer {
         for (i, f) in factors.iter().enumerate() {
             let p = self.factor(f);
             depth = depth.max(p.depth);
-            let is_number = matches!(f, Expr::Num(_));
+            let is_number = matches!(f.as_ref(), Expr::Num(_));
             if i > 0 {
                 if separator.is_empty() && (previous_was_number && is_number) {
                     text.push_str(if self.notation == Notation::Latex { " \\cdot " } else { "·" });
