@@ -188,7 +188,7 @@ fn to_atom(e: &Expr) -> Result<Atom, AlgebraError> {
             }
             base.pow(Atom::num(i64::from(*k)))
         }
-        // A floor is tally's own and is never sent (see `super::has_floor`).
+        // A floor is tally's own and is never sent (see `Expr::has_floor`).
         Expr::Floor(_) | Expr::Ceil(_) => {
             return Err(AlgebraError::Unreadable("a floor or ceiling cannot be expanded"));
         }

@@ -141,6 +141,18 @@ impl Expr {
         }
     }
 
+    /// True if a floor or ceiling occurs. Those are tally's own: they never cross into
+    /// symbolica (which would keep them as unknown functions) and are only ever evaluated, never
+    /// rearranged.
+    pub fn has_floor(&self) -> bool {
+        match self {
+            Expr::Floor(_) | Expr::Ceil(_) => true,
+            Expr::Num(_) | Expr::Sym(_) => false,
+            Expr::Pow(b, _) => b.has_floor(),
+            Expr::Add(v) | Expr::Mul(v) => v.iter().any(Expr::has_floor),
+        }
+    }
+
     /// The constant value if the expression is a bare number.
     pub fn as_number(&self) -> Option<&Rational> {
         match self {

@@ -37,14 +37,14 @@ impl Engine {
     }
 
     fn lay_out(&self, e: &Expr, rules: &LayoutRules) -> Result<Expr, AlgebraError> {
-        if has_floor(e) {
+        if e.has_floor() {
             // The terms without a floor are laid out as usual; each floor keeps its place, with
             // its inside laid out.
             let terms = match e {
                 Expr::Add(terms) => terms.as_slice(),
                 other => std::slice::from_ref(other),
             };
-            let (floors, plain): (Vec<&Expr>, Vec<&Expr>) = terms.iter().partition(|t| has_floor(t));
+            let (floors, plain): (Vec<&Expr>, Vec<&Expr>) = terms.iter().partition(|t| t.has_floor());
             let mut out = Vec::new();
             for f in floors {
                 out.push(match f {
@@ -64,20 +64,20 @@ impl Engine {
 
     /// Multiplies out every product; a floor is left as written.
     pub fn expanded(&self, e: &Expr) -> Result<Expr, AlgebraError> {
-        if has_floor(e) { Ok(e.clone()) } else { self.expand(e) }
+        if e.has_floor() { Ok(e.clone()) } else { self.expand(e) }
     }
 
     /// The monomials of the expanded form, if it is a polynomial in its symbols (negative powers
     /// allowed); `None` for a floor or a power of a sum.
     pub fn monomials(&self, e: &Expr) -> Result<Option<Vec<Term>>, AlgebraError> {
-        if has_floor(e) { Ok(None) } else { self.terms(e) }
+        if e.has_floor() { Ok(None) } else { self.terms(e) }
     }
 
     /// The expanded `e` as a polynomial in `symbol`: power → coefficient (an expression free of it).
     /// `None` if `e` is not a polynomial in its symbols.
     pub fn coefficients(&self, e: &Expr, symbol: &str) -> Result<Option<BTreeMap<i32, Expr>>, AlgebraError> {
         // Each coefficient keeps the order its terms have in `e` (model order), not the engine's.
-        let Some(terms) = (if has_floor(e) { None } else { self.written_order(e)? }) else { return Ok(None) };
+        let Some(terms) = (if e.has_floor() { None } else { self.written_order(e)? }) else { return Ok(None) };
         let mut out: BTreeMap<i32, Vec<Expr>> = BTreeMap::new();
         for mut term in terms {
             let k = term.powers.remove(symbol).unwrap_or(0);
@@ -95,7 +95,7 @@ impl Engine {
         Ok(match e {
             Expr::Floor(inner) => {
                 let inner = self.without_integral_floors(inner, whole)?;
-                let integral = !has_floor(&inner)
+                let integral = !inner.has_floor()
                     && self.terms(&inner)?.is_some_and(|terms| {
                         terms.iter().all(|t| t.coeff.is_integer() && t.powers.iter().all(|(s, k)| *k > 0 && whole(s)))
                     });
@@ -126,7 +126,7 @@ impl Engine {
 
     /// Symbolic equality: `a − b` expands to 0 (with a floor: the same tree).
     pub fn same(&self, a: &Expr, b: &Expr) -> Result<bool, AlgebraError> {
-        if has_floor(a) || has_floor(b) { Ok(a == b) } else { self.equal(a, b) }
+        if a.has_floor() || b.has_floor() { Ok(a == b) } else { self.equal(a, b) }
     }
 }
 
@@ -191,17 +191,6 @@ fn emit_powers(chosen: &[&Expr], emit: &mut dyn FnMut(Powers)) {
     }
     powers.retain(|_, k| *k != 0);
     emit(powers);
-}
-
-/// A floor is tally's own: it never crosses into symbolica, which would keep it as an unknown
-/// function. Floors are only ever evaluated, never rearranged.
-fn has_floor(e: &Expr) -> bool {
-    match e {
-        Expr::Floor(_) | Expr::Ceil(_) => true,
-        Expr::Num(_) | Expr::Sym(_) => false,
-        Expr::Pow(b, _) => has_floor(b),
-        Expr::Add(v) | Expr::Mul(v) => v.iter().any(has_floor),
-    }
 }
 
 #[cfg(test)]
