@@ -356,7 +356,8 @@ fn unsigned_decimal(n: u128, d: u128, places: usize) -> Option<String> {
     Some(if places == 0 { whole } else { format!("{whole}.{:0>places$}", rounded % scale) })
 }
 
-fn group_thousands(digits: &str) -> String {
+/// `15517753344` as `15,517,753,344` (a leading minus sign kept in front).
+pub(crate) fn group_thousands(digits: &str) -> String {
     let (sign, digits) = match digits.strip_prefix('-') {
         Some(d) => ("-", d),
         None => ("", digits),

@@ -57,7 +57,7 @@ fn typeset(mathml: &str) -> String {
         let end = tail.find('<').unwrap_or(tail.len());
         let digits = &tail[..end];
         if digits.len() > 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&group(digits));
+            out.push_str(&crate::dim::group_thousands(digits));
         } else {
             out.push_str(digits);
         }
@@ -119,18 +119,6 @@ fn brackets(mathml: &str) -> String {
         last = end;
     }
     out.push_str(&mathml[last..]);
-    out
-}
-
-/// `15517753344` as `15,517,753,344`.
-fn group(digits: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
     out
 }
 
