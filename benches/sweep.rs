@@ -9,7 +9,10 @@ use tally::sweep::{Axis, Format, SweepRequest};
 
 fn main() {
     let session = Session::open(SessionOptions::default()).expect("a session");
-    let axis = |symbol: &str| Axis::Symbol { symbol: symbol.into(), values: (1..=1000).collect() };
+    let axis = |symbol: &str| Axis::Symbol {
+        symbol: symbol.into(),
+        values: tally::sweep::Values::parse("1..1000").expect("a range"),
+    };
     let request = SweepRequest {
         base: DeriveRequest { model: "gpt2-xl".into(), ..DeriveRequest::default() },
         axes: vec![axis("B"), axis("T")],

@@ -269,6 +269,33 @@ pub fn render(d: &Diagnostic, color: bool) -> String {
     format!("{headline}\n{body}")
 }
 
+/// An error as one JSON object, for scripts that asked for JSON: the message, where it points
+/// (the source's name, 1-based line and column, the byte span), the notes, the help, the exit
+/// status. Read it from stdout; the same message in words is on stderr.
+pub fn json(d: &Diagnostic, exit_status: u8) -> String {
+    let place = d.source.as_ref().and_then(|source| {
+        let label = d.labels.iter().find(|l| l.primary).or(d.labels.first())?;
+        let (line, column) = line_col(&source.text, label.span.start);
+        Some(serde_json::json!({
+            "source": source.name,
+            "line": line,
+            "column": column,
+            "span": [label.span.start, label.span.end],
+            "label": label.message,
+        }))
+    });
+    let value = serde_json::json!({
+        "error": {
+            "message": d.message,
+            "at": place,
+            "notes": d.notes,
+            "help": d.help,
+        },
+        "exit_status": exit_status,
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
 /// `text` without ANSI escape sequences (ESC `[` … final letter).
 fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

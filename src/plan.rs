@@ -6,6 +6,7 @@
 
 use crate::algebra::{self, Expr, Rational};
 use crate::data::Data;
+use crate::dim;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::preset::Selection;
@@ -55,6 +56,9 @@ pub struct Layout {
     pub memory_total: String,
     /// Estimated step time, seconds (rounded to microseconds).
     pub step_seconds: f64,
+    /// The step time exactly, for the layouts shown.
+    #[serde(skip)]
+    pub step_exact: Option<Rational>,
 }
 
 /// Layout families that cannot work, with why.
@@ -90,8 +94,54 @@ pub struct Plan {
 /// One family's closed forms: memory per GPU, step time, and the memory terms by name.
 type Forms = (Expr, Expr, Vec<(String, Expr)>);
 
+/// A layout's degrees by symbol: d, t, p, c, m, b, v.
+type Degrees = [(&'static str, u64); 7];
+
+/// Per family of layouts: the least memory estimated, whether any layout fits, and the layout
+/// (its forms' key and degrees) where the least was found.
+type FamilyLeast = (f64, bool, Option<(String, Degrees)>);
+
+/// The model's values with a layout's degrees bound.
+fn at_degrees(values: &BTreeMap<String, Rational>, degrees: &[(&str, u64)]) -> BTreeMap<String, Rational> {
+    let mut exact = values.clone();
+    for (s, v) in degrees {
+        exact.insert(s.to_string(), Rational::from_integer((*v).into()));
+    }
+    exact
+}
+
+/// Bytes as GB (10⁹ bytes) to one decimal, rounded once from the exact value.
+fn gigabytes(bytes: &Rational) -> String {
+    dim::decimal(&(bytes / Rational::from_integer(1_000_000_000.into())), 1)
+}
+
+/// The most GPUs a plan is made for: far beyond any cluster, and small enough that the divisors
+/// are found in a moment (by trial division up to the square root).
+pub const MAX_GPUS: u64 = 1_000_000_000;
+
+/// The divisors of `n`, in increasing order, in O(√n) steps.
 fn divisors(n: u64) -> Vec<u64> {
-    (1..=n).filter(|k| n.is_multiple_of(*k)).collect()
+    let (mut small, mut large) = (Vec::new(), Vec::new());
+    let mut k = 1;
+    while k * k <= n {
+        if n.is_multiple_of(k) {
+            small.push(k);
+            if k * k != n {
+                large.push(n / k);
+            }
+        }
+        k += 1;
+    }
+    small.extend(large.into_iter().rev());
+    small
+}
+
+/// Degrees as people list them: `tp=16, 32, 64` (at most six, then how many more).
+fn degree_list(flag: &str, values: &[u64]) -> String {
+    let shown: Vec<String> = values.iter().take(6).map(u64::to_string).collect();
+    let more = values.len().saturating_sub(6);
+    let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+    format!("{flag}={}{tail}", shown.join(", "))
 }
 
 /// Plans `selection` on `request.gpus` GPUs.
@@ -120,16 +170,21 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
     let mut forms: BTreeMap<String, Option<Forms>> = BTreeMap::new();
     let mut candidates: Vec<(f64, Layout, String)> = Vec::new();
     // Per family (dp, tp, pp, cp): the least memory any of its layouts needs, and whether one fits.
-    let mut families: BTreeMap<String, (f64, bool)> = BTreeMap::new();
+    // Per family: the least memory, whether a layout fits, and where the least was found.
+    let mut families: BTreeMap<String, FamilyLeast> = BTreeMap::new();
     let mut tried = 0;
-    for t in divisors(gpus) {
-        if t > links.gpus_per_node as u64 {
-            reject(
-                format!("tp={t}"),
-                format!("t > {} crosses nodes: tensor parallelism stays within a node's NVLink", links.gpus_per_node),
-            );
-            continue;
-        }
+    if gpus == 0 || gpus > MAX_GPUS {
+        return Err(Error::BadOption {
+            option: "--gpus".into(),
+            value: gpus.to_string(),
+            reason: format!("plan for 1 to {} GPUs", dim::group_thousands(&MAX_GPUS.to_string())),
+        });
+    }
+    let all = divisors(gpus);
+    let node = links.gpus_per_node as u64;
+    let too_wide: Vec<u64> = all.iter().copied().filter(|t| *t > node).collect();
+    let mut unsplit: Vec<u64> = Vec::new();
+    for t in all.iter().copied().filter(|t| *t <= node) {
         if heads % t != 0 || kv_heads.is_some_and(|k| k % t != 0) {
             reject(
                 format!("tp={t}"),
@@ -140,12 +195,14 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
             );
             continue;
         }
-        for p in divisors(gpus / t) {
-            if layers % p != 0 {
-                reject(format!("pp={p}"), format!("{layers} layers do not split into {p} stages"));
+        for p in all.iter().copied().filter(|p| (gpus / t).is_multiple_of(*p)) {
+            if !layers.is_multiple_of(p) {
+                if !unsplit.contains(&p) {
+                    unsplit.push(p);
+                }
                 continue;
             }
-            for c in divisors(gpus / (t * p)).into_iter().filter(|c| [1, 2, 4, 8].contains(c)) {
+            for c in [1u64, 2, 4, 8].into_iter().filter(|c| (gpus / (t * p)).is_multiple_of(*c)) {
                 if !request.seq.is_multiple_of(c) {
                     continue;
                 }
@@ -165,7 +222,7 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
                             for recompute in ["none", "selective", "full"] {
                                 tried += 1;
                                 let key = format!("{zero}|{sp}|{recompute}|{}", p == 1);
-                                let family = forms.entry(key).or_insert_with(|| {
+                                let family = forms.entry(key.clone()).or_insert_with(|| {
                                     let mut o = request.options.clone();
                                     o.set("zero", &zero.to_string()).ok()?;
                                     o.set("sequence_parallel", if sp { "on" } else { "off" }).ok()?;
@@ -191,7 +248,9 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
                                     .iter()
                                     .filter_map(|(k, v)| Some((k.clone(), num_traits::ToPrimitive::to_f64(v)?)))
                                     .collect();
-                                for (s, v) in [("d", d), ("t", t), ("p", p), ("c", c), ("m", m), ("b", b), ("v", 1)] {
+                                let degrees: Degrees =
+                                    [("d", d), ("t", t), ("p", p), ("c", c), ("m", m), ("b", b), ("v", 1)];
+                                for (s, v) in degrees {
                                     at.insert(s.into(), v as f64);
                                 }
                                 let (Some(mem), Some(secs)) =
@@ -201,8 +260,10 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
                                 };
                                 let label = format!("dp={d} tp={t} pp={p} cp={c}");
                                 let fits = mem <= num_traits::ToPrimitive::to_f64(&budget).unwrap_or(0.0);
-                                let entry = families.entry(label.clone()).or_insert((f64::INFINITY, false));
-                                entry.0 = entry.0.min(mem);
+                                let entry = families.entry(label.clone()).or_insert((f64::INFINITY, false, None));
+                                if mem < entry.0 {
+                                    *entry = (mem, entry.1, Some((key.clone(), degrees)));
+                                }
                                 entry.1 |= fits;
                                 if !fits {
                                     continue;
@@ -220,6 +281,7 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
                                     memory: terms.iter().map(|(n, _)| (n.clone(), String::new())).collect(),
                                     memory_total: String::new(),
                                     step_seconds: (secs * 1e6).round() / 1e6,
+                                    step_exact: None,
                                 };
                                 candidates.push((secs, layout, label));
                             }
@@ -229,15 +291,32 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
             }
         }
     }
+    if !unsplit.is_empty() {
+        reject(degree_list("pp", &unsplit), format!("{layers} layers do not split into that many stages"));
+    }
+    if !too_wide.is_empty() {
+        reject(
+            degree_list("tp", &too_wide),
+            format!("t > {node} crosses nodes: tensor parallelism stays within a node's NVLink"),
+        );
+    }
     // Families (dp, tp, pp, cp) with no layout that fits.
-    for (family, (least, fits)) in &families {
-        if !fits {
-            let gb = least / 1e9;
-            rejected.push(Rejected {
-                family: family.clone(),
-                reason: format!("does not fit: at least {gb:.1} GB per GPU with every ZeRO stage, recomputation and micro-batch size tried"),
-            });
+    for (family, (_, fits, least)) in &families {
+        if *fits {
+            continue;
         }
+        // The least memory, evaluated exactly at the layout where the estimate found it.
+        let exact = least.as_ref().and_then(|(key, degrees)| {
+            let (memory, _, _) = forms.get(key)?.as_ref()?;
+            algebra::evaluate(memory, &at_degrees(&values, degrees)).ok()
+        });
+        let shown = exact.map(|b| format!("{} GB", gigabytes(&b))).unwrap_or_else(|| "more than the budget".into());
+        rejected.push(Rejected {
+            family: family.clone(),
+            reason: format!(
+                "does not fit: at least {shown} per GPU with every ZeRO stage, recomputation and micro-batch size tried"
+            ),
+        });
     }
     let fitting = candidates.len();
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
@@ -245,18 +324,25 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
     for (_, mut layout, _) in candidates.into_iter().take(request.top) {
         // Exact bytes for the layouts shown.
         let key = format!("{}|{}|{}|{}", layout.zero, layout.sequence_parallel, layout.recompute, layout.pp == 1);
-        let Some(Some((memory, _, terms))) = forms.get(&key) else { continue };
-        let mut exact = values.clone();
-        for (s, v) in [
-            ("d", layout.dp),
-            ("t", layout.tp),
-            ("p", layout.pp),
-            ("c", layout.cp),
-            ("m", layout.micro_batches),
-            ("b", layout.micro_batch_size),
-            ("v", 1),
-        ] {
-            exact.insert(s.into(), Rational::from_integer(v.into()));
+        let Some(Some((memory, time, terms))) = forms.get(&key) else { continue };
+        let exact = at_degrees(
+            &values,
+            &[
+                ("d", layout.dp),
+                ("t", layout.tp),
+                ("p", layout.pp),
+                ("c", layout.cp),
+                ("m", layout.micro_batches),
+                ("b", layout.micro_batch_size),
+                ("v", 1),
+            ],
+        );
+        // The step time shown is the exact one, rounded once to microseconds.
+        if let Ok(seconds) = algebra::evaluate(time, &exact) {
+            let micros = (&seconds * Rational::from_integer(1_000_000.into())).round();
+            layout.step_seconds = num_traits::ToPrimitive::to_f64(&(micros / Rational::from_integer(1_000_000.into())))
+                .unwrap_or(layout.step_seconds);
+            layout.step_exact = Some(seconds);
         }
         for (name, e) in terms {
             layout.memory.insert(
@@ -268,8 +354,10 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
         layouts.push(layout);
     }
     if layouts.is_empty() {
-        rejected
-            .push(Rejected { family: "every layout".into(), reason: format!("none fits {} bytes per GPU", budget) });
+        rejected.push(Rejected {
+            family: "every layout".into(),
+            reason: format!("none fits {} per GPU", dim::bytes(&budget)),
+        });
     }
     Ok(Plan {
         model: selection.id.clone(),
@@ -286,7 +374,9 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
 /// The plan as a document, for text, Markdown, LaTeX and HTML.
 pub fn document(plan: &Plan) -> crate::derivation::Document {
     use crate::derivation::{Block, Cell, Document, Row, Table, text};
-    let gb = |bytes: &str| bytes.parse::<u128>().map(|b| format!("{:.1}", b as f64 / 1e9)).unwrap_or_default();
+    let gb = |bytes: &str| {
+        bytes.parse::<num_bigint::BigInt>().map(|b| gigabytes(&Rational::from_integer(b))).unwrap_or_default()
+    };
     let mut rows = Vec::new();
     for (i, l) in plan.layouts.iter().enumerate() {
         let term = |n: &str| l.memory.get(n).map(|b| gb(b)).unwrap_or_else(|| "—".into());
@@ -302,7 +392,9 @@ pub fn document(plan: &Plan) -> crate::derivation::Document {
             Cell::Text(term("optimizer")),
             Cell::Text(term("activations")),
             Cell::Text(gb(&l.memory_total)),
-            Cell::Text(format!("{:.3}", l.step_seconds)),
+            Cell::Text(
+                l.step_exact.as_ref().map(|t| dim::decimal(t, 3)).unwrap_or_else(|| format!("{:.3}", l.step_seconds)),
+            ),
         ]));
     }
     let columns = [

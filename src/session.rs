@@ -287,6 +287,10 @@ pub(crate) fn prepare(
         sets.push((symbol, value, Origin::Set));
     }
     let bindings = selection.model.bind(selection.preset.as_ref(), &sets, &data.symbols)?;
+    if let Some(parallel) = &conventions.parallel {
+        let written = request.options.parallel.clone().unwrap_or_default();
+        parallel.check_splits(&bindings.values(), "--parallel", &written)?;
+    }
     Ok((selection, bindings, conventions))
 }
 

@@ -27,7 +27,8 @@ pub struct SymbolDef {
     /// Values must be whole numbers (sizes); `false` for fractions such as MFU.
     #[serde(default = "yes")]
     pub whole: bool,
-    /// The largest value that makes sense (1 for a utilisation), as an exact decimal.
+    /// The largest value that makes sense: an exact decimal (1 for a utilisation), or another
+    /// symbol (a token runs at most E of the E experts: `k` is at most `E`).
     #[serde(default)]
     pub at_most: Option<String>,
     /// Used by the training derivation whatever the model (batch, steps, utilisation, peak), so
@@ -84,6 +85,11 @@ impl Role {
 }
 
 impl SymbolDef {
+    /// The symbol this one may not exceed, when its bound is another symbol.
+    pub fn bound_symbol(&self) -> Option<&str> {
+        self.at_most.as_deref().filter(|b| parse_decimal(b).is_none())
+    }
+
     /// Whether `value` is one this symbol can take: positive, whole where it must be, and at most
     /// its bound; the reason in words otherwise.
     pub fn check(&self, value: &Rational) -> std::result::Result<(), String> {

@@ -21,10 +21,10 @@ const CLAIMS: usize = 88_000;
 const MODELS: usize = 12_000;
 
 /// SplitMix64: small, fast and the same on every machine.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -32,11 +32,11 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len())]
     }
 }
@@ -65,6 +65,11 @@ const NUMBERS: &[&str] = &[
     "19.5T",
     "1e-9",
     "99999999999999999999e99",
+    "18446744073709551615",
+    "18446744073709551616",
+    "1e-300",
+    "0.000000000000000000001",
+    "0*0",
 ];
 const NAMES: &[&str] = &[
     "B",
@@ -125,6 +130,14 @@ const LEFT: &[&str] = &[
     "bogus",
     "",
     "memory.kv_cache",
+    "0",
+    "params - params",
+    "params*(L-L)",
+    "flops.step[0]",
+    "flops.step(80GB)",
+    "memory.total(0)",
+    "0*params",
+    "1e-300*params",
 ];
 
 /// A formula-like string: mostly well-formed (operands joined by operators), sometimes with a

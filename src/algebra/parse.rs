@@ -212,8 +212,8 @@ fn tokenize(input: &str, syntax: Syntax) -> Result<Vec<Token>, ParseError> {
             }
             '/' | '÷' => Kind::Divide,
             '^' => Kind::Power,
-            '(' | '[' | '{' => Kind::Open(c),
-            ')' | ']' | '}' => Kind::Close(c),
+            '(' | '[' | '{' | '⌊' | '⌈' => Kind::Open(c),
+            ')' | ']' | '}' | '⌋' | '⌉' => Kind::Close(c),
             _ => {
                 return Err(ParseError {
                     message: format!("unexpected character `{c}`"),
@@ -419,6 +419,14 @@ impl Parser<'_, '_> {
         };
         match t.kind {
             Kind::Number(n) => Ok(Expr::Num(n)),
+            // `floor(x)` and `ceil(x)`, as tally writes them in JSON (and `math.floor(x)`, as
+            // Python does): a rounded quotient.
+            Kind::Ident(name)
+                if rounding(&name).is_some() && matches!(self.peek().map(|t| &t.kind), Some(Kind::Open('('))) =>
+            {
+                let inner = Box::new(self.atom()?);
+                Ok(if rounding(&name) == Some(true) { Expr::Floor(inner) } else { Expr::Ceil(inner) })
+            }
             Kind::Ident(name) => (self.resolve)(&name).map_err(|message| ParseError { message, span: t.span }),
             Kind::Open(open) => {
                 self.enter(t.span.clone())?;
@@ -428,10 +436,16 @@ impl Parser<'_, '_> {
                 let close = match open {
                     '(' => ')',
                     '[' => ']',
+                    '⌊' => '⌋',
+                    '⌈' => '⌉',
                     _ => '}',
                 };
                 match self.next() {
-                    Some(Token { kind: Kind::Close(c), .. }) if c == close => Ok(inner),
+                    Some(Token { kind: Kind::Close(c), .. }) if c == close => Ok(match open {
+                        '⌊' => Expr::Floor(Box::new(inner)),
+                        '⌈' => Expr::Ceil(Box::new(inner)),
+                        _ => inner,
+                    }),
                     Some(other) => Err(ParseError {
                         message: format!("expected `{close}` to close the `{open}`"),
                         span: other.span,
@@ -441,6 +455,15 @@ impl Parser<'_, '_> {
             }
             _ => Err(ParseError { message: "expected a number, a name or `(`".into(), span: t.span }),
         }
+    }
+}
+
+/// Whether a name is a rounding function: `Some(true)` for floor, `Some(false)` for ceiling.
+fn rounding(name: &str) -> Option<bool> {
+    match name.strip_prefix("math.").unwrap_or(name) {
+        "floor" => Some(true),
+        "ceil" | "ceiling" => Some(false),
+        _ => None,
     }
 }
 

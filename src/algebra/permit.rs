@@ -130,6 +130,19 @@ fn unusable(path: &Path, reason: impl Into<String>) -> LockError {
 /// and writable by nobody else, and that the base directory above them cannot be swapped by
 /// another user.
 fn prepare_dir(dir: &Path) -> Result<(), LockError> {
+    // The base (the runtime or cache directory) is the user's: tally creates folders inside it,
+    // never the base itself — except a missing `.cache` inside an existing home, as XDG asks.
+    if let Some(base) = dir.parent().and_then(Path::parent)
+        && std::fs::symlink_metadata(base).is_err()
+    {
+        let home = base.parent().filter(|h| base.file_name() == Some(".cache".as_ref()) && h.is_dir());
+        if home.is_none() {
+            return Err(unusable(
+                base,
+                "it does not exist, and tally does not create a home or cache directory; set HOME or XDG_CACHE_HOME to an existing directory",
+            ));
+        }
+    }
     DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| {
         unusable(dir, format!("it cannot be created ({e}); set XDG_CACHE_HOME or HOME to a writable directory"))
     })?;
@@ -154,10 +167,21 @@ fn prepare_dir(dir: &Path) -> Result<(), LockError> {
         }
     }
     if let Some(base) = owned[1].parent() {
+        // Whoever owns the base can rename the folders inside it: it must be the caller's or
+        // root's (a `sudo -E` that keeps another user's XDG_RUNTIME_DIR is refused here).
         let meta = std::fs::metadata(base).map_err(|e| unusable(base, e.to_string()))?;
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(unusable(
+                base,
+                format!(
+                    "it belongs to uid {}, not to you (uid {me}) or root, so its owner could swap the lock folder; unset XDG_RUNTIME_DIR or set XDG_CACHE_HOME to a directory of yours",
+                    meta.uid()
+                ),
+            ));
+        }
         let shared_writable = meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0;
-        if meta.uid() != me && meta.uid() != 0 && shared_writable {
-            return Err(unusable(base, "another user owns it and others can write to it"));
+        if meta.uid() != me && shared_writable {
+            return Err(unusable(base, "others can write to it and it has no sticky bit"));
         }
     }
     // A read-only file system lets the directory exist but nothing be created in it.

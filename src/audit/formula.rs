@@ -198,7 +198,8 @@ fn symbolic_factor(engine: &algebra::Engine, claimed: &Expr, derived: &Expr) -> 
     let a = engine.monomials(claimed).ok()??;
     let b = engine.monomials(derived).ok()??;
     let first = b.first()?;
-    if a.len() != b.len() {
+    // A zero term (the expansion of 0) has no factor to divide by.
+    if a.len() != b.len() || b.iter().any(|t| t.coeff.is_zero()) {
         return None;
     }
     let shifted = |powers: &BTreeMap<String, i32>, by: &BTreeMap<String, i32>| {
@@ -303,7 +304,7 @@ pub(super) fn without_factor(text: &str, part: &Range<usize>, literal: &Range<us
 pub(super) fn constant_factor(engine: &algebra::Engine, claimed: &Expr, derived: &Expr) -> Option<Rational> {
     let a = engine.monomials(claimed).ok()??;
     let b = engine.monomials(derived).ok()??;
-    if a.len() != b.len() || b.is_empty() {
+    if a.len() != b.len() || b.is_empty() || b.iter().any(|t| t.coeff.is_zero()) {
         return None;
     }
     let mut factor: Option<Rational> = None;

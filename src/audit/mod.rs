@@ -22,6 +22,7 @@ use crate::diagnostic::{Diagnostic, Kind, Label, Source};
 use crate::dim::{Base, Unit};
 use crate::quantity::largest_batch;
 use claim::Claim;
+use num_traits::Zero;
 use reference::{Dimension, Reference};
 use std::ops::Range;
 use std::sync::Arc;
@@ -243,6 +244,35 @@ pub(super) fn unreadable(message: String, caret: Range<usize>) -> Finding {
     }
 }
 
+/// A quantity written as if it took an argument (`flops.step(80GB)`, `params[0]`): only
+/// `batch.max(BUDGET)` takes one, and reading the bracket as a product would claim something
+/// nobody meant.
+fn quantity_called(text: &str, offset: usize, r: &Reference) -> Option<Finding> {
+    let bytes = text.as_bytes();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        let in_name = c.is_alphanumeric() || c == '_' || (c == '.' && start.is_some());
+        match (in_name, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let name = &text[s..i];
+                if matches!(bytes[i], b'(' | b'[') && name.contains('.') && r.quantity(name).is_some() {
+                    return Some(unreadable(
+                        format!(
+                            "`{name}` takes no argument (only batch.max(BUDGET) does); to multiply, write {name} * {}",
+                            &text[i..]
+                        ),
+                        offset + s..offset + i + 1,
+                    ));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Checks every claim against the reference.
 pub fn check(claims: &[Claim], reference: &Reference) -> Report {
     let reports =
@@ -313,6 +343,9 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Box<Findin
             family: Family::Batch,
         });
     }
+    if let Some(finding) = quantity_called(text, offset, r) {
+        return Err(Box::new(finding));
+    }
     if text.trim() == "mfu" && r.quantity("mfu").is_none() {
         // Without a measured throughput there is no MFU to compare with, but an impossible one is
         // still impossible.
@@ -355,6 +388,14 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Box<Findin
         }
     };
     let expr = r.unmark(&reading.marked);
+    // A left side that is zero whatever the sizes (`0`, `params - params`) names nothing to
+    // check, and nothing can be compared with it as a ratio.
+    if r.engine.same(&expr, &Expr::num(Rational::zero())).unwrap_or(false) {
+        return Err(Box::new(unreadable(
+            "the left side is zero whatever the sizes; name the quantity the claim is about, e.g. params = 2VH + L(16H² + 2H) + H".into(),
+            offset..offset + text.len(),
+        )));
+    }
     let value = algebra::evaluate(&expr, &r.values).ok();
     let verdict = if value.is_none() { r.quantity(text.trim()).and_then(|(_, q)| q.verdict.clone()) } else { None };
     Ok(Target {

@@ -70,6 +70,20 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command was asked for JSON, so that a failure is reported as JSON too.
+    pub fn writes_json(&self) -> bool {
+        match self {
+            Command::Derive(a) => a.format == Format::Json,
+            Command::Audit(a) => a.format == AuditFormat::Json,
+            Command::Plan(a) => a.format == Format::Json,
+            Command::Serve(a) => a.format == Format::Json,
+            Command::Sweep(a) => a.format == tally::sweep::Format::Json,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct DeriveArgs {
     /// An answer sheet (cs336-2025, cs336-2024, or a sheet file), or a model as for --model.
@@ -113,7 +127,7 @@ pub struct AuditArgs {
     pub options: OptionArgs,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 pub enum AuditFormat {
     /// Compiler-style diagnostics.
     Text,

@@ -4,7 +4,7 @@
 //! of the run's own inputs.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use tally::diagnostic::Source;
 use tally::error::Error;
@@ -48,11 +48,33 @@ impl Inputs {
         Ok(Source { name, text })
     }
 
-    /// Checks, before any work, that `path` can take the output: not one of this run's inputs
-    /// and not something other than a regular file.
+    /// Checks, before any work, that `path` can take the output: a regular file, or a name for a
+    /// new one, possibly behind symbolic links — not one of this run's inputs, not a device, a
+    /// FIFO or a directory, and not a file with other hard links (replacing it would cut them).
     pub fn check_output(&self, path: &Path) -> Result<(), Error> {
+        self.output_target(path).map(|_| ())
+    }
+
+    /// Where the output really goes: the file `path` names after following its links, and that
+    /// file's metadata when it exists.
+    fn output_target(&self, path: &Path) -> Result<(PathBuf, Option<std::fs::Metadata>), Error> {
         let fail = |reason: String| Error::Output { path: path.display().to_string(), reason };
-        if let Ok(meta) = std::fs::metadata(path) {
+        // What the name leads to as the kernel follows it (`/dev/stdout` to a terminal or a pipe).
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+        {
+            let kind = if meta.is_dir() { "a directory" } else { "a device, FIFO or socket" };
+            return Err(fail(format!(
+                "it is {kind}; --output writes regular files (leave --output out to write to stdout)"
+            )));
+        }
+        let target = follow_links(path).map_err(&fail)?;
+        let meta = match std::fs::symlink_metadata(&target) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        if let Some(meta) = &meta {
             if let Some((input, _)) = self.read.iter().find(|(_, id)| *id == (meta.dev(), meta.ino())) {
                 return Err(fail(format!(
                     "it is the input `{}` of this run; write the output to another file",
@@ -60,32 +82,71 @@ impl Inputs {
                 )));
             }
             if !meta.is_file() {
-                return Err(fail("it exists and is not a regular file".into()));
+                let kind = if meta.is_dir() { "a directory" } else { "a device, FIFO or socket" };
+                return Err(fail(format!(
+                    "it is {kind}; --output writes regular files (leave --output out to write to stdout)"
+                )));
+            }
+            if meta.nlink() > 1 {
+                return Err(fail(format!(
+                    "it has {} hard links, which replacing it would cut; write to another file",
+                    meta.nlink()
+                )));
             }
         }
-        Ok(())
+        Ok((target, meta))
     }
 
-    /// Writes `text` to `path` atomically: to a temporary file beside it, flushed to disk, then
-    /// renamed over it, so an interrupted or failed write leaves the old file as it was. Refuses to
-    /// replace a file this run read.
+    /// Writes `text` to the file `path` names, atomically: to a temporary file beside it, flushed
+    /// to disk, then renamed over it, so an interrupted or failed write leaves the old file as it
+    /// was. Symbolic links are followed, not replaced; an existing file keeps its permissions
+    /// (and, where the caller may, its owner); a new file gets the umask's permissions.
     pub fn write(&self, path: &Path, text: &str) -> Result<(), Error> {
-        self.check_output(path)?;
+        let (target, meta) = self.output_target(path)?;
         let shown = path.display().to_string();
         let fail = |reason: String| Error::Output { path: shown.clone(), reason };
-        let dir = match path.parent() {
+        let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        // The mode asked for at creation is masked by the umask, as for any new file; an existing
+        // file's mode is set exactly, after creation.
+        let mode = meta.as_ref().map(|m| m.mode() & 0o777).unwrap_or(0o666);
         let mut temp = tempfile::Builder::new()
             .prefix(".tally-")
             .suffix(".tmp")
+            .permissions(std::fs::Permissions::from_mode(mode))
             .tempfile_in(dir)
             .map_err(|e| fail(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
+        if let Some(meta) = &meta {
+            let file = temp.as_file();
+            file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| fail(e.to_string()))?;
+            // Keeping the owner works only for root; for anyone else the file is theirs already.
+            let _ = std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()));
+        }
         temp.write_all(text.as_bytes()).and_then(|_| temp.as_file().sync_all()).map_err(|e| fail(e.to_string()))?;
-        temp.persist(path).map_err(|e| fail(e.error.to_string()))?;
+        temp.persist(&target).map_err(|e| fail(e.error.to_string()))?;
         Ok(())
     }
+}
+
+/// The path a chain of symbolic links ends at (the link's own path when it is not one), at most
+/// 40 links deep, as the kernel allows; a dangling link ends at the file it would create.
+fn follow_links(path: &Path) -> Result<PathBuf, String> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let next = std::fs::read_link(&current).map_err(|e| e.to_string())?;
+                current = match current.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err("it is a chain of more than 40 symbolic links".into())
 }
 
 /// The data files in a user's data directory, relative to it: `*.toml` at the top and in

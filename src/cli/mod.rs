@@ -33,19 +33,41 @@ pub fn main() -> ExitCode {
             // clap echoes the arguments it rejects; they are printed without control characters.
             let text = printable(&e.render().to_string()).into_owned();
             if e.use_stderr() {
-                eprint!("{text}");
+                say(&text);
+                // Asked for JSON (as far as the words tell), a script gets the failure as JSON.
+                let args: Vec<String> = std::env::args().collect();
+                let json = args.windows(2).any(|w| w[0] == "--format" && w[1] == "json")
+                    || args.iter().any(|a| a == "--format=json");
+                if json {
+                    let headline = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+                    let error = tally::diagnostic::Diagnostic::error(headline);
+                    let _ = emit(&diagnostic::json(&error, 2), None, &Inputs::default());
+                }
                 return ExitCode::from(2);
             }
-            print!("{text}");
-            return ExitCode::SUCCESS;
+            // --help and --version: a closed pipe is not an error; a full disk is.
+            return match emit(&text, None, &Inputs::default()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    say(&diagnostic::render(&e.diagnostic(), false));
+                    ExitCode::from(2)
+                }
+            };
         }
     };
     let mut inputs = Inputs::default();
+    let json = cli.command.writes_json();
     match run(cli, &mut inputs) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            eprint!("{}", diagnostic::render(&e.diagnostic(), colour));
+            let diagnostic = e.diagnostic();
+            say(&diagnostic::render(&diagnostic, colour));
+            // A script that asked for JSON gets every outcome as JSON on stdout, failures too
+            // (unless stdout itself is what failed).
+            if json && !matches!(&e, Error::Output { path, .. } if path == "stdout") {
+                let _ = emit(&diagnostic::json(&diagnostic, 2), None, &inputs);
+            }
             ExitCode::from(2)
         }
     }
@@ -56,8 +78,10 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
     let open = |inputs: &mut Inputs| open(data.as_deref(), wait_timeout.as_deref(), inputs);
     match command {
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "tally", &mut std::io::stdout());
-            Ok(0)
+            // Written to memory first: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tally", &mut script);
+            emit(&String::from_utf8_lossy(&script), None, inputs).map(|()| 0)
         }
         Command::List { what } => {
             let session_data = data_files(data.as_deref(), inputs)?;
@@ -103,7 +127,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             session.draw_figures(&mut doc, args.format)?;
             drop(session);
             for note in &doc.notes {
-                eprintln!("tally: {}", printable(note));
+                say(&format!("tally: {}\n", printable(note)));
             }
             let text = shown(&doc, args.format, args.standalone, width(cli_width, args.output.is_none()));
             let done = emit(&text, args.output.as_deref(), inputs).map(|()| 0);
@@ -200,6 +224,13 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             Ok(report.exit_code())
         }
     }
+}
+
+/// Writes a message to stderr. A message that cannot be written (stderr a full disk, or a pipe
+/// whose reader has gone) is dropped: the exit status still says what happened.
+pub(crate) fn say(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes()).and_then(|()| stderr.flush());
 }
 
 /// Opens the library session: the lock (waiting as --wait-timeout says) and the user's data.

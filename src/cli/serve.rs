@@ -72,7 +72,7 @@ pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs, width: Optio
     let doc = session.serve(&request, &serve)?;
     drop(session);
     for note in &doc.notes {
-        eprintln!("tally: {}", tally::diagnostic::printable(note));
+        super::say(&format!("tally: {}\n", tally::diagnostic::printable(note)));
     }
     Ok(match (args.format, width) {
         (Format::Text, Some(w)) => render::render_text(&doc, w),

@@ -31,6 +31,11 @@ pub fn run(args: &SweepArgs, session: Session, inputs: &mut Inputs) -> Result<()
     let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
     let (file, preset) = super::model::model_source(&args.model, &name, session.data(), inputs)?;
     let axes = args.vary.iter().map(|v| Axis::parse(v, session.data())).collect::<Result<Vec<_>, _>>()?;
+    if args.model.model.is_some() && axes.iter().any(|a| matches!(a, Axis::Model(_))) {
+        return Err(Error::Usage(
+            "the model is both given (--model) and varied (--vary model=…); leave out one of them".into(),
+        ));
+    }
     let quantities = args
         .quantities
         .iter()

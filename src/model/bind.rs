@@ -101,6 +101,25 @@ impl Model {
             }
         }
         let values = bindings.values();
+        for b in &bindings.entries {
+            let Some(def) = symbols.get(&b.symbol) else { continue };
+            let Some(bound) = def.bound_symbol() else { continue };
+            if let Some(limit) = values.get(bound)
+                && b.value > *limit
+            {
+                let of = |s: &str| symbols.get(s).map(|d| d.long.clone()).unwrap_or_default();
+                let origin = bindings.entries.iter().find(|e| e.symbol == bound).map(|e| e.origin.words());
+                return Err(Error::InvalidSize(format!(
+                    "{} ({}) = {} must be at most {bound} ({}) = {}{}",
+                    b.symbol,
+                    def.long,
+                    dim::exact(&b.value),
+                    of(bound),
+                    dim::exact(limit),
+                    origin.map(|o| format!(" ({o})")).unwrap_or_default()
+                )));
+            }
+        }
         for site in &self.sites {
             let formula = algebra::print(&site.expr, algebra::Notation::Unicode);
             let v = match algebra::evaluate(&site.expr, &values) {

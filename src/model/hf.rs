@@ -151,14 +151,23 @@ pub fn import(config: &Source, preset: &str, families: &[Family], symbols: &Symb
         _ => &json,
     };
     let mut inner_read: BTreeSet<String> = ["model_type".to_string()].into();
-    let sizes = bind_sizes(config, text, spec, symbols, &mut inner_read)?;
+    let BoundSizes { mut sizes, mut unusable } = bind_sizes(config, text, spec, symbols, &mut inner_read)?;
+    if let Some(e) = unusable.remove("L") {
+        return Err(e);
+    }
     let layer_count = sizes.get("L").cloned().unwrap_or_default();
-    let whole = |r: &Rational| r.to_integer().try_into().unwrap_or(0usize);
+    let whole = |r: &Rational| r.to_integer().try_into().unwrap_or(0u64);
     let mut counts: BTreeMap<&str, Rational> = BTreeMap::new();
     for (rule, (yes, no)) in [(&spec.sliding, SLIDING), (&spec.experts, EXPERTS)] {
         let Some(rule) = rule else { continue };
-        let kinds = rule.layers(config, text, whole(&layer_count), &mut inner_read)?;
-        let n = kinds.iter().filter(|k| **k).count();
+        let n = rule.count(config, text, whole(&layer_count), &mut inner_read)?;
+        if n == 0 {
+            // Sizes only layers of this kind use are not sizes of this model.
+            for symbol in &rule.sizes {
+                sizes.remove(symbol);
+                unusable.remove(symbol);
+            }
+        }
         counts.insert(yes, Rational::from_integer(n.into()));
         counts.insert(no, &layer_count - Rational::from_integer(n.into()));
     }
@@ -186,10 +195,8 @@ pub fn import(config: &Source, preset: &str, families: &[Family], symbols: &Symb
     } else {
         unused.retain(|k| !inner_read.contains(k));
     }
-    // A window no layer uses is not a size of this model.
-    let mut sizes = sizes;
-    if counts.get(SLIDING.0).is_some_and(|n| *n == Rational::from_integer(0.into())) {
-        sizes.remove("W");
+    if let Some((_, e)) = unusable.into_iter().next() {
+        return Err(e);
     }
     let summary = format!(
         "{} (from {}); config keys not used: {}",
@@ -201,16 +208,23 @@ pub fn import(config: &Source, preset: &str, families: &[Family], symbols: &Symb
     Ok(Imported { family: family.name.clone(), text: text_toml, unused })
 }
 
-/// Binds every size the family reads: the first key present, else the default formula over the
-/// sizes already bound (in as many passes as defaults need).
+/// Sizes bound from a config, and the sizes that could not be: kept apart because a size that no
+/// layer uses (the window of a model whose layers all attend fully) is not an error.
+struct BoundSizes {
+    sizes: BTreeMap<String, Rational>,
+    unusable: BTreeMap<String, Error>,
+}
+
+/// Binds every size the family reads: the first key present and not null, else the default
+/// formula over the sizes already bound (in as many passes as defaults need).
 fn bind_sizes(
     config: &Source,
     json: &Value,
     spec: &Spec,
     symbols: &SymbolTable,
     read: &mut BTreeSet<String>,
-) -> Result<BTreeMap<String, Rational>> {
-    let mut sizes: BTreeMap<String, Rational> = BTreeMap::new();
+) -> Result<BoundSizes> {
+    let mut bound = BoundSizes { sizes: BTreeMap::new(), unusable: BTreeMap::new() };
     let mut keys_of: BTreeMap<String, String> = BTreeMap::new();
     let mut defaults: Vec<(&str, &str, Vec<String>)> = Vec::new();
     for (symbol, key) in &spec.sizes {
@@ -222,20 +236,36 @@ fn bind_sizes(
         let found = keys.iter().find_map(|k| json.get(k).filter(|v| !v.is_null()).map(|v| (k, v)));
         match (found, default) {
             (Some((k, v)), _) => {
-                let value = v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                    Error::at(config, key_span(config, k), format!("`{k}` should be a positive whole number, not {v}"))
-                })?;
-                sizes.insert(symbol.clone(), Rational::from_integer(value.into()));
                 keys_of.insert(symbol.clone(), k.clone());
+                match size_value(symbols, symbol, v) {
+                    Ok(value) => {
+                        bound.sizes.insert(symbol.clone(), value);
+                    }
+                    Err(reason) => {
+                        bound.unusable.insert(
+                            symbol.clone(),
+                            Error::at(config, key_span(config, k), format!("`{k}` should be {reason}, not {v}")),
+                        );
+                    }
+                }
             }
             (None, Some(formula)) => defaults.push((symbol, formula, keys)),
             (None, None) => {
                 let long = symbols.get(symbol).map(|d| format!(" ({})", d.meaning)).unwrap_or_default();
-                return Err(Error::at(
-                    config,
-                    0..1,
-                    format!("this config has no `{}`: tally reads {symbol}{long} from it", keys.join("` or `")),
-                ));
+                // A key written as null is there: say so, and point at it.
+                let error = match keys.iter().find(|k| json.get(k.as_str()).is_some()) {
+                    Some(k) => Error::at(
+                        config,
+                        key_span(config, k),
+                        format!("`{k}` is null, but this model uses {symbol}{long}: give it a positive whole number"),
+                    ),
+                    None => Error::at(
+                        config,
+                        0..1,
+                        format!("this config has no `{}`: tally reads {symbol}{long} from it", keys.join("` or `")),
+                    ),
+                };
+                bound.unusable.insert(symbol.clone(), error);
             }
         }
     }
@@ -245,24 +275,32 @@ fn bind_sizes(
         for (symbol, formula, keys) in defaults {
             let expr = algebra::parse(formula, &algebra::any_symbol)
                 .map_err(|e| Error::Usage(format!("family file: default `{formula}` for {symbol}: {}", e.message)))?;
-            match algebra::evaluate(&expr, &sizes) {
+            // A default over a size that could not be bound is left unbound: the size it depends
+            // on carries the error, reported if that size is used.
+            if expr.symbols().iter().any(|s| bound.unusable.contains_key(s)) {
+                continue;
+            }
+            match algebra::evaluate(&expr, &bound.sizes) {
                 Ok(v) if v.is_integer() && v > Rational::from_integer(0.into()) => {
-                    sizes.insert(symbol.to_string(), v);
+                    bound.sizes.insert(symbol.to_string(), v);
                 }
                 Ok(v) => {
                     // Point at the divisor's key (A in H/A), else the first key the formula reads.
                     let mut symbols = divisors(&expr);
                     symbols.extend(expr.symbols());
                     let at = symbols.iter().find_map(|s| keys_of.get(s)).map(|k| key_span(config, k));
-                    return Err(Error::at(
-                        config,
-                        at.unwrap_or(0..1),
-                        format!(
-                            "without `{}`, {symbol} = {formula} = {}, not a positive whole number",
-                            keys.join("` or `"),
-                            crate::dim::exact_fraction(&v)
+                    bound.unusable.insert(
+                        symbol.to_string(),
+                        Error::at(
+                            config,
+                            at.unwrap_or(0..1),
+                            format!(
+                                "without `{}`, {symbol} = {formula} = {}, not a positive whole number",
+                                keys.join("` or `"),
+                                crate::dim::exact_fraction(&v)
+                            ),
                         ),
-                    ));
+                    );
                 }
                 Err(_) => left.push((symbol, formula, keys)),
             }
@@ -273,7 +311,36 @@ fn bind_sizes(
         }
         defaults = left;
     }
-    Ok(sizes)
+    // A size bounded by another (k of the E experts) is checked where the config writes it.
+    for (symbol, value) in &bound.sizes {
+        let Some(limit_symbol) = symbols.get(symbol).and_then(|d| d.bound_symbol()) else { continue };
+        if let (Some(limit), Some(key)) = (bound.sizes.get(limit_symbol), keys_of.get(symbol))
+            && value > limit
+        {
+            let limit_key = keys_of.get(limit_symbol).map(|k| format!("`{k}`")).unwrap_or_else(|| limit_symbol.into());
+            return Err(Error::at(
+                config,
+                key_span(config, key),
+                format!(
+                    "`{key}` = {} is more than {limit_key} = {}",
+                    crate::dim::exact(value),
+                    crate::dim::exact(limit)
+                ),
+            ));
+        }
+    }
+    Ok(bound)
+}
+
+/// A size's value from the config: a positive whole number within the symbol's bounds (the same
+/// check `--set` makes), or why not.
+fn size_value(symbols: &SymbolTable, symbol: &str, v: &Value) -> std::result::Result<Rational, String> {
+    let value = v.as_u64().filter(|n| *n > 0).ok_or_else(|| "a positive whole number".to_string())?;
+    let value = Rational::from_integer(value.into());
+    if let Some(def) = symbols.get(symbol) {
+        def.check(&value)?;
+    }
+    Ok(value)
 }
 
 /// The family's architecture with the config's sizes as its one preset: stages whose layers the
@@ -323,10 +390,12 @@ fn model_file(
     }
     let mut preset_sizes = toml::Table::new();
     for (symbol, value) in &all_sizes {
-        let v: i64 = value.to_integer().try_into().map_err(|_| {
-            Error::at(config, 0..1, format!("{symbol} = {} is too large a size", crate::dim::exact(value)))
-        })?;
-        preset_sizes.insert(symbol.clone(), toml::Value::Integer(v));
+        // Past TOML's 64-bit integers a size is written as its digits.
+        let v = match i64::try_from(value.to_integer()) {
+            Ok(v) => toml::Value::Integer(v),
+            Err(_) => toml::Value::String(value.to_integer().to_string()),
+        };
+        preset_sizes.insert(symbol.clone(), v);
     }
     let mut entry = toml::Table::new();
     entry.insert("name".into(), toml::Value::String(preset.into()));

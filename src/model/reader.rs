@@ -29,7 +29,7 @@ struct ModelFile {
     #[serde(default)]
     default_preset: Option<String>,
     #[serde(default)]
-    defaults: BTreeMap<Spanned<String>, Spanned<i64>>,
+    defaults: BTreeMap<Spanned<String>, Spanned<SizeValue>>,
     #[serde(default)]
     relations: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
@@ -49,7 +49,16 @@ struct ModelFile {
 struct PresetFile {
     name: String,
     summary: String,
-    sizes: BTreeMap<Spanned<String>, Spanned<i64>>,
+    sizes: BTreeMap<Spanned<String>, Spanned<SizeValue>>,
+}
+
+/// A size as a model file writes it: a TOML integer, or — past TOML's 64-bit integers — the
+/// digits as a string (`L = "9223372036854775808"`), as `tally import` writes them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Integer(i64),
+    Digits(String),
 }
 
 #[derive(Deserialize)]
@@ -229,17 +238,28 @@ impl Reader<'_> {
         }
     }
 
-    fn sizes(&self, table: &BTreeMap<Spanned<String>, Spanned<i64>>) -> Result<BTreeMap<String, BigInt>> {
+    fn sizes(&self, table: &BTreeMap<Spanned<String>, Spanned<SizeValue>>) -> Result<BTreeMap<String, BigInt>> {
         let mut out = BTreeMap::new();
         for (name, value) in table {
             let symbol = self.symbol(name)?;
-            if *value.get_ref() <= 0 {
-                return Err(self.located(
-                    format!("`{}` must be a positive whole number, not {}", name.get_ref(), value.get_ref()),
-                    value.span(),
-                ));
+            let (number, written) = match value.get_ref() {
+                SizeValue::Integer(n) => (Some(BigInt::from(*n)), n.to_string()),
+                SizeValue::Digits(text) => {
+                    let digits = text.len() <= 1000 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+                    (digits.then(|| text.parse::<BigInt>().ok()).flatten(), format!("\"{text}\""))
+                }
+            };
+            match number {
+                Some(n) if n > BigInt::from(0) => {
+                    out.insert(symbol, n);
+                }
+                _ => {
+                    return Err(self.located(
+                        format!("`{}` must be a positive whole number, not {written}", name.get_ref()),
+                        value.span(),
+                    ));
+                }
             }
-            out.insert(symbol, BigInt::from(*value.get_ref()));
         }
         Ok(out)
     }

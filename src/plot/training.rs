@@ -289,8 +289,13 @@ pub(super) fn gpu_memory(session: &Session, request: &DeriveRequest, plot: &Plot
     for layout in &layouts {
         let mut at = request.clone();
         at.options.parallel = Some(layout.to_string());
-        let setting = Setting::of(data, &at)?;
-        check_divides(&setting, layout)?;
+        // The layout is the user's --layouts item, whichever check refuses it.
+        let setting = Setting::of(data, &at).map_err(|e| match e {
+            Error::BadOption { option, reason, .. } if option == "--parallel" => {
+                Error::BadOption { option: "--layouts".into(), value: layout.to_string(), reason }
+            }
+            other => other,
+        })?;
         let parallel = setting.conventions.parallel.as_ref().expect("--parallel was given");
         if parallel.convention.terms.is_none() {
             return Err(Error::BadOption {
@@ -344,29 +349,4 @@ pub(super) fn gpu_memory(session: &Session, request: &DeriveRequest, plot: &Plot
             "The most-loaded GPU (the first pipeline stage): gpu.memory.weights, .gradients, .optimizer and .activations, in GB; the total is gpu.memory.total.".into(),
         ],
     })
-}
-
-/// Tensor parallelism splits the heads, pipeline parallelism the layers, context parallelism the
-/// sequence: each degree must divide what it splits.
-fn check_divides(setting: &Setting, layout: &str) -> Result<()> {
-    let parallel = setting.conventions.parallel.as_ref().expect("--parallel was given");
-    let degree = |s: &str| parallel.degrees.get(s).cloned().unwrap_or_else(|| int(1));
-    let splits = [
-        ("t", "tp", "A", "attention heads"),
-        ("t", "tp", "K", "key/value heads"),
-        ("p", "pp", "L", "layers"),
-        ("c", "cp", "T", "tokens per sequence"),
-    ];
-    for (symbol, flag, size, what) in splits {
-        let Some(n) = setting.values.get(size) else { continue };
-        let d = degree(symbol);
-        if !(n.clone() / d.clone()).is_integer() {
-            return Err(Error::BadOption {
-                option: "--layouts".into(),
-                value: layout.into(),
-                reason: format!("{} {what} ({size}) do not split over {flag}={}", dim::exact(n), dim::exact(&d)),
-            });
-        }
-    }
-    Ok(())
 }

@@ -160,6 +160,18 @@ impl ParallelSettings {
                     .ok_or_else(|| bad("--parallel", text, format!("`{part}`: write NAME=N, e.g. dp=8,tp=2")))?;
                 let key = key.trim().to_lowercase();
                 let value = whole("--parallel", value.trim())?;
+                let repeated = text
+                    .split(',')
+                    .filter_map(|p| p.split_once('='))
+                    .filter(|(k, _)| k.trim().to_lowercase() == key)
+                    .count();
+                if repeated > 1 {
+                    return Err(bad(
+                        "--parallel",
+                        text,
+                        format!("`{key}` is given {repeated} times; give each degree once"),
+                    ));
+                }
                 if key == "ep" {
                     if value != Rational::from_integer(1.into()) {
                         return Err(bad("--parallel", text, "expert parallelism needs a mixture-of-experts model; none is built in yet, so ep must be 1".into()));
@@ -214,6 +226,41 @@ impl ParallelSettings {
             schedule: options.pipeline_schedule,
             overlap: options.overlap,
         }))
+    }
+
+    /// Checks that each degree divides what it splits — tensor parallelism the attention and
+    /// key/value heads, pipeline parallelism (with its virtual stages) the layers, context
+    /// parallelism the tokens of a sequence — at the model's bound `values`; `option` and `value`
+    /// name what the user wrote, for the message. Every command checks degrees here.
+    pub fn check_splits(&self, values: &BTreeMap<String, Rational>, option: &str, value: &str) -> Result<()> {
+        let splits: [(&[&str], &str, &str, &str); 4] = [
+            (&["t"], "tp", "A", "attention heads"),
+            (&["t"], "tp", "K", "key/value heads"),
+            (&["p", "v"], "pp", "L", "layers"),
+            (&["c"], "cp", "T", "tokens per sequence"),
+        ];
+        for (symbols, flag, size, what) in splits {
+            let Some(n) = values.get(size) else { continue };
+            let d: Rational = symbols.iter().map(|s| self.degree(s)).product();
+            if !(n.clone() / d.clone()).is_integer() {
+                // Degrees as the user writes them (pp=1000), sizes grouped (1,024 tokens).
+                let over = if symbols.len() > 1 && self.degree("v") != Rational::from_integer(1.into()) {
+                    format!(
+                        "{flag}={} × {} virtual stages",
+                        crate::dim::plain(&self.degree("p")),
+                        crate::dim::plain(&self.degree("v"))
+                    )
+                } else {
+                    format!("{flag}={}", crate::dim::plain(&d))
+                };
+                return Err(Error::BadOption {
+                    option: option.into(),
+                    value: value.into(),
+                    reason: format!("{} {what} ({size}) do not split over {over}", crate::dim::exact(n)),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The degrees as bindings.

@@ -6,9 +6,11 @@
 
 mod output;
 mod poly;
+mod values;
 
 pub use output::{Format, run};
 pub use poly::Poly;
+pub use values::Values;
 
 use crate::algebra::{Engine, Expr, Rational};
 use crate::data::Data;
@@ -27,7 +29,7 @@ pub const MAX_POINTS: u128 = 100_000_000;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Axis {
     /// A symbol over whole numbers (`B=1..1024`).
-    Symbol { symbol: String, values: Vec<i128> },
+    Symbol { symbol: String, values: Values },
     /// Models by name (`model=gpt2-small,gpt2-medium`).
     Model(Vec<String>),
     /// A convention by its option name (`precision=fp32,bf16`).
@@ -47,16 +49,13 @@ impl Axis {
             return Ok(Axis::Model(items.map(str::to_string).collect()));
         }
         if let Some(def) = data.symbols.get(name) {
-            let mut values = Vec::new();
-            for item in items {
-                values.extend(range(item).map_err(&bad)?);
-            }
-            for v in &values {
-                def.check(&Rational::from_integer((*v).into()))
+            let values = Values::parse(values).map_err(&bad)?;
+            let Some((least, greatest)) = values.extent() else { return Err(bad("no values".into())) };
+            // Each run increases, so its ends bound it: checking the least and the greatest
+            // value checks them all.
+            for v in [least, greatest] {
+                def.check(&Rational::from_integer(v.into()))
                     .map_err(|reason| bad(format!("{} ({}) = {v}: {reason}", def.short, def.long)))?;
-            }
-            if values.is_empty() {
-                return Err(bad("no values".into()));
             }
             return Ok(Axis::Symbol { symbol: def.short.clone(), values });
         }
@@ -70,47 +69,22 @@ impl Axis {
         Ok(Axis::Option { name: name.to_string(), values })
     }
 
-    fn len(&self) -> usize {
+    fn len(&self) -> u128 {
         match self {
             Axis::Symbol { values, .. } => values.len(),
-            Axis::Model(v) => v.len(),
-            Axis::Option { values, .. } => values.len(),
+            Axis::Model(v) => v.len() as u128,
+            Axis::Option { values, .. } => values.len() as u128,
         }
     }
-}
 
-/// The whole numbers one item of `--vary` names.
-fn range(item: &str) -> std::result::Result<Vec<i128>, String> {
-    let number = |t: &str| {
-        t.trim().parse::<i128>().map_err(|_| format!("`{t}` is not a whole number (write 16384, not 16,384)"))
-    };
-    let Some((from, rest)) = item.split_once("..") else { return Ok(vec![number(item)?]) };
-    let from = number(from)?;
-    let (to, step) =
-        match rest.split_once(':').map(|(t, s)| (t, s, false)).or(rest.split_once('*').map(|(t, s)| (t, s, true))) {
-            Some((to, step, times)) => (number(to)?, Some((number(step)?, times))),
-            None => (number(rest)?, None),
-        };
-    if to < from {
-        return Err(format!("the range {item} runs backwards"));
-    }
-    let mut out = Vec::new();
-    let mut v = from;
-    while v <= to {
-        out.push(v);
-        if out.len() as u128 > MAX_POINTS {
-            return Err(format!("{item} has more than {MAX_POINTS} values"));
+    /// What the axis varies: a symbol, `model`, or an option's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Axis::Symbol { symbol, .. } => symbol,
+            Axis::Model(_) => "model",
+            Axis::Option { name, .. } => name,
         }
-        v = match step {
-            None => v + 1,
-            Some((s, false)) if s > 0 => v + s,
-            Some((f, true)) if f > 1 && v > 0 => v.checked_mul(f).ok_or("the range overflows")?,
-            Some((s, times)) => {
-                return Err(format!("{} {s} never reaches {to}", if times { "a factor of" } else { "a step of" }));
-            }
-        };
     }
-    Ok(out)
 }
 
 /// What to sweep: the request every point starts from, the axes and the quantities.
@@ -266,8 +240,15 @@ impl Compiled {
             .collect())
     }
 
-    /// [`Compiled::at`] into buffers the caller reuses from point to point (the sweep's loop).
-    pub fn at_into(&self, swept: &[String], x: &[i128], point: &mut Vec<i128>, values: &mut Vec<Value>) -> Result<()> {
+    /// Checks, at one point, that every size that varies is a positive whole number (`point` is a
+    /// buffer the caller reuses).
+    pub fn check_sites(&self, swept: &[String], x: &[i128], point: &mut Vec<i128>) -> Result<()> {
+        self.fill(swept, x, point);
+        self.sites_hold(swept, x, point)
+    }
+
+    /// The point with the derived variables (T_w, T_h) after the swept ones.
+    fn fill(&self, swept: &[String], x: &[i128], point: &mut Vec<i128>) {
         point.clear();
         point.extend_from_slice(x);
         if self.variables.len() > swept.len() {
@@ -276,6 +257,9 @@ impl Compiled {
             let (t, w) = (t.unwrap_or(0), w.unwrap_or(0));
             point.extend([t.min(w), t.min(w - 1)]);
         }
+    }
+
+    fn sites_hold(&self, swept: &[String], x: &[i128], point: &[i128]) -> Result<()> {
         for (what, site) in &self.sites {
             if site.at_whole(point).is_some_and(|n| n > 0) {
                 continue;
@@ -290,6 +274,13 @@ impl Compiled {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// [`Compiled::at`] into buffers the caller reuses from point to point (the sweep's loop).
+    pub fn at_into(&self, swept: &[String], x: &[i128], point: &mut Vec<i128>, values: &mut Vec<Value>) -> Result<()> {
+        self.fill(swept, x, point);
+        self.sites_hold(swept, x, point)?;
         values.clear();
         values.extend(self.quantities.iter().map(|q| match q {
             Compiled1::Value(p) => match p.at_whole(point) {
@@ -317,14 +308,14 @@ pub enum Value {
 }
 
 /// Every point of the symbol axes, outermost first.
-pub fn points<'a>(axes: &'a [&'a [i128]]) -> Odometer<'a> {
-    Odometer { axes, index: vec![0; axes.len()], point: axes.iter().map(|a| a[0]).collect(), started: false }
+pub fn points<'a>(axes: &'a [&'a Values]) -> Odometer<'a> {
+    Odometer { axes, index: vec![0; axes.len()], point: axes.iter().map(|a| a.get(0)).collect(), started: false }
 }
 
 /// The points of a grid one after the other, in one buffer (no allocation per point).
 pub struct Odometer<'a> {
-    axes: &'a [&'a [i128]],
-    index: Vec<usize>,
+    axes: &'a [&'a Values],
+    index: Vec<u128>,
     point: Vec<i128>,
     started: bool,
 }
@@ -339,11 +330,11 @@ impl Odometer<'_> {
         for i in (0..self.axes.len()).rev() {
             self.index[i] += 1;
             if self.index[i] < self.axes[i].len() {
-                self.point[i] = self.axes[i][self.index[i]];
+                self.point[i] = self.axes[i].get(self.index[i]);
                 return Some(self.point.as_slice());
             }
             self.index[i] = 0;
-            self.point[i] = self.axes[i][0];
+            self.point[i] = self.axes[i].get(0);
         }
         None
     }
@@ -351,11 +342,61 @@ impl Odometer<'_> {
 
 /// The number of points of a request (all axes), refused above [`MAX_POINTS`].
 pub fn size(axes: &[Axis]) -> Result<u128> {
-    let n = axes.iter().map(|a| a.len() as u128).product::<u128>();
-    if n > MAX_POINTS {
-        return Err(Error::Usage(format!("the sweep has {n} points; at most {MAX_POINTS}")));
+    let n = axes.iter().try_fold(1u128, |n, a| n.checked_mul(a.len()));
+    match n {
+        Some(n) if n <= MAX_POINTS => Ok(n),
+        Some(n) => Err(Error::Usage(format!(
+            "the sweep has {} points; at most {}",
+            crate::dim::group_thousands(&n.to_string()),
+            crate::dim::group_thousands(&MAX_POINTS.to_string())
+        ))),
+        None => Err(Error::Usage(format!(
+            "the sweep has more than 2¹²⁸ points; at most {}",
+            crate::dim::group_thousands(&MAX_POINTS.to_string())
+        ))),
     }
-    Ok(n)
+}
+
+/// Each thing is varied once and not also fixed: `--vary B=1 --vary batch_size=2`, or `--set B=4`
+/// with `--vary B=…`, or `--precision bf16` with `--vary precision=…`, would give rows that
+/// contradict themselves.
+pub fn check_axes(request: &SweepRequest, data: &Data) -> Result<()> {
+    let mut seen: Vec<&str> = Vec::new();
+    for axis in &request.axes {
+        let name = axis.name();
+        if seen.contains(&name) {
+            return Err(Error::BadOption {
+                option: "--vary".into(),
+                value: name.into(),
+                reason: format!("`{name}` is varied twice; give all its values in one --vary"),
+            });
+        }
+        seen.push(name);
+    }
+    for set in &request.base.sets {
+        let (symbol, _) = crate::session::parse_set(set, &data.symbols)?;
+        if seen.contains(&symbol.as_str()) {
+            return Err(Error::BadOption {
+                option: "--vary".into(),
+                value: symbol.clone(),
+                reason: format!("`{symbol}` is both fixed (--set {set}) and varied; leave out one of them"),
+            });
+        }
+    }
+    let changed = request.base.options.changed();
+    for axis in &request.axes {
+        if let Axis::Option { name, .. } = axis {
+            let flag = format!("--{}", name.replace('_', "-"));
+            if changed.contains(&flag.as_str()) {
+                return Err(Error::BadOption {
+                    option: "--vary".into(),
+                    value: name.clone(),
+                    reason: format!("`{name}` is both given ({flag}) and varied; leave out one of them"),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Which values of the outer axes (models, conventions) each combination takes.

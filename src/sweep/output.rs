@@ -2,9 +2,10 @@
 //! objects, written incrementally) or a Markdown table. Values are exact (`1/2` for a fraction);
 //! a batch that does not fit is empty (CSV, Markdown) or null (JSON).
 
-use super::{Axis, Compiled, SweepRequest, Value, points};
+use super::{Axis, Compiled, SweepRequest, Value, Values, points};
 use crate::error::{Error, Result};
 use crate::session::Session;
+use std::collections::BTreeMap;
 use std::io::Write;
 
 choices! {
@@ -20,32 +21,27 @@ choices! {
     }
 }
 
-/// Runs `request` in `session`, writing rows to `out` as they are evaluated.
+/// Runs `request` in `session`, writing rows to `out` as they are evaluated. The whole request is
+/// checked first — its size, every model and convention it names compiled, every size at every
+/// point — so a sweep that fails prints nothing.
 pub fn run(session: &Session, request: &SweepRequest, format: Format, out: &mut dyn Write) -> Result<()> {
     super::size(&request.axes)?;
-    let symbol_axes: Vec<(usize, &str, &[i128])> = request
+    super::check_axes(request, session.data())?;
+    let symbol_axes: Vec<(usize, &str, &Values)> = request
         .axes
         .iter()
         .enumerate()
         .filter_map(|(i, a)| match a {
-            Axis::Symbol { symbol, values } => Some((i, symbol.as_str(), values.as_slice())),
+            Axis::Symbol { symbol, values } => Some((i, symbol.as_str(), values)),
             _ => None,
         })
         .collect();
     let swept: Vec<String> = symbol_axes.iter().map(|(_, s, _)| s.to_string()).collect();
-    let mut header: Vec<String> = request
-        .axes
-        .iter()
-        .map(|a| match a {
-            Axis::Symbol { symbol, .. } => symbol.clone(),
-            Axis::Model(_) => "model".into(),
-            Axis::Option { name, .. } => name.clone(),
-        })
-        .collect();
+    let mut header: Vec<String> = request.axes.iter().map(|a| a.name().to_string()).collect();
     header.extend(request.quantities.iter().cloned());
-    let io = |e: std::io::Error| Error::Output { path: "stdout".into(), reason: e.to_string() };
-    let mut rows = Rows { format, header: &header, written: 0, line: Vec::new() };
-    rows.start(out).map_err(io)?;
+    let axes: Vec<&Values> = symbol_axes.iter().map(|(_, _, v)| *v).collect();
+    // Every combination of models and conventions compiled before the first row.
+    let mut compiled: Vec<(BTreeMap<usize, String>, Compiled)> = Vec::new();
     for combo in super::combinations(&request.axes) {
         let mut base = request.base.clone();
         for (i, value) in &combo {
@@ -56,9 +52,22 @@ pub fn run(session: &Session, request: &SweepRequest, format: Format, out: &mut 
             }
         }
         // The first value of each swept symbol binds it, so that the model's checks see a value.
-        base.sets.extend(symbol_axes.iter().map(|(_, s, v)| format!("{s}={}", v[0])));
-        let compiled: Compiled = session.compile_sweep(&base, &swept, &request.quantities)?;
-        let axes: Vec<&[i128]> = symbol_axes.iter().map(|(_, _, v)| *v).collect();
+        base.sets.extend(symbol_axes.iter().map(|(_, s, v)| format!("{s}={}", v.get(0))));
+        let c = session.compile_sweep(&base, &swept, &request.quantities)?;
+        // Sizes that vary with the swept symbols (H/A when H is swept) are checked at every
+        // point before anything is written.
+        if !c.sites.is_empty() {
+            let (mut odometer, mut scratch) = (points(&axes), Vec::new());
+            while let Some(point) = odometer.next_point() {
+                c.check_sites(&swept, point, &mut scratch)?;
+            }
+        }
+        compiled.push((combo, c));
+    }
+    let io = |e: std::io::Error| Error::Output { path: "stdout".into(), reason: e.to_string() };
+    let mut rows = Rows { format, header: &header, written: 0, line: Vec::new() };
+    rows.start(out).map_err(io)?;
+    for (combo, compiled) in &compiled {
         let (mut scratch, mut values) = (Vec::new(), Vec::new());
         let mut cells: Vec<Cell> = Vec::with_capacity(header.len());
         let mut odometer = points(&axes);

@@ -40,6 +40,10 @@ pub(super) struct LayerRule {
     first_dense: Option<String>,
     #[serde(default)]
     frequency: Option<(String, u64)>,
+    /// Sizes only layers of this kind use (the window `W` of sliding layers): when no layer is of
+    /// the kind they are not sizes of the model, and a config may leave them null or zero.
+    #[serde(default)]
+    pub(super) sizes: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -52,33 +56,32 @@ enum Rule {
 }
 
 impl LayerRule {
-    /// For each of the `layers` layers, whether it is of the kind.
-    pub(super) fn layers(
-        &self,
-        config: &Source,
-        json: &Value,
-        layers: usize,
-        read: &mut BTreeSet<String>,
-    ) -> Result<Vec<bool>> {
+    /// How many of the `layers` layers are of the kind. Counted from the rule's arithmetic, never
+    /// one entry per layer, so a config's layer count costs nothing however large it is.
+    pub(super) fn count(&self, config: &Source, json: &Value, layers: u64, read: &mut BTreeSet<String>) -> Result<u64> {
         let number = |key: &str, default: u64, read: &mut BTreeSet<String>| number(config, json, read, key, default);
-        if let Some(key) = &self.when
-            && number(key, 0, read)? == 0
-        {
-            return Ok(vec![false; layers]);
-        }
         if let Some(key) = &self.switch {
             read.insert(key.clone());
             if json.get(key) == Some(&Value::Bool(false)) {
-                return Ok(vec![false; layers]);
+                // A switched-off kind: the key it depends on is not used, so it is not checked.
+                if let Some(when) = &self.when {
+                    read.insert(when.clone());
+                }
+                return Ok(0);
             }
+        }
+        if let Some(key) = &self.when
+            && number(key, 0, read)? == 0
+        {
+            return Ok(0);
         }
         if let Some((key, word)) = &self.list {
             read.insert(key.clone());
             if let Some(list) = json.get(key).filter(|v| !v.is_null()) {
-                let kinds: Option<Vec<bool>> =
-                    list.as_array().map(|a| a.iter().map(|k| k.as_str() == Some(word.as_str())).collect());
-                return match kinds {
-                    Some(kinds) if kinds.len() == layers => Ok(kinds),
+                return match list.as_array() {
+                    Some(kinds) if kinds.len() as u64 == layers => {
+                        Ok(kinds.iter().filter(|k| k.as_str() == Some(word.as_str())).count() as u64)
+                    }
                     _ => Err(Error::at(
                         config,
                         key_span(config, key),
@@ -87,15 +90,18 @@ impl LayerRule {
                 };
             }
         }
-        let is = |i: usize, m: u64| m > 0 && (i as u64).is_multiple_of(m);
+        // Multiples of m among 1..=n.
+        let multiples = |n: u64, m: u64| n.checked_div(m).unwrap_or(0);
         Ok(match self.rule {
-            Rule::All => vec![true; layers],
+            Rule::All => layers,
             Rule::Every => {
+                // All but every p-th layer, counted from 1.
                 let (key, default) = self.period.clone().unwrap_or(("".into(), 1));
                 let p = number(&key, default, read)?;
-                (0..layers).map(|i| !is(i + 1, p)).collect()
+                layers - multiples(layers, p)
             }
             Rule::SparseStep => {
+                // Layer i (from 0) when i + 1 is a multiple of the step, unless it is an exception.
                 let (key, default) = self.step.clone().unwrap_or(("".into(), 1));
                 let step = number(&key, default, read)?;
                 let except: BTreeSet<u64> = match &self.except {
@@ -110,16 +116,24 @@ impl LayerRule {
                     }
                     None => BTreeSet::new(),
                 };
-                (0..layers).map(|i| is(i + 1, step) && !except.contains(&(i as u64))).collect()
+                let excepted = except.iter().filter(|&&i| i < layers && step > 0 && (i + 1) % step == 0).count();
+                multiples(layers, step) - excepted as u64
             }
             Rule::FirstKDense => {
+                // Layer i (from 0) when i ≥ k and i is a multiple of the frequency.
                 let k = match &self.first_dense {
                     Some(key) => number(key, 0, read)?,
                     None => 0,
                 };
                 let (key, default) = self.frequency.clone().unwrap_or(("".into(), 1));
                 let freq = number(&key, default, read)?;
-                (0..layers).map(|i| i as u64 >= k && is(i, freq)).collect()
+                if freq == 0 || k >= layers {
+                    0
+                } else {
+                    // Multiples of f in [k, layers − 1]: those up to layers − 1, less those below k.
+                    let up_to = |n: u64| n / freq + 1; // multiples of f in 0..=n
+                    up_to(layers - 1) - if k == 0 { 0 } else { up_to(k - 1) }
+                }
             }
         })
     }
