@@ -2,11 +2,14 @@
 # Peak memory (maximum resident set, from GNU time) and wall time of `tally sweep` over 10⁴, 10⁶
 # and 10⁸ points, rows written to /dev/null: the rows are streamed and the axes are kept as ranges,
 # so the peak should not grow with the number of points. Release build.
-# Usage: bash benches/sweep-memory.sh
+# Usage: bash benches/sweep-memory.sh   (TALLY_BIN=path uses that binary instead of building)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked --quiet
-bin=target/release/tally
+bin=${TALLY_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --locked --quiet
+  bin=target/release/tally
+fi
 export SYMBOLICA_HIDE_BANNER=1
 for points in 10000 1000000 100000000; do
   side=$(awk -v n="$points" 'BEGIN { printf "%d", sqrt(n) + 0.5 }')

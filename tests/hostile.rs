@@ -260,6 +260,7 @@ fn planning_and_sweeping_are_bounded_before_any_work() {
     refused(&["sweep", "--precision", "bf16", "--vary", "precision=fp32,bf16"], &["both given (--precision)"]);
     refused(&["sweep", "--vary", "model=gpt2-small,nope"], &["unknown model `nope`"]);
     refused(&["sweep", "--model", "gpt2-xl", "--vary", "H=1600..1610"], &["head_dim", "at H = 1601"]);
+    refused(&["sweep", "--model", "mixtral-8x7b", "--vary", "k=1..9"], &["k is at most E", "at k = 9"]);
 }
 
 #[test]

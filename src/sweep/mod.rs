@@ -213,6 +213,19 @@ pub fn compile(
             ));
         }
     }
+    // A size bounded by another (k of the E experts) stays within its bound at every point:
+    // checked as the site bound − size + 1, which must stay a positive whole number.
+    for b in &bindings.entries {
+        let Some(bound) = data.symbols.get(&b.symbol).and_then(|d| d.bound_symbol()) else { continue };
+        if bindings.get(bound).is_none() || !(variables.contains(&b.symbol) || variables.iter().any(|v| v == bound)) {
+            continue;
+        }
+        let gap = Expr::sym(bound) - Expr::sym(&b.symbol) + Expr::num(Rational::from_integer(1.into()));
+        sites.push((
+            format!("{bound} − {} + 1 ({} is at most {bound})", b.symbol, b.symbol),
+            polynomial(&gap, &b.symbol)?,
+        ));
+    }
     let whole = |s: &str| bindings.get(s).and_then(|v| v.to_integer().to_i128());
     Ok(Compiled {
         variables,
