@@ -17,6 +17,11 @@ pub const MAX_TERMS: u128 = 200_000;
 /// Most bits in the numerator or denominator of any number (about 4,900 decimal digits).
 pub const MAX_BITS: u64 = 16_384;
 
+/// Most work an expansion may take, as terms × (64 + bits of the largest coefficient): many terms
+/// with small numbers, or few with long ones, but not both (135,000 terms of 2,700-bit numbers
+/// took seconds). Real models stay below 10⁵.
+pub const MAX_WORK: u128 = 20_000_000;
+
 /// An input past one of the bounds.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
@@ -37,6 +42,16 @@ pub enum LimitError {
     /// A number is longer than [`MAX_BITS`].
     #[error("a number here has more than {} digits; tally stops there", MAX_BITS * 3 / 10)]
     Number,
+    /// Multiplying out would give many terms with long numbers (past [`MAX_WORK`]).
+    #[error(
+        "multiplying this out would give about {terms} terms with numbers of up to {digits} digits; tally stops before that much work"
+    )]
+    Work {
+        /// The terms estimate.
+        terms: u128,
+        /// Digits of the largest coefficient, estimated.
+        digits: u64,
+    },
 }
 
 /// Checks a number's size.
@@ -82,8 +97,12 @@ pub fn check_expandable(e: &Expr) -> Result<(), LimitError> {
         return Err(LimitError::Degree { symbol: symbol.to_string(), degree });
     }
     check_numbers(e)?;
-    if coefficient_bits(e) > MAX_BITS {
+    let bits = coefficient_bits(e);
+    if bits > MAX_BITS {
         return Err(LimitError::Number);
+    }
+    if terms.saturating_mul(64 + u128::from(bits)) > MAX_WORK {
+        return Err(LimitError::Work { terms, digits: bits * 3 / 10 });
     }
     Ok(())
 }
