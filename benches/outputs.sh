@@ -3,8 +3,9 @@
 # one file per command (stdout, then the exit status): run it before and after a change that must
 # not change behaviour, then `diff -r BEFORE AFTER`. Usage: bash benches/outputs.sh BINARY DIR
 set -uo pipefail
-bin=$1 out=$2
-mkdir -p "$out"
+mkdir -p "$2"
+bin=$(realpath "$1") out=$(realpath "$2")
+cd "$(dirname "$0")/.."
 export SYMBOLICA_HIDE_BANNER=1
 n=0
 run() {
