@@ -166,7 +166,7 @@ impl Precision {
         struct File {
             precision: Vec<toml::Spanned<Precision>>,
         }
-        let file: File = crate::data::read_toml(source)?;
+        let file: File = crate::loader::read_toml(source)?;
         file.precision
             .into_iter()
             .map(|p| {
@@ -202,6 +202,15 @@ pub struct Units {
 }
 
 impl Units {
+    /// The built-in unit words.
+    pub fn builtin() -> &'static Units {
+        static BUILT: std::sync::OnceLock<Units> = std::sync::OnceLock::new();
+        BUILT.get_or_init(|| {
+            let source = crate::loader::builtin("derivations/units.toml");
+            Units::read(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
+        })
+    }
+
     /// Reads the units file.
     pub fn read(source: &Source) -> Result<Units> {
         #[derive(Deserialize)]
@@ -221,7 +230,7 @@ impl Units {
         fn yes() -> bool {
             true
         }
-        let file: File = crate::data::read_toml(source)?;
+        let file: File = crate::loader::read_toml(source)?;
         let mut words = Vec::new();
         for e in file.unit {
             let base = Base::ALL.into_iter().find(|b| b.id() == e.base.get_ref()).ok_or_else(|| {
@@ -534,7 +543,7 @@ mod tests {
     }
 
     fn parse_bytes(text: &str) -> std::result::Result<Rational, String> {
-        crate::data::Data::builtin().units.parse_bytes(text)
+        Units::builtin().parse_bytes(text)
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub enum Error {
         known: Vec<String>,
     },
     /// A named thing (hardware, precision, optimizer) that tally does not know.
-    #[error("unknown {what} `{name}`{}; {}", crate::preset::suggest(name, known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), if known.is_empty() { "there are none".to_string() } else { format!("known: {}", known.join(", ")) })]
+    #[error("unknown {what} `{name}`{}; {}", crate::suggestion::suggest(name, known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), if known.is_empty() { "there are none".to_string() } else { format!("known: {}", known.join(", ")) })]
     Unknown {
         /// What kind of thing.
         what: String,

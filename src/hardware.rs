@@ -75,7 +75,7 @@ pub struct Hardware {
 impl Hardware {
     /// Reads a hardware file; every peak must name a known precision.
     pub fn read(source: &Source, precisions: &[Precision], units: &Units) -> Result<Vec<Hardware>> {
-        let file: HardwareFile = crate::data::read_toml(source)?;
+        let file: HardwareFile = crate::loader::read_toml(source)?;
         let mut out = Vec::new();
         for entry in file.hardware {
             let h = entry.into_inner();

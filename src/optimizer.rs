@@ -101,7 +101,7 @@ pub struct Optimizer {
 impl Optimizer {
     /// Reads an optimizer file.
     pub fn read(source: &Source) -> Result<Optimizer> {
-        let file: OptimizerFile = crate::data::read_toml(source)?;
+        let file: OptimizerFile = crate::loader::read_toml(source)?;
         let mut state = Vec::new();
         for s in file.state {
             let bytes = match &s.bytes {
@@ -180,11 +180,11 @@ impl Optimizer {
 
 #[cfg(test)]
 mod tests {
-    use crate::data::Data;
+    use crate::facts::Facts;
 
     #[test]
     fn adamw_costs_14_flops_per_parameter_counted_from_its_lines() {
-        let adamw = Data::builtin().optimizer("adamw").unwrap();
+        let adamw = Facts::builtin().optimizer("adamw").unwrap();
         let per_line: Vec<usize> =
             adamw.line.iter().filter(|l| l.per == super::Per::Param).map(|l| l.ops.len()).collect();
         assert_eq!(per_line, vec![3, 4, 5, 2]);
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_other_optimizers_count_from_their_own_lines() {
-        let data = Data::builtin();
+        let data = Facts::builtin();
         let count = |name: &str| {
             let o = data.optimizer(name).unwrap();
             (o.flops_per_param(), o.flops_per_factored(), o.flops_per_step(), o.state.len())

@@ -1,143 +1,17 @@
 //! The options of a derivation as a user gives them — on the command line, in a claims file, or
-//! as JSON from another program — and their resolution against the data into [`Conventions`].
-//! Every option type reads and writes itself as text (`FromStr`/`Display`) and as serde, so JSON
-//! in is JSON out. Validation lives here, not in a front end.
+//! as JSON from another program: the user's words only. Resolving them against the facts into
+//! conventions is the resolving step's work. Every option type reads and writes itself as text
+//! (`FromStr`/`Display`) and as serde, so JSON in is JSON out.
 
-use crate::algebra::{Rational, parse_decimal};
-use crate::data::Data;
 use crate::error::{Error, Result};
-use crate::ops::{ActivationConvention, FlopConvention};
-use crate::quantity::Conventions;
+pub use crate::ops::ActivationConvention;
+pub use crate::quantity::choices::{
+    AttentionFlops, Dropout, FlopCount, Kernel, Overlap, Recompute, Schedule, SlidingCache, Temporaries, Zero,
+};
 use serde::{Deserialize, Serialize};
 
-choices! {
-    /// Which FLOPs count.
-    FlopCount {
-        /// Only matrix multiplications (CS336's convention).
-        #[default]
-        Matmul = "matmul",
-        /// Matrix multiplications and element-wise work.
-        All = "all",
-    }
-}
-
-choices! {
-    /// Attention FLOPs: the full T×T matmuls, or halved for a causal mask.
-    AttentionFlops {
-        /// Full QKᵀ and AV.
-        #[default]
-        Full = "full",
-        /// Causal: QKᵀ and AV halved.
-        Causal = "causal",
-        /// Full, except that sliding-window layers compute only their window: T·min(T, W) scores
-        /// per head (a kernel that skips masked blocks; eager attention computes the full T²).
-        Window = "window",
-    }
-}
-
-choices! {
-    /// How many tokens a sliding-window layer's KV cache holds after T tokens: engines differ.
-    SlidingCache {
-        /// min(T, W): a ring buffer of W slots (transformers' StaticCache, window-sized engines).
-        #[default]
-        Window = "window",
-        /// min(T, W − 1): transformers' DynamicCache keeps the W − 1 tokens the next query needs
-        /// besides itself.
-        HfDynamic = "hf-dynamic",
-        /// T: every layer allocates the whole context (engines without window-sized caches).
-        Full = "full",
-    }
-}
-
-choices! {
-    /// Activation recomputation.
-    Recompute {
-        /// Keep every activation of the chosen list.
-        #[default]
-        None = "none",
-        /// Keep only each block's input; rerun the forward pass during backward.
-        Full = "full",
-        /// Korthikanti et al.'s selective recomputation: recompute the attention core (the T×T
-        /// tensors), keep everything else.
-        Selective = "selective",
-    }
-}
-
-choices! {
-    /// Dropout in training.
-    Dropout {
-        /// Dropout ops run (the model's probabilities); their masks are kept.
-        #[default]
-        On = "on",
-        /// p = 0 (or inference): dropout ops pass their input on and keep nothing.
-        Off = "off",
-    }
-}
-
-choices! {
-    /// Temporary buffers counted on top of what training keeps.
-    Temporaries {
-        /// None (the memory of the kept tensors only).
-        #[default]
-        None = "none",
-        /// The largest op's temporary: the logits' gradient (B·T·V elements), alive beside the
-        /// log-probabilities at the start of the backward pass.
-        Logits = "logits",
-    }
-}
-
-choices! {
-    /// How ZeRO (or FSDP) partitions the model states over the data-parallel ranks.
-    Zero {
-        /// Nothing partitioned.
-        #[default]
-        Stage0 = "0",
-        /// Optimizer state (and master copy) partitioned; Megatron's distributed optimizer.
-        Stage1 = "1",
-        /// Gradients too.
-        Stage2 = "2",
-        /// Weights too.
-        Stage3 = "3",
-        /// PyTorch FSDP: stage 3, one block gathered and the next prefetched.
-        Fsdp = "fsdp",
-    }
-}
-
-choices! {
-    /// The pipeline schedule.
-    Schedule {
-        /// One forward, one backward: the first stage holds p micro-batches.
-        #[default]
-        OneFOneB = "1f1b",
-        /// Interleaved 1F1B with v virtual stages per GPU.
-        Interleaved = "interleaved",
-    }
-}
-
-choices! {
-    /// Which communication the step hides behind compute.
-    Overlap {
-        /// The data-parallel gradient reduction overlaps the backward pass (the usual bucketing).
-        #[default]
-        DataParallel = "dp",
-        /// Nothing overlaps: every collective adds to the step.
-        None = "none",
-    }
-}
-
-choices! {
-    /// The attention kernel.
-    Kernel {
-        /// Materialise the T×T attention matrices.
-        #[default]
-        Standard = "standard",
-        /// FlashAttention: recompute them, keep the log-sum-exp.
-        Flash = "flash",
-    }
-}
-
-/// How a derivation is accounted, as a user writes it. Names of data (precision, layout,
-/// optimizer, hardware) are resolved against [`Data`] by [`Options::resolve`].
+/// How a derivation is accounted, as a user writes it. Names of facts (precision, layout,
+/// optimizer, hardware) are looked up when the options are resolved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
@@ -241,24 +115,9 @@ fn read_switch(value: &str) -> std::result::Result<bool, String> {
     }
 }
 
-fn bad(option: &str, value: &str, reason: impl Into<String>) -> Error {
+/// The error for an option's value, with the reason in words.
+pub fn bad(option: &str, value: &str, reason: impl Into<String>) -> Error {
     Error::BadOption { option: option.into(), value: value.into(), reason: reason.into() }
-}
-
-/// A number as people type it: `400000`, `400,000`, `1e9`, `0.5`; a comma only between groups of
-/// three digits (`1,2` is not a number).
-pub fn read_number(text: &str) -> Option<Rational> {
-    let text = text.trim();
-    let (whole, rest) = match text.find(['.', 'e', 'E']) {
-        Some(i) => text.split_at(i),
-        None => (text, ""),
-    };
-    let mut groups = whole.split(',');
-    let first = groups.next()?;
-    if whole.contains(',') && (first.is_empty() || first.len() > 3 || groups.clone().any(|g| g.len() != 3)) {
-        return None;
-    }
-    parse_decimal(&format!("{}{rest}", whole.replace(',', "")))
 }
 
 impl Options {
@@ -371,66 +230,6 @@ impl Options {
         }
         Ok(())
     }
-
-    /// The options checked and resolved against the data.
-    pub fn resolve(&self, data: &Data) -> Result<Conventions> {
-        let precision = data.precision(&self.precision)?.clone();
-        let hardware = data.hardware(&self.hardware)?.clone();
-        hardware.peak_at(&precision.name)?;
-        let budget = match &self.memory {
-            Some(text) => Some((text.clone(), data.units.parse_bytes(text).map_err(|e| bad("--memory", text, e))?)),
-            None => None,
-        };
-        let reserve = match &self.reserve {
-            Some(text) => Some((text.clone(), data.units.parse_bytes(text).map_err(|e| bad("--reserve", text, e))?)),
-            None => None,
-        };
-        let tokens_per_second = match &self.tokens_per_second {
-            Some(text) => {
-                Some(read_number(text).filter(|v| *v > Rational::from_integer(0.into())).ok_or_else(|| {
-                    bad("--tokens-per-second", text, "a throughput is a positive number (e.g. 3000 or 3,000)")
-                })?)
-            }
-            None => None,
-        };
-        let steps = read_number(&self.steps)
-            .filter(|v| v.is_integer() && *v > Rational::from_integer(0.into()))
-            .ok_or_else(|| bad("--steps", &self.steps, "the number of steps must be a positive whole number"))?;
-        let (mfu_text, scale) = match self.mfu.trim().strip_suffix('%') {
-            Some(p) => (p.trim(), Rational::new(1.into(), 100.into())),
-            None => (self.mfu.trim(), Rational::from_integer(1.into())),
-        };
-        let mfu = parse_decimal(mfu_text)
-            .map(|v| v * scale)
-            .filter(|v| *v > Rational::from_integer(0.into()) && *v <= Rational::from_integer(1.into()))
-            .ok_or_else(|| bad("--mfu", &self.mfu, "MFU is a fraction of peak in (0, 1] (0.5 or 50%)"))?;
-        Ok(Conventions {
-            flops: FlopConvention {
-                elementwise: self.flops == FlopCount::All,
-                causal: self.attention_flops == AttentionFlops::Causal,
-                windowed: self.attention_flops == AttentionFlops::Window,
-            },
-            sliding_cache: self.sliding_cache,
-            activations: self.activations,
-            recompute: self.recompute == Recompute::Full,
-            selective_recompute: self.recompute == Recompute::Selective,
-            parallel: crate::quantity::parallel::ParallelSettings::resolve(self, data)?,
-            no_dropout: self.dropout == Dropout::Off,
-            flash: self.attention_kernel == Kernel::Flash,
-            layout: data.layout(&self.layout)?.clone(),
-            optimizer: data.optimizer(&self.optimizer)?.clone(),
-            precision,
-            hardware,
-            budget,
-            reserve,
-            logits_temporary: self.temporaries == Temporaries::Logits,
-            tokens_per_second,
-            steps,
-            steps_given: self.steps != Options::default().steps,
-            mfu,
-            statistics_bytes: data.costs.flash_statistics_bytes,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -447,24 +246,5 @@ mod tests {
         let json = serde_json::to_string(&o).unwrap();
         assert_eq!(serde_json::from_str::<Options>(&json).unwrap(), o);
         assert_eq!(o.changed(), vec!["--attention-kernel", "--precision"]);
-    }
-
-    #[test]
-    fn resolving_checks_every_value() {
-        let data = Data::builtin();
-        assert!(Options::default().resolve(data).is_ok());
-        for (name, value) in
-            [("mfu", "1.5"), ("steps", "1.5"), ("memory", "80"), ("precision", "fp4"), ("hardware", "x")]
-        {
-            let mut o = Options::default();
-            o.set(name, value).unwrap();
-            assert!(o.resolve(data).is_err(), "{name} = {value}");
-        }
-        let mut o = Options::default();
-        o.set("hardware", "a100").unwrap();
-        o.set("precision", "fp8").unwrap();
-        assert!(o.resolve(data).is_err(), "the A100 has no fp8 peak");
-        assert_eq!(read_number("16,384"), Some(Rational::from_integer(16384.into())));
-        assert_eq!(read_number("1,2"), None);
     }
 }

@@ -5,29 +5,14 @@
 //! for the layouts shown.
 
 use crate::algebra::{self, Expr, Rational};
-use crate::data::Data;
 use crate::dim;
 use crate::error::{Error, Result};
-use crate::options::Options;
+use crate::facts::Facts;
 use crate::preset::Selection;
 use crate::quantity::Catalog;
+use crate::request::PlanRequest;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// What to plan.
-#[derive(Clone, Debug)]
-pub struct PlanRequest {
-    /// GPUs in all.
-    pub gpus: u64,
-    /// Tokens per sequence (binds T).
-    pub seq: u64,
-    /// Sequences per step in all (d·m·b).
-    pub global_batch: u64,
-    /// The run's options (precision, layout, hardware, activation convention, …).
-    pub options: Options,
-    /// Layouts to list.
-    pub top: usize,
-}
 
 /// One layout and what it costs per GPU.
 #[derive(Clone, Debug, Serialize)]
@@ -145,8 +130,8 @@ fn degree_list(flag: &str, values: &[u64]) -> String {
 }
 
 /// Plans `selection` on `request.gpus` GPUs.
-pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result<Plan> {
-    let base = request.options.resolve(data)?;
+pub fn plan(data: &Facts, selection: &Selection, request: &PlanRequest) -> Result<Plan> {
+    let base = crate::resolve::conventions(&request.options, data)?;
     let links = base.hardware.links.clone().ok_or_else(|| Error::BadOption {
         option: "--hardware".into(),
         value: base.hardware.name.clone(),
@@ -228,7 +213,7 @@ pub fn plan(data: &Data, selection: &Selection, request: &PlanRequest) -> Result
                                     o.set("sequence_parallel", if sp { "on" } else { "off" }).ok()?;
                                     o.set("recompute", recompute).ok()?;
                                     o.set("parallel", &format!("dp=1,tp=1,pp={}", if p == 1 { 1 } else { 2 })).ok()?;
-                                    let conventions = o.resolve(data).ok()?;
+                                    let conventions = crate::resolve::conventions(&o, data).ok()?;
                                     let catalog = Catalog::new(&selection.model, &conventions);
                                     let terms: Vec<(String, Expr)> = [
                                         "gpu.memory.weights",

@@ -2,10 +2,10 @@
 //! choosing one by name: an architecture (`cs336-2025`), a size preset (`gpt2-xl`),
 //! `architecture/preset`, or a model file's text.
 
-use crate::data::Data;
 use crate::diagnostic::Source;
 use crate::error::{Error, Result};
-use crate::model::{Model, Preset};
+use crate::model::{Model, ModelFacts, Preset};
+use crate::suggestion::suggest;
 use std::sync::{Arc, OnceLock};
 
 /// A model chosen for a run: the architecture, maybe a preset, and the name to show.
@@ -45,9 +45,9 @@ impl Entry {
         let (cell, source) = self.model.as_ref();
         cell.get_or_init(|| {
             let source = source.as_ref().expect("an entry without a model has its built-in source");
-            // Built-in architectures read against the built-in data, as when they were read at
-            // start: a data directory cannot replace symbols, op costs or save rules.
-            Model::from_toml(source, Data::builtin())
+            // Built-in architectures read against the built-in facts: a data directory cannot
+            // replace symbols, op costs or save rules, and a built-in extends only built-ins.
+            Model::from_toml(source, &ModelFacts::builtin(Registry::builtin()))
                 .unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
         })
     }
@@ -80,10 +80,27 @@ fn header_of(source: &Source) -> Header {
     toml::Value::Table(table).try_into().unwrap_or_else(|e| panic!("built-in {} has no header: {e}", source.name))
 }
 
+impl crate::model::Bases for Registry {
+    fn architecture(&self, name: &str) -> Option<&Model> {
+        Registry::architecture(self, name)
+    }
+
+    fn architectures(&self) -> Vec<String> {
+        Registry::architectures(self)
+    }
+}
+
 impl Registry {
     /// The built-in architectures.
     pub fn builtin() -> &'static Registry {
-        &Data::builtin().models
+        static BUILT: OnceLock<Registry> = OnceLock::new();
+        BUILT.get_or_init(|| {
+            let mut registry = Registry::default();
+            for source in crate::loader::builtin_of(crate::loader::FileKind::Model) {
+                registry.add_builtin(source);
+            }
+            registry
+        })
     }
 
     fn put(&mut self, entry: Entry) {
@@ -216,37 +233,10 @@ impl Registry {
     }
 }
 
-/// The closest name within a third of its length in edits, for "did you mean".
-pub fn suggest(name: &str, known: &[String]) -> Option<String> {
-    let name = name.to_lowercase();
-    known
-        .iter()
-        .map(|k| (edit_distance(&name, &k.to_lowercase()), k))
-        .filter(|(d, _)| *d <= (name.chars().count() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k.clone())
-}
-
-/// Levenshtein distance in characters.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for j in 0..b.len() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 /// A model read from a file's text; `preset` picks one of its presets (default: the file's
 /// `default_preset`).
-pub fn from_source(source: &Source, preset: Option<&str>, data: &Data) -> Result<Selection> {
-    let model = Model::from_toml(source, data)?;
+pub fn from_source(source: &Source, preset: Option<&str>, facts: &ModelFacts) -> Result<Selection> {
+    let model = Model::from_toml(source, facts)?;
     let chosen = match preset {
         Some(name) => Some(model.preset(name).cloned().ok_or_else(|| Error::Unknown {
             what: format!("preset of {}", source.name),

@@ -75,7 +75,7 @@ pub enum Role {
 impl Role {
     /// The symbol that plays this role in the built-in vocabulary.
     pub fn symbol(self) -> &'static str {
-        crate::data::Data::builtin().symbols.with_role(self)
+        SymbolTable::builtin().with_role(self)
     }
 
     /// That symbol as an expression.
@@ -126,13 +126,17 @@ pub struct SymbolTable {
 
 impl SymbolTable {
     /// The built-in vocabulary.
-    pub fn builtin() -> SymbolTable {
-        crate::data::Data::builtin().symbols.clone()
+    pub fn builtin() -> &'static SymbolTable {
+        static BUILT: std::sync::OnceLock<SymbolTable> = std::sync::OnceLock::new();
+        BUILT.get_or_init(|| {
+            let source = crate::loader::builtin("derivations/symbols.toml");
+            SymbolTable::from_source(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
+        })
     }
 
     /// Reads a symbols file; every role must be played by exactly one symbol.
     pub fn from_source(source: &Source) -> Result<SymbolTable> {
-        let file: SymbolFile = crate::data::read_toml(source)?;
+        let file: SymbolFile = crate::loader::read_toml(source)?;
         let roles = [
             Role::Batch,
             Role::Context,

@@ -4,14 +4,14 @@
 //! layout (whose per-GPU forms divide by the degrees).
 
 use tally::algebra::worker::{WaitOptions, exclusive};
-use tally::data::Data;
+use tally::facts::Facts;
 use tally::options::Options;
 use tally::quantity::Catalog;
 
 #[test]
 fn own_expansion_equals_symbolicas_for_every_closed_form() {
     let checked = exclusive(&WaitOptions::default(), |engine| {
-        let data = Data::builtin();
+        let data = Facts::builtin();
         let mut names: Vec<String> = data.models.listing().into_iter().map(|(name, _)| name).collect();
         names.extend(data.hf_presets.iter().map(|(name, _)| name.clone()));
         let parallel = Options {
@@ -22,9 +22,9 @@ fn own_expansion_equals_symbolicas_for_every_closed_form() {
         };
         let mut checked = 0;
         for name in &names {
-            let selection = tally::session::select(data, name, None, None).unwrap();
+            let selection = tally::resolve::select(data, name, None, None).unwrap();
             for options in [Options::default(), parallel.clone()] {
-                let conventions = options.resolve(data).unwrap();
+                let conventions = tally::resolve::conventions(&options, data).unwrap();
                 let catalog = Catalog::new(&selection.model, &conventions);
                 for quantity in catalog.names() {
                     let Some(raw) = catalog.raw(&quantity) else { continue };

@@ -164,7 +164,7 @@ fn every_reading_is_named_by_some_fixture_report() {
         .collect();
     let fixtures = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/audit_fixtures")).unwrap().count();
     assert!(fixtures >= 100, "{fixtures} fixtures");
-    for reading in tally::data::Data::builtin().readings() {
+    for reading in tally::audit::readings::Reading::all(tally::facts::Facts::builtin()) {
         assert!(reports.contains(&format!("`{}`", reading.id)), "no fixture report names `{}`", reading.id);
     }
 }

@@ -8,8 +8,8 @@ use super::fuzz::Rng;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tally::algebra::worker::{WaitOptions, exclusive};
-use tally::data::Data;
 use tally::diagnostic::Source;
+use tally::facts::Facts;
 use tally::model::Origin;
 use tally::options::Options;
 use tally::sweep::Axis;
@@ -118,7 +118,7 @@ fn mutate(rng: &mut Rng, config: &Value) -> Value {
 #[test]
 fn every_input_channel_under_generated_sizes_gives_a_value_or_an_error() {
     let (slowest, counts) = exclusive(&WaitOptions::default(), |_| {
-        let data = Data::builtin();
+        let data = Facts::builtin();
         let mut rng = Rng(0xC4A1_7E55);
         let mut slowest = (Duration::ZERO, String::new());
         let mut counts = [0usize; 2];
@@ -129,9 +129,9 @@ fn every_input_channel_under_generated_sizes_gives_a_value_or_an_error() {
                 slowest = (took, label);
             }
         };
-        let gpt2 = tally::session::select(data, "gpt2-xl", None, None).unwrap();
-        let mixtral = tally::session::select(data, "mixtral-8x7b", None, None).unwrap();
-        let conventions = Options::default().resolve(data).unwrap();
+        let gpt2 = tally::resolve::select(data, "gpt2-xl", None, None).unwrap();
+        let mixtral = tally::resolve::select(data, "mixtral-8x7b", None, None).unwrap();
+        let conventions = tally::resolve::conventions(&Options::default(), data).unwrap();
         let symbols = ["B", "T", "L", "H", "A", "F", "V", "K", "k", "E", "W", "U", "batch_size", "Q"];
         for _ in 0..SETS {
             let text = format!("{}={}", rng.pick(&symbols), rng.pick(VALUES));
@@ -153,7 +153,7 @@ fn every_input_channel_under_generated_sizes_gives_a_value_or_an_error() {
             let imported =
                 tally::model::hf::import(&source, "fuzz", data.hf_families(), &data.symbols).and_then(|imported| {
                     let file = Source { name: "imported.toml".into(), text: imported.text };
-                    let selection = tally::preset::from_source(&file, None, data)?;
+                    let selection = tally::preset::from_source(&file, None, &data.model_facts())?;
                     selection.model.bind(selection.preset.as_ref(), &conventions.bindings()?, &data.symbols)
                 });
             note(imported.is_ok(), format!("config {}", source.name), start);
@@ -166,7 +166,7 @@ fn every_input_channel_under_generated_sizes_gives_a_value_or_an_error() {
             let start = Instant::now();
             let mut options = Options::default();
             let checked = options.set("parallel", &text).and_then(|()| {
-                let conventions = options.resolve(data)?;
+                let conventions = tally::resolve::conventions(&options, data)?;
                 let bindings = gpt2.model.bind(gpt2.preset.as_ref(), &conventions.bindings()?, &data.symbols)?;
                 match &conventions.parallel {
                     Some(parallel) => parallel.check_splits(&bindings.values(), "--parallel", &text),
@@ -194,7 +194,7 @@ fn every_input_channel_under_generated_sizes_gives_a_value_or_an_error() {
         for i in 0..PLANS {
             let n = gpus[i % gpus.len()];
             let start = Instant::now();
-            let request = tally::plan::PlanRequest {
+            let request = tally::request::PlanRequest {
                 gpus: n,
                 seq: [1, 1024, 8192][i % 3],
                 global_batch: [1, 64, 1024][i % 3],

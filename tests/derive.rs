@@ -2,8 +2,8 @@
 
 use tally::algebra::worker::{WaitOptions, exclusive};
 use tally::algebra::{self, Engine, Rational};
-use tally::data::Data;
 use tally::derivation::{self, Document};
+use tally::facts::Facts;
 use tally::options::Options;
 use tally::quantity::memory::{ActivationSettings, activation_bytes, op_activation_bytes};
 use tally::session::{DeriveRequest, Session, SessionOptions};
@@ -133,7 +133,7 @@ fn closed_forms_keep_b_while_values_use_one_sequence() {
 fn korthikanti_reproduces_34sbh_plus_5as2b_per_layer_symbolically() {
     use tally::ops::ActivationConvention;
     exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let selection = Data::builtin().models.select("gpt2/small").unwrap().unwrap();
+        let selection = Facts::builtin().models.select("gpt2/small").unwrap().unwrap();
         let layer = tally::quantity::layer_stage(&selection.model).unwrap();
         let settings = settings(ActivationConvention::Korthikanti, false);
         let per_layer =
@@ -154,7 +154,7 @@ fn korthikanti_reproduces_34sbh_plus_5as2b_per_layer_symbolically() {
 fn flash_attention_keeps_no_t_squared_tensors() {
     use tally::ops::ActivationConvention;
     exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let selection = Data::builtin().models.select("gpt2-xl").unwrap().unwrap();
+        let selection = Facts::builtin().models.select("gpt2-xl").unwrap().unwrap();
         for convention in [ActivationConvention::Cs336, ActivationConvention::All, ActivationConvention::Korthikanti] {
             let settings = settings(convention, true);
             let terms = engine.terms(&activation_bytes(&selection.model, settings)).unwrap().unwrap();
@@ -193,7 +193,7 @@ fn torch_and_manual_reproduce_the_measured_formulas_symbolically() {
     use tally::ops::ActivationConvention;
     use tally::quantity::memory::stage_tensors;
     exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let selection = Data::builtin().models.select("cs336-2025").unwrap().unwrap();
+        let selection = Facts::builtin().models.select("cs336-2025").unwrap().unwrap();
         let model = &selection.model;
         let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();
         let expand = |t: &str| read(&t.replace('N', "(B*T)").replace('S', "(B*A*T^2)"));
@@ -228,7 +228,7 @@ fn torch_and_manual_reproduce_the_measured_formulas_symbolically() {
 fn korthikanti_with_flash_attention_keeps_34sbh_per_layer() {
     use tally::ops::ActivationConvention;
     exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let selection = Data::builtin().models.select("gpt2/small").unwrap().unwrap();
+        let selection = Facts::builtin().models.select("gpt2/small").unwrap().unwrap();
         let layer = tally::quantity::layer_stage(&selection.model).unwrap();
         let s = ActivationSettings { statistics_bytes: 0, ..settings(ActivationConvention::Korthikanti, true) };
         let per_layer = tally::algebra::Expr::sum(layer.ops.iter().map(|op| op_activation_bytes(op, s)).collect());

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use tally::algebra::Engine;
 use tally::algebra::worker::{WaitOptions, exclusive};
 use tally::audit::{self, claim::Claim, reference::Reference};
-use tally::data::Data;
 use tally::derivation;
 use tally::diagnostic::Source;
+use tally::facts::Facts;
 use tally::model::{Model, Origin};
 use tally::options::Options;
 use tally::preset::Selection;
@@ -240,10 +240,10 @@ fn model_text(rng: &mut Rng) -> String {
 }
 
 fn reference(engine: &Engine) -> Reference<'_> {
-    let data = Data::builtin();
+    let data = Facts::builtin();
     let selection = data.models.select("gpt2-xl").unwrap().unwrap();
     let options = Options::default();
-    let conventions = options.resolve(data).unwrap();
+    let conventions = tally::resolve::conventions(&options, data).unwrap();
     let bindings =
         selection.model.bind(selection.preset.as_ref(), &conventions.bindings().unwrap(), &data.symbols).unwrap();
     Reference::new(engine, data, &selection, &bindings, &options, &conventions)
@@ -252,7 +252,7 @@ fn reference(engine: &Engine) -> Reference<'_> {
 #[test]
 fn one_hundred_thousand_generated_claims_and_model_files_never_panic() {
     let (slowest, counts) = exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let data = Data::builtin();
+        let data = Facts::builtin();
         let symbols = &data.symbols;
         let reference = reference(engine);
         let mut rng = Rng(0x7A11_7A11);
@@ -276,13 +276,13 @@ fn one_hundred_thousand_generated_claims_and_model_files_never_panic() {
             }
             time(format!("claim {i}: {text}"), start);
         }
-        let conventions = Options::default().resolve(data).unwrap();
+        let conventions = tally::resolve::conventions(&Options::default(), data).unwrap();
         let sets = conventions.bindings().unwrap();
         for i in 0..MODELS {
             let text = model_text(&mut rng);
             let start = Instant::now();
             let source = Source { name: format!("fuzz-{i}.toml"), text: text.clone() };
-            let derived = Model::from_toml(&source, data).and_then(|model| {
+            let derived = Model::from_toml(&source, &data.model_facts()).and_then(|model| {
                 let mut sets = sets.clone();
                 if rng.below(4) == 0 {
                     let symbol = rng.pick(&["T", "H", "B", "T", "H", "B", "K", "M"]).to_string();

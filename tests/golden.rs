@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use tally::algebra::{Expr, Rational, evaluate};
-use tally::data::Data;
+use tally::facts::Facts;
 use tally::model::Origin;
 use tally::options::Options;
 use tally::quantity::memory::{ActivationSettings, stage_tensors};
@@ -63,7 +63,7 @@ fn view_effect(case: &Case, sets: &BTreeMap<String, Rational>) -> Rational {
 
 #[test]
 fn torch_and_manual_conventions_equal_the_measured_saved_bytes() {
-    let data = Data::builtin();
+    let data = Facts::builtin();
     let mut checked = 0;
     let mut table: Vec<String> = Vec::new();
     for case in cases() {
@@ -73,7 +73,7 @@ fn torch_and_manual_conventions_equal_the_measured_saved_bytes() {
         let convention = if j["variant"] == "manual" { "manual" } else { "torch" };
         options.set("activations", convention).unwrap();
         options.set("dropout", if j["dropout"].as_f64().unwrap() > 0.0 { "on" } else { "off" }).unwrap();
-        let conventions = options.resolve(data).unwrap();
+        let conventions = tally::resolve::conventions(&options, data).unwrap();
         let mut sets = conventions.bindings().unwrap();
         let mut given = BTreeMap::new();
         for (k, v) in j["tally_sets"].as_object().unwrap() {
@@ -139,7 +139,7 @@ fn torch_and_manual_conventions_equal_the_measured_saved_bytes() {
             for list in ["cs336", "all", "korthikanti"] {
                 let mut o = options.clone();
                 o.set("activations", list).unwrap();
-                let s = o.resolve(data).unwrap().saved();
+                let s = tally::resolve::conventions(&o, data).unwrap().saved();
                 let v = at(&tally::quantity::memory::activation_bytes(&selection.model, s));
                 let delta = (&v - &measured) * Rational::from_integer(1000.into()) / &measured;
                 row.push_str(&format!(

@@ -17,6 +17,7 @@ mod golden;
 mod hardening;
 mod hf;
 mod hostile;
+mod house;
 mod latex;
 mod parallel;
 mod plot;

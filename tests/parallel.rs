@@ -6,12 +6,12 @@ use super::common::{snapshot, tally};
 use std::collections::BTreeMap;
 use tally::algebra::worker::{WaitOptions, exclusive};
 use tally::algebra::{self, Engine, Expr, Rational};
-use tally::data::Data;
+use tally::facts::Facts;
 
 /// A ZeRO convention's model states for one stage, at P parameters over N GPUs, mixed precision
 /// (w = 2, g = 2, k = 12 bytes per parameter), largest layer `largest`.
 fn model_states(convention: &str, stage: u8, p: i64, n: i64, largest: i64) -> Rational {
-    let data = Data::builtin();
+    let data = Facts::builtin();
     let c = data.zero.iter().find(|c| c.name == convention).unwrap();
     let values: BTreeMap<String, Rational> =
         [("P", p), ("N", n), ("w", 2), ("g", 2), ("k", 12), ("largest", largest), ("L1", 0)]
@@ -80,7 +80,7 @@ fn korthikanti_table_2_per_layer_forms_come_out_of_the_rules() {
     use tally::quantity::memory::{ActivationSettings, recomputed_stage_bytes, stage_tensors};
     use tally::quantity::parallel::per_gpu;
     exclusive(&WaitOptions::default(), |engine: &Engine| {
-        let selection = Data::builtin().models.select("gpt2/small").unwrap().unwrap();
+        let selection = Facts::builtin().models.select("gpt2/small").unwrap().unwrap();
         let model = &selection.model;
         let layer = tally::quantity::layer_stage(model).unwrap();
         let read = |t: &str| algebra::parse(t, &algebra::any_symbol).unwrap();

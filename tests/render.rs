@@ -16,7 +16,7 @@ fn run(args: &[&str]) -> String {
 #[test]
 fn every_preset_in_every_format() {
     let session = Session::open(SessionOptions::default()).unwrap();
-    let names: Vec<String> = session.data().models.listing().into_iter().map(|(name, _)| name).collect();
+    let names: Vec<String> = session.facts().models.listing().into_iter().map(|(name, _)| name).collect();
     assert!(names.len() >= 20, "{names:?}");
     for name in &names {
         let doc = session.derive(&DeriveRequest { model: name.clone(), ..DeriveRequest::default() }).unwrap();
@@ -182,7 +182,7 @@ fn every_preset_parameter_count() {
 
 #[test]
 fn every_optimizer_update_is_maths_in_every_format() {
-    for optimizer in tally::data::Data::builtin().optimizers.iter() {
+    for optimizer in tally::facts::Facts::builtin().optimizers.iter() {
         let name = optimizer.name.as_str();
         // The update lines come from the optimizer file's `latex` spellings: MathML in HTML (no
         // fallback to code), maths in LaTeX, its Unicode in plain text.

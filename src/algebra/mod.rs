@@ -8,6 +8,7 @@ mod expr;
 mod laurent;
 mod layout;
 pub mod limits;
+mod number;
 mod parse;
 pub mod permit;
 mod print;
@@ -17,6 +18,7 @@ pub use engine::{AlgebraError, Engine};
 pub use eval::{EvalError, MODULUS, evaluate, evaluate_f64, evaluate_mod};
 pub use expr::{Expr, Rational};
 pub use layout::{LayoutRules, Term};
+pub use number::read_number;
 pub use parse::{ParseError, Resolver, Syntax, any_symbol, number_literals, parse, parse_decimal, parse_with};
 pub use print::{Notation, print, superscript};
 

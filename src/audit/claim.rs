@@ -144,7 +144,7 @@ fn check_tolerance(text: &str) -> std::result::Result<(), String> {
 
 /// Reads a claims file: `[[claim]]` tables with `id`, `quantity`, `formula` and/or `value`.
 pub fn from_file(source: &Source) -> Result<(Option<String>, Vec<Claim>)> {
-    let file: ClaimsFile = crate::data::read_toml(source)?;
+    let file: ClaimsFile = crate::loader::read_toml(source)?;
     let mut claims = Vec::new();
     for entry in &file.claim {
         let e = entry.get_ref();

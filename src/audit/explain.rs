@@ -99,7 +99,7 @@ impl<'a, 'e> Search<'a, 'e> {
             Lhs::Batch(_) => vec!["batch.max".to_string()],
         };
         let mut readings: Vec<&Reading> =
-            r.data.readings().iter().filter(|rd| names.iter().any(|n| rd.applies_to(n))).collect();
+            super::readings::Reading::all(r.data).iter().filter(|rd| names.iter().any(|n| rd.applies_to(n))).collect();
         // By rank, then in file order (the sort is stable).
         readings.sort_by_key(|rd| rd.rank);
         Search { r, lhs, relations, readings }

@@ -16,6 +16,7 @@ use formula::check_formula;
 use number::check_number;
 pub mod reference;
 pub mod report;
+pub mod request;
 
 use crate::algebra::{self, Expr, Rational};
 use crate::diagnostic::{Diagnostic, Kind, Label, Source};

@@ -4,9 +4,9 @@
 //! the claimed quantity under readings and pairs of readings and names the one that matches.
 
 use crate::algebra::{self, Expr, Rational};
-use crate::data::Data;
 use crate::diagnostic::Source;
 use crate::error::{Error, Result};
+use crate::facts::Facts;
 use crate::model::{Model, ModelChange};
 use crate::optimizer::Per;
 use crate::options::Options;
@@ -74,8 +74,21 @@ fn quantity_marker(index: usize) -> String {
 const BYTES: &str = "bytes";
 
 impl Reading {
+    /// The readings of `facts`, parsed on first use. The built-in file is checked by tests; a
+    /// broken one is a bug.
+    pub fn all(facts: &Facts) -> &[Reading] {
+        let parsed = facts.readings.get(|sources| {
+            let all: Vec<Reading> = sources
+                .iter()
+                .flat_map(|s| Reading::read(s, facts).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", s.name)))
+                .collect();
+            std::sync::Arc::new(all)
+        });
+        parsed.downcast_ref::<Vec<Reading>>().expect("the readings are parsed only here")
+    }
+
     /// Reads `readings.toml`: every formula parsed, every name checked, with file positions.
-    pub fn read(source: &Source, data: &Data) -> Result<Vec<Reading>> {
+    pub fn read(source: &Source, data: &Facts) -> Result<Vec<Reading>> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Entry {
@@ -104,7 +117,7 @@ impl Reading {
         struct File {
             reading: Vec<Entry>,
         }
-        let file: File = crate::data::read_toml(source)?;
+        let file: File = crate::loader::read_toml(source)?;
         let entries = Catalog::entries();
         let quantity_index = |name: &str| entries.iter().position(|e| e.name == name);
         let symbol = |name: &str| data.symbols.get(name).map(|d| Expr::sym(&d.short));
@@ -235,7 +248,7 @@ impl<'m> Applied<'m> {
     /// Applies `readings` to a model under `options`; `None` when one of them changes nothing
     /// (a convention already in effect, a head already tied) or cannot apply (a precision the
     /// hardware has no peak for).
-    pub fn new(model: &'m Model, options: &Options, data: &Data, readings: &[&Reading]) -> Option<Applied<'m>> {
+    pub fn new(model: &'m Model, options: &Options, data: &Facts, readings: &[&Reading]) -> Option<Applied<'m>> {
         let mut changed_options = options.clone();
         let mut model = Cow::Borrowed(model);
         let mut substitute = Vec::new();
@@ -263,7 +276,7 @@ impl<'m> Applied<'m> {
             }
             replace.extend(r.replace.iter().cloned());
         }
-        let mut conventions = changed_options.resolve(data).ok()?;
+        let mut conventions = crate::resolve::conventions(&changed_options, data).ok()?;
         if no_step_scalars {
             let lines = conventions.optimizer.line.len();
             conventions.optimizer.line.retain(|l| l.per != Per::Step);

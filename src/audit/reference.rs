@@ -3,8 +3,8 @@
 //! aliases, symbols by short or long name, unit words), and dimensional analysis of a claim.
 
 use crate::algebra::{self, Engine, Expr, Rational};
-use crate::data::Data;
 use crate::dim::{Base, Unit};
+use crate::facts::Facts;
 use crate::model::Model;
 use crate::ops::{FlopConvention, OpKind, Saved};
 use crate::options::Options;
@@ -35,7 +35,7 @@ pub struct Reference<'e> {
     /// The vocabulary.
     pub symbols: SymbolTable,
     /// Unit words, aliases and factor causes.
-    pub data: &'e Data,
+    pub data: &'e Facts,
     names: Vec<String>,
     derived: RefCell<BTreeMap<usize, Option<Quantity>>>,
     /// Left sides derived under sets of readings (see `explain`), shared by every claim.
@@ -84,7 +84,7 @@ impl<'e> Reference<'e> {
     /// The catalog of `selection` at `bindings` under `conventions`, as the reference for claims.
     pub fn new(
         engine: &'e Engine,
-        data: &'e Data,
+        data: &'e Facts,
         selection: &crate::preset::Selection,
         bindings: &crate::model::Bindings,
         options: &Options,
@@ -180,7 +180,7 @@ impl<'e> Reference<'e> {
             notes.borrow_mut().push(format!("read `{name}` as {} (no symbol is named `{name}`)", letters.join("·")));
             return Ok(Expr::product(letters.iter().map(|l| Expr::sym(l)).collect()));
         }
-        Err(match crate::preset::suggest(name, &self.names()) {
+        Err(match crate::suggestion::suggest(name, &self.names()) {
             Some(s) => format!("unknown name `{name}`; did you mean `{s}`?"),
             None => format!(
                 "unknown name `{name}`; use a quantity (params, memory.total, …), a symbol (H, d_model, …) or a unit"

@@ -78,7 +78,7 @@ impl Command {
             Command::Audit(a) => a.format == AuditFormat::Json,
             Command::Plan(a) => a.format == Format::Json,
             Command::Serve(a) => a.format == Format::Json,
-            Command::Sweep(a) => a.format == tally::sweep::Format::Json,
+            Command::Sweep(a) => a.format == tally::session::RowFormat::Json,
             _ => false,
         }
     }

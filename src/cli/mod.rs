@@ -16,14 +16,12 @@ use files::Inputs;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tally::algebra::Rational;
-use tally::algebra::worker::WaitOptions;
-use tally::data::DataFile;
 use tally::diagnostic::{self, printable};
 use tally::error::Error;
-use tally::options::read_number;
 use tally::render;
-use tally::session::{AuditRequest, DeriveRequest, List, Session, SessionOptions};
+use tally::session::{
+    AuditRequest, DataFile, DeriveRequest, Facts, List, Rational, Session, SessionOptions, WaitOptions, read_number,
+};
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
@@ -85,18 +83,15 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
         }
         Command::List { what } => {
             let session_data = data_files(data.as_deref(), inputs)?;
-            let data = if session_data.is_empty() {
-                tally::data::Data::builtin().clone()
-            } else {
-                tally::data::Data::with_user_files(&session_data)?
-            };
+            let data =
+                if session_data.is_empty() { Facts::builtin().clone() } else { Facts::with_user_files(&session_data)? };
             emit(&listing(&data, what)?, None, inputs).map(|()| 0)
         }
         Command::Derive(args) => {
             let session = open(inputs)?;
             let options = args.options.options();
             // Options first: `--memory 80 GB` leaves `GB` as a stray argument, and the memory is the mistake.
-            options.resolve(session.data())?;
+            session.check_options(&options)?;
             let name = match (&args.positional, &args.model.model) {
                 (Some(p), Some(m)) => {
                     return Err(Error::Usage(format!(
@@ -107,23 +102,24 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                 (None, None) => tally::session::DEFAULT_MODEL.to_string(),
             };
             let sheet = model::sheet_file(&name, args.model.model.is_none(), inputs)?;
-            let mut doc =
-                if args.model.model.is_none() && (sheet.is_some() || tally::session::is_sheet(session.data(), &name)) {
-                    check_output(&args.output, inputs)?;
-                    let request = DeriveRequest {
-                        model: name,
-                        file: sheet,
-                        preset: args.model.preset.clone(),
-                        sets: args.model.sets.clone(),
-                        options,
-                    };
-                    session.answer(&request)?
-                } else {
-                    let (file, preset) = model::model_source(&args.model, &name, session.data(), inputs)?;
-                    check_output(&args.output, inputs)?;
-                    let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
-                    session.derive(&request)?
+            let mut doc = if args.model.model.is_none()
+                && (sheet.is_some() || tally::session::is_sheet(session.facts(), &name))
+            {
+                check_output(&args.output, inputs)?;
+                let request = DeriveRequest {
+                    model: name,
+                    file: sheet,
+                    preset: args.model.preset.clone(),
+                    sets: args.model.sets.clone(),
+                    options,
                 };
+                session.answer(&request)?
+            } else {
+                let (file, preset) = model::model_source(&args.model, &name, session.facts(), inputs)?;
+                check_output(&args.output, inputs)?;
+                let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
+                session.derive(&request)?
+            };
             session.draw_figures(&mut doc, args.format)?;
             drop(session);
             for note in &doc.notes {
@@ -161,9 +157,9 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             }
             let session = open(inputs)?;
             let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
-            let (file, preset) = model::model_source(&args.model, &name, session.data(), inputs)?;
+            let (file, preset) = model::model_source(&args.model, &name, session.facts(), inputs)?;
             let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
-            let plan = tally::plan::PlanRequest {
+            let plan = tally::session::PlanRequest {
                 gpus: args.gpus,
                 seq: args.seq,
                 global_batch: args.global_batch,
@@ -174,13 +170,13 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             drop(session);
             let text = match args.format {
                 render::Format::Json => serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n",
-                format => shown(&tally::plan::document(&plan), format, false, width(cli_width, true)),
+                format => shown(&tally::session::plan_document(&plan), format, false, width(cli_width, true)),
             };
             emit(&text, None, inputs).map(|()| 0)
         }
         Command::Import { hf_config, output } => {
             check_output(&output, inputs)?;
-            let text = model::import(&hf_config, open(inputs)?.data(), inputs)?;
+            let text = model::import(&hf_config, open(inputs)?.facts(), inputs)?;
             emit(&text, output.as_deref(), inputs).map(|()| 0)
         }
         Command::Sweep(args) => sweep::run(&args, open(inputs)?, inputs).map(|()| 0),
@@ -196,8 +192,8 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             let file = args.file.as_deref().map(|p| inputs.read(p)).transpose()?;
             let session = open(inputs)?;
             let (model_file, preset) = match (&args.model.model, &args.model.hf_config) {
-                (Some(name), _) => model::model_source(&args.model, name, session.data(), inputs)?,
-                (None, Some(_)) => model::model_source(&args.model, "", session.data(), inputs)?,
+                (Some(name), _) => model::model_source(&args.model, name, session.facts(), inputs)?,
+                (None, Some(_)) => model::model_source(&args.model, "", session.facts(), inputs)?,
                 (None, None) => (None, args.model.preset.clone()),
             };
             let request = AuditRequest {
@@ -213,12 +209,12 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
             let report = session.audit(&request)?;
             drop(session);
             let text = match args.format {
-                AuditFormat::Text => tally::audit::report::text(
+                AuditFormat::Text => tally::session::audit_report::text(
                     &report,
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
                 ),
-                AuditFormat::Markdown => tally::audit::report::markdown(&report),
-                AuditFormat::Json => tally::audit::report::json(&report),
+                AuditFormat::Markdown => tally::session::audit_report::markdown(&report),
+                AuditFormat::Json => tally::session::audit_report::json(&report),
             };
             emit(&text, None, inputs)?;
             Ok(report.exit_code())
@@ -301,7 +297,7 @@ fn width(given: Option<u16>, to_stdout: bool) -> Option<usize> {
 }
 
 /// A document in `format`; text fitted to `width` when there is one.
-fn shown(doc: &tally::derivation::Document, format: render::Format, standalone: bool, width: Option<usize>) -> String {
+fn shown(doc: &tally::session::Document, format: render::Format, standalone: bool, width: Option<usize>) -> String {
     match (format, width) {
         (render::Format::Text, Some(w)) => render::render_text(doc, w),
         _ => render::render(doc, format, standalone),
@@ -309,7 +305,7 @@ fn shown(doc: &tally::derivation::Document, format: render::Format, standalone: 
 }
 
 /// `tally list …` as aligned name/summary lines.
-fn listing(data: &tally::data::Data, what: List) -> Result<String, Error> {
+fn listing(data: &Facts, what: List) -> Result<String, Error> {
     let rows = tally::session::listing(data, what)?;
     let width = rows.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
     Ok(rows.iter().map(|(name, summary)| format!("{name:<width$}  {summary}\n")).collect())

@@ -7,13 +7,14 @@ use super::files::Inputs;
 use std::path::{Path, PathBuf};
 use tally::diagnostic::Source;
 use tally::error::Error;
+use tally::session::{Facts, Sheet};
 
 /// The model of a command: a Hugging Face config imported as a model file when `--hf-config` is
 /// given, else the built-in name or model file `name` (`FILE.toml[:PRESET]`).
 pub fn model_source(
     model: &ModelArgs,
     name: &str,
-    data: &tally::data::Data,
+    data: &Facts,
     inputs: &mut Inputs,
 ) -> Result<(Option<Source>, Option<String>), Error> {
     let Some(path) = &model.hf_config else {
@@ -28,17 +29,15 @@ pub fn model_source(
 
 /// The config at `path` imported: the model file's text (named after the config) and the name of
 /// its preset (the config's folder, or the file's stem).
-fn imported(path: &Path, data: &tally::data::Data, inputs: &mut Inputs) -> Result<(Source, String), Error> {
+fn imported(path: &Path, data: &Facts, inputs: &mut Inputs) -> Result<(Source, String), Error> {
     let file: PathBuf = if path.is_dir() { path.join("config.json") } else { path.to_path_buf() };
     let config = inputs.read(&file)?;
     let preset = preset_name(&file);
-    let imported = tally::model::hf::import(&config, &preset, data.hf_families(), &data.symbols)?;
-    let name = format!("{} (imported as {})", config.name, imported.family);
-    Ok((Source { name, text: imported.text }, preset))
+    Ok((tally::session::import_hf(&config, &preset, data)?, preset))
 }
 
 /// `tally import --hf-config PATH [--output FILE]`: the model file, with where it came from.
-pub fn import(path: &Path, data: &tally::data::Data, inputs: &mut Inputs) -> Result<String, Error> {
+pub fn import(path: &Path, data: &Facts, inputs: &mut Inputs) -> Result<String, Error> {
     let (source, _) = imported(path, data, inputs)?;
     let header = format!(
         "# Imported by tally {} from {}.\n# Edit the sizes under [[preset]] or the ops; `tally derive --model THIS_FILE` reads it.\n\n",
@@ -68,7 +67,7 @@ pub fn sheet_file(name: &str, positional: bool, inputs: &mut Inputs) -> Result<O
         return Ok(None);
     }
     let source = inputs.read(path)?;
-    Ok(tally::derivation::Sheet::from_toml(&source).map(|_| source))
+    Ok(Sheet::from_toml(&source).map(|_| source))
 }
 
 /// A model file (`FILE.toml`, `FILE.toml:PRESET`) read for the session, or nothing for a
@@ -76,7 +75,7 @@ pub fn sheet_file(name: &str, positional: bool, inputs: &mut Inputs) -> Result<O
 pub fn model_file(
     name: &str,
     preset: Option<String>,
-    data: &tally::data::Data,
+    data: &Facts,
     inputs: &mut Inputs,
 ) -> Result<(Option<Source>, Option<String>), Error> {
     if data.models.knows(name)? || data.hf_presets.iter().any(|(n, _)| *n == name.trim().to_lowercase()) {

@@ -2,9 +2,9 @@
 //! options, and how they become the library's `Options`.
 
 use clap::Args;
-use tally::ops::ActivationConvention;
 use tally::options::{
-    AttentionFlops, Dropout, FlopCount, Kernel, Options, Overlap, Recompute, Schedule, SlidingCache, Temporaries, Zero,
+    ActivationConvention, AttentionFlops, Dropout, FlopCount, Kernel, Options, Overlap, Recompute, Schedule,
+    SlidingCache, Temporaries, Zero,
 };
 
 /// Conventions and training settings shared by `derive` and `audit`.

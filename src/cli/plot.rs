@@ -7,16 +7,15 @@ use clap::Args;
 use clap::builder::TypedValueParser;
 use std::path::PathBuf;
 use tally::error::Error;
-use tally::plot::{Kind, PlotRequest};
-use tally::session::{DeriveRequest, Session};
+use tally::session::{ChartKind, DeriveRequest, PlotRequest, Session};
 
 /// `tally plot`.
 #[derive(Args)]
 pub struct PlotArgs {
     /// The chart to draw (shares-vs-size compares the presets of --model, cs336-2025 unless given).
-    #[arg(value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(Kind::WORDS)
-        .map(|word| word.parse::<Kind>().unwrap_or_default()))]
-    pub kind: Kind,
+    #[arg(value_name = "KIND", value_parser = clap::builder::PossibleValuesParser::new(ChartKind::WORDS)
+        .map(|word| word.parse::<ChartKind>().unwrap_or_default()))]
+    pub kind: ChartKind,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Values along the horizontal axis, A..B or a,b,c: batch sizes (memory-vs-batch, the extent
@@ -49,9 +48,9 @@ pub struct PlotArgs {
 pub fn run(args: &PlotArgs, session: Session, inputs: &mut Inputs) -> Result<String, Error> {
     let options = args.options.options();
     // Options first: a bad --hardware is the mistake, whatever else is wrong.
-    options.resolve(session.data())?;
-    let name = args.model.model.clone().unwrap_or_else(|| tally::plot::default_model(args.kind).to_string());
-    let (file, preset) = super::model::model_source(&args.model, &name, session.data(), inputs)?;
+    session.check_options(&options)?;
+    let name = args.model.model.clone().unwrap_or_else(|| tally::session::default_model(args.kind).to_string());
+    let (file, preset) = super::model::model_source(&args.model, &name, session.facts(), inputs)?;
     if let Some(path) = &args.output {
         inputs.check_output(path)?;
     }
@@ -63,7 +62,7 @@ pub fn run(args: &PlotArgs, session: Session, inputs: &mut Inputs) -> Result<Str
         layouts: args.layouts.clone(),
         kv_precision: args.kv_precision.clone(),
     };
-    let svg = tally::plot::plot(&session, &request, &plot)?;
+    let svg = session.plot(&request, &plot)?;
     drop(session);
     Ok(svg)
 }

@@ -6,8 +6,7 @@ use clap::Args;
 use tally::error::Error;
 use tally::options::{AttentionFlops, FlopCount, Options, SlidingCache};
 use tally::render::{self, Format};
-use tally::serve::ServeRequest;
-use tally::session::{DeriveRequest, Session};
+use tally::session::{DeriveRequest, ServeRequest, Session};
 
 /// `tally serve`.
 #[derive(Args)]
@@ -62,7 +61,7 @@ pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs, width: Optio
         ..Options::default()
     };
     let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
-    let (file, preset) = super::model::model_source(&args.model, &name, session.data(), inputs)?;
+    let (file, preset) = super::model::model_source(&args.model, &name, session.facts(), inputs)?;
     let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
     let serve = ServeRequest {
         context: args.context,

@@ -4,8 +4,7 @@ use super::args::{ModelArgs, OptionArgs};
 use super::files::Inputs;
 use clap::Args;
 use tally::error::Error;
-use tally::session::{DeriveRequest, Session};
-use tally::sweep::{Axis, Format, SweepRequest};
+use tally::session::{Axis, DeriveRequest, RowFormat as Format, Session, SweepRequest};
 
 /// `tally sweep`.
 #[derive(Args)]
@@ -29,8 +28,8 @@ pub struct SweepArgs {
 /// Runs `tally sweep`, writing rows to stdout as they are evaluated.
 pub fn run(args: &SweepArgs, session: Session, inputs: &mut Inputs) -> Result<(), Error> {
     let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
-    let (file, preset) = super::model::model_source(&args.model, &name, session.data(), inputs)?;
-    let axes = args.vary.iter().map(|v| Axis::parse(v, session.data())).collect::<Result<Vec<_>, _>>()?;
+    let (file, preset) = super::model::model_source(&args.model, &name, session.facts(), inputs)?;
+    let axes = args.vary.iter().map(|v| Axis::parse(v, session.facts())).collect::<Result<Vec<_>, _>>()?;
     if args.model.model.is_some() && axes.iter().any(|a| matches!(a, Axis::Model(_))) {
         return Err(Error::Usage(
             "the model is both given (--model) and varied (--vary model=…); leave out one of them".into(),
@@ -49,7 +48,7 @@ pub fn run(args: &SweepArgs, session: Session, inputs: &mut Inputs) -> Result<()
     // Not `stdout().lock()`: the algebra's worker flushes stdout once when symbolica starts, and
     // a lock held here while the worker runs would never be let go.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-    match tally::sweep::run(&session, &request, args.format, &mut out) {
+    match session.sweep(&request, args.format, &mut out) {
         // A closed pipe (`| head`) ends the sweep quietly.
         Err(Error::Output { reason, .. }) if reason.contains("Broken pipe") => Ok(()),
         other => other,

@@ -42,7 +42,7 @@ pub enum Block {
 }
 
 /// A chart with its caption: the request for it (what `tally plot` is asked) and, once drawn, the
-/// drawing for the format that shows it (`crate::plot::embed::draw`). HTML sets the SVG inline,
+/// drawing for the format that shows it (the chart drawer does it). HTML sets the SVG inline,
 /// LaTeX the TikZ picture; a format with no drawing (text, Markdown, JSON, or a chart not drawn)
 /// prints the caption and names the file `tally plot` writes (`{id}.svg`).
 #[derive(Clone, Debug, Default)]
@@ -56,12 +56,12 @@ pub struct Figure {
     /// What the chart shows, in words.
     pub caption: String,
     /// The chart to draw; `None` for a figure that comes drawn.
-    pub chart: Option<Box<crate::plot::embed::ChartRequest>>,
+    pub chart: Option<Box<crate::request::ChartRequest>>,
 }
 
 impl Figure {
     /// A figure to be drawn later from `chart`.
-    pub fn planned(id: &str, caption: &str, chart: crate::plot::embed::ChartRequest) -> Figure {
+    pub fn planned(id: &str, caption: &str, chart: crate::request::ChartRequest) -> Figure {
         Figure { id: id.into(), caption: caption.into(), chart: Some(Box::new(chart)), ..Figure::default() }
     }
 }

@@ -1,6 +1,6 @@
 //! A derivation as a document: the catalog's quantities laid out as headings, paragraphs, tables
 //! and equation chains. This module decides *what* is said, never how it is printed
-//! ([`crate::render`] does).
+//! (the renderers above it do).
 
 mod document;
 mod figures;
@@ -10,7 +10,8 @@ mod sheet;
 mod training;
 
 pub use document::{Block, Cell, Document, Equation, Figure, Inline, Lhs, Row, Side, Table, text};
-pub use sheet::{Sheet, answer};
+pub use figures::place;
+pub use sheet::answer;
 
 use crate::algebra::{Engine, Expr, Notation, print};
 use crate::error::Result;

@@ -5,9 +5,9 @@
 
 use super::{Block, Cell, Document, Equation, Inline, Lhs, Row, Side, Table, op_table, shares_table, text};
 use crate::algebra::{Engine, Rational};
-use crate::data::Data;
 use crate::dim;
 use crate::error::{Error, Result};
+use crate::facts::Facts;
 use crate::model::Origin;
 use crate::options::Options;
 use crate::preset::Selection;
@@ -16,10 +16,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
-mod file;
-
-pub use file::Sheet;
-use file::{PartFile, SheetFile};
+use crate::sheet::{PartFile, Sheet, SheetFile};
 
 /// One setting a part is derived at: extra bindings and the conventions.
 struct Setting {
@@ -30,7 +27,7 @@ struct Setting {
     label: String,
 }
 
-fn setting(part: &PartFile, base: &Options, data: &Data, sheet: &Sheet) -> Result<Setting> {
+fn setting(part: &PartFile, base: &Options, data: &Facts, sheet: &Sheet) -> Result<Setting> {
     let mut options = base.clone();
     let mut label = Vec::new();
     if let Some(t) = &part.training {
@@ -45,7 +42,7 @@ fn setting(part: &PartFile, base: &Options, data: &Data, sheet: &Sheet) -> Resul
             }
         }
     }
-    let conventions = options.resolve(data)?;
+    let conventions = crate::resolve::conventions(&options, data)?;
     let mut sets = conventions.bindings()?;
     let symbols = &data.symbols;
     for (name, value) in &part.set {
@@ -69,7 +66,7 @@ type Derived<'a> = Rc<(Document, Selection, Context<'a>)>;
 /// so only those are derived (`wanted`), not whole documents with op tables and chains.
 struct Derivations<'a> {
     engine: &'a Engine,
-    data: &'a Data,
+    data: &'a Facts,
     wanted: BTreeSet<String>,
     cache: RefCell<HashMap<String, Derived<'a>>>,
 }
@@ -327,10 +324,10 @@ fn update_summary(optimizer: &crate::optimizer::Optimizer) -> String {
 }
 
 /// Builds the answer sheet's document.
-pub fn answer(engine: &Engine, sheet: &Sheet, data: &Data) -> Result<Document> {
+pub fn answer(engine: &Engine, sheet: &Sheet, data: &Facts) -> Result<Document> {
     let model = &sheet.file().model;
     let base = Options::default();
-    let conventions = base.resolve(data)?;
+    let conventions = crate::resolve::conventions(&base, data)?;
     let base_setting = Setting {
         sets: conventions.bindings()?,
         key: format!("{base:?}"),

@@ -103,7 +103,7 @@ impl Family {
             name: String,
             hf: toml::Spanned<Spec>,
         }
-        let file: File = crate::data::read_toml(source)?;
+        let file: File = crate::loader::read_toml(source)?;
         let spec = file.hf.into_inner();
         Ok(Family { name: file.name, model_types: spec.model_types.clone(), spec, source: source.clone() })
     }

@@ -19,8 +19,41 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::sync::Arc;
 
-/// How an op names its stage's input (the residual stream entering a block) among its `inputs`.
-pub const STAGE_INPUT: &str = "stage input";
+pub use crate::ops::STAGE_INPUT;
+
+/// What a model file is read against: the vocabulary its formulas use, the op costs and save
+/// rules its ops carry, and the architectures it may `extends`.
+pub struct ModelFacts<'a> {
+    /// The vocabulary of formulas.
+    pub symbols: &'a crate::symbol::SymbolTable,
+    /// Element-wise FLOPs per element of each op kind.
+    pub costs: Costs,
+    /// What implementations keep for the backward pass.
+    pub saves: Arc<crate::ops::tensor_saves::SaveRules>,
+    /// The architectures a file may extend.
+    pub bases: &'a dyn Bases,
+}
+
+impl<'a> ModelFacts<'a> {
+    /// The built-in vocabulary, costs and save rules, with `bases` to extend.
+    pub fn builtin(bases: &'a dyn Bases) -> ModelFacts<'a> {
+        ModelFacts {
+            symbols: crate::symbol::SymbolTable::builtin(),
+            costs: Costs::builtin(),
+            saves: crate::ops::tensor_saves::SaveRules::builtin().clone(),
+            bases,
+        }
+    }
+}
+
+/// The architectures a model file can `extends`, by name (the registry of architectures, which
+/// sits above the model and is known here only by this).
+pub trait Bases {
+    /// An architecture by exact name.
+    fn architecture(&self, name: &str) -> Option<&Model>;
+    /// Every architecture's name.
+    fn architectures(&self) -> Vec<String>;
+}
 
 /// A run of ops repeated `repeat` times (the L Transformer blocks).
 #[derive(Clone, Debug)]
@@ -72,7 +105,7 @@ pub struct Model {
     /// Element-wise FLOPs per element of each op kind (from the data it was read with).
     pub costs: Costs,
     /// What implementations keep for the backward pass (from the data it was read with).
-    pub saves: Arc<crate::ops::saves::SaveRules>,
+    pub saves: Arc<crate::ops::tensor_saves::SaveRules>,
     /// The architecture this one extends, if any.
     pub extends: Option<String>,
 }

@@ -2,9 +2,8 @@
 //! is written, op kinds checked field by field. A file that `extends` another architecture starts
 //! from it and changes only what it says: relations, defaults, presets, and ops by name.
 
-use super::{Model, Preset, STAGE_INPUT, SiteKind, SizeSite, Stage};
+use super::{Model, ModelFacts, Preset, STAGE_INPUT, SiteKind, SizeSite, Stage};
 use crate::algebra::{self, Expr};
-use crate::data::Data;
 use crate::diagnostic::Source;
 use crate::error::{Error, Result};
 use crate::symbol::SymbolTable;
@@ -293,19 +292,19 @@ impl Reader<'_> {
 }
 
 impl Model {
-    /// Reads a model file with the vocabulary and op costs of `data`; a file that `extends` an
-    /// architecture finds it in `data`. `source.name` is used in error locations.
-    pub fn from_toml(source: &Source, data: &Data) -> Result<Model> {
-        let file: ModelFile = crate::data::read_toml(source)?;
+    /// Reads a model file with the vocabulary and op costs of `facts`; a file that `extends` an
+    /// architecture finds it among `facts.bases`. `source.name` is used in error locations.
+    pub fn from_toml(source: &Source, data: &ModelFacts) -> Result<Model> {
+        let file: ModelFile = crate::loader::read_toml(source)?;
         let reader =
-            Reader { source: Arc::new(source.clone()), symbols: &data.symbols, sites: RefCell::new(Vec::new()) };
+            Reader { source: Arc::new(source.clone()), symbols: data.symbols, sites: RefCell::new(Vec::new()) };
         let base = match &file.extends {
-            Some(name) => Some(data.models.architecture(name.get_ref()).cloned().ok_or_else(|| {
+            Some(name) => Some(data.bases.architecture(name.get_ref()).cloned().ok_or_else(|| {
                 reader.located(
                     format!(
                         "`extends` names an architecture tally does not know: `{}`; known: {}",
                         name.get_ref(),
-                        data.models.architectures().join(", ")
+                        data.bases.architectures().join(", ")
                     ),
                     name.span(),
                 )

@@ -147,10 +147,10 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::Data;
+    use crate::facts::Facts;
 
     fn model(name: &str) -> Model {
-        Data::builtin().models.select(name).unwrap().unwrap().model
+        Facts::builtin().models.select(name).unwrap().unwrap().model
     }
 
     #[test]

@@ -7,9 +7,12 @@ use crate::diagnostic::Source;
 use crate::error::Result;
 use serde::Deserialize;
 
+mod convention_saves;
 mod rules;
-mod saved;
-pub mod saves;
+pub mod tensor_saves;
+
+/// How an op names its stage's input (the residual stream entering a block) among its `inputs`.
+pub const STAGE_INPUT: &str = "stage input";
 
 choices! {
     /// A linear op's place in Megatron's tensor parallelism.
@@ -183,10 +186,10 @@ impl ActivationConvention {
     }
 
     /// The measured implementation this convention follows, if it is one.
-    pub fn implementation(self) -> Option<saves::Implementation> {
+    pub fn implementation(self) -> Option<tensor_saves::Implementation> {
         match self {
-            ActivationConvention::Torch => Some(saves::Implementation::Torch),
-            ActivationConvention::Manual => Some(saves::Implementation::Manual),
+            ActivationConvention::Torch => Some(tensor_saves::Implementation::Torch),
+            ActivationConvention::Manual => Some(tensor_saves::Implementation::Manual),
             _ => None,
         }
     }
@@ -236,6 +239,15 @@ pub struct Costs {
 }
 
 impl Costs {
+    /// The built-in op costs.
+    pub fn builtin() -> Costs {
+        static BUILT: std::sync::OnceLock<Costs> = std::sync::OnceLock::new();
+        *BUILT.get_or_init(|| {
+            let source = crate::loader::builtin("derivations/ops.toml");
+            Costs::read(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
+        })
+    }
+
     /// Reads `ops.toml`.
     pub fn read(source: &Source) -> Result<Costs> {
         #[derive(Deserialize)]
@@ -243,7 +255,7 @@ impl Costs {
         struct File {
             elementwise: Costs,
         }
-        Ok(crate::data::read_toml::<File>(source)?.elementwise)
+        Ok(crate::loader::read_toml::<File>(source)?.elementwise)
     }
 
     /// The cost of an activation function.

@@ -355,7 +355,7 @@ mod tests {
             assert!(engine.equal(&o.params(), &read(&params)).unwrap(), "params of {:?}", o.kind);
             assert!(engine.equal(&o.matmul_flops(), &read(&matmul)).unwrap(), "matmul FLOPs of {:?}", o.kind);
             assert!(
-                engine.equal(&o.elementwise_flops(&crate::data::Data::builtin().costs), &read(&elementwise)).unwrap(),
+                engine.equal(&o.elementwise_flops(&crate::ops::Costs::builtin()), &read(&elementwise)).unwrap(),
                 "element-wise FLOPs of {:?}",
                 o.kind
             );
@@ -455,7 +455,7 @@ mod tests {
     fn forward_flops_follow_the_convention() {
         let o = op(OpKind::Linear { input: s("H"), output: s("H"), bias: true, tied: false });
         exclusive(&WaitOptions::default(), move |engine: &Engine| {
-            let costs = crate::data::Data::builtin().costs;
+            let costs = crate::ops::Costs::builtin();
             let matmul_only =
                 o.forward_flops(FlopConvention { elementwise: false, causal: false, windowed: false }, &costs);
             let all = o.forward_flops(FlopConvention { elementwise: true, causal: false, windowed: false }, &costs);

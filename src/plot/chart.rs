@@ -2,11 +2,6 @@
 //! build one from exact values (converted to floating point only here, for drawing); [`super::svg`]
 //! draws it. Nothing here knows plotters or SVG.
 
-/// A drawn chart's width in pixels (points in TikZ); both backends draw the same geometry.
-pub const WIDTH: u32 = 880;
-/// A drawn chart's height in pixels.
-pub const HEIGHT: u32 = 600;
-
 /// A chart ready to draw.
 #[derive(Clone, Debug)]
 pub struct Chart {

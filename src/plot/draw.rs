@@ -4,8 +4,9 @@
 //! the chart alone: no fonts are measured (text is `<text>` with `font-family="sans-serif"`), no
 //! time, path or random number is written, so the same chart gives the same bytes.
 
-use super::chart::{Axis, Bars, Body, Chart, Dash, HEIGHT, Lines, Marker, Rule, WIDTH, linear_ticks, log_ticks};
+use super::chart::{Axis, Bars, Body, Chart, Dash, Lines, Marker, Rule, linear_ticks, log_ticks};
 use super::ink::{Area, FONT, INK, Pen, Placer, RULE_INK, boxed, marker, stroke, swatch, text, wrap};
+use crate::request::{CHART_HEIGHT as HEIGHT, CHART_WIDTH as WIDTH};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -26,7 +27,7 @@ pub fn svg(chart: &Chart) -> Result<String, Failure> {
     Ok(format!("{}\n", out.trim_end()))
 }
 
-/// Draws `chart` on `root`, which is [`WIDTH`] × [`HEIGHT`] pixels, whatever the backend.
+/// Draws `chart` on `root`, which is `WIDTH` × `HEIGHT` pixels, whatever the backend.
 pub(super) fn draw<B: Pen>(root: &Area<B>, chart: &Chart) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
     let centre = Pos::new(HPos::Center, VPos::Top);

@@ -1,5 +1,5 @@
-//! `tally plot`: the derivations as charts (SVG). Each kind asks the [`Session`] for the catalog's
-//! quantities at a series of settings — the same substitution `tally derive --set …` makes — and
+//! `tally plot`: the derivations as charts (SVG). Each kind asks the session (through
+//! [`Evaluate`], which the session implements) for the catalog's quantities at a series of settings — the same substitution `tally derive --set …` makes — and
 //! lays the exact values out as a [`chart::Chart`], which `draw` draws with plotters (as SVG, or as
 //! TikZ for LaTeX; [`embed`] puts charts into documents). No figure is
 //! typed in here: every number on a chart is a quantity's value or a hardware figure from the data.
@@ -9,73 +9,38 @@ pub mod chart;
 mod draw;
 pub mod embed;
 mod ink;
-mod points;
 mod roofline;
 mod shares;
 mod tikz;
 mod training;
 
 use crate::algebra::Rational;
-use crate::data::Data;
+use crate::derivation::Document;
 use crate::dim;
 use crate::error::{Error, Result};
+use crate::facts::Facts;
 use crate::preset::Selection;
 use crate::quantity::{Conventions, Quantity};
-use crate::session::{DeriveRequest, Session, parse_set};
+use crate::request::{DeriveRequest, ServeRequest};
+use crate::resolve::parse_set;
 use num_traits::ToPrimitive;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use points::{Points, read_points};
+pub use crate::request::{ChartKind, ChartRequest, PlotRequest, Points, check_flags, default_model, read_points};
 
-choices! {
-    /// What `tally plot` can draw.
-    Kind {
-        /// Training memory against the batch size, with the memory budgets and the largest batch.
-        #[default]
-        MemoryVsBatch = "memory-vs-batch",
-        /// Forward-FLOP shares by component across a model's size presets.
-        SharesVsSize = "shares-vs-size",
-        /// Forward-FLOP shares by component against the context length.
-        SharesVsContext = "shares-vs-context",
-        /// Training time against MFU.
-        TimeVsMfu = "time-vs-mfu",
-        /// Training time against the number of GPUs (data parallel).
-        TimeVsGpus = "time-vs-gpus",
-        /// Per-GPU memory by term across parallel layouts.
-        GpuMemory = "gpu-memory",
-        /// The inference roofline with decode and prefill.
-        Roofline = "roofline",
-    }
-}
-
-/// What to plot beside the model, bindings and options of a [`DeriveRequest`].
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PlotRequest {
-    /// The kind of chart.
-    pub kind: Kind,
-    /// Values along the horizontal axis, `A..B` or `a,b,c` (batch sizes, context lengths, MFUs,
-    /// GPU counts or concurrencies, by kind); each kind has a default.
-    pub range: Option<String>,
-    /// Size presets for `shares-vs-size` (comma-separated); every preset of the model by default.
-    pub presets: Option<String>,
-    /// Parallel layouts for `gpu-memory`, `;`-separated, each as `--parallel` takes it.
-    pub layouts: Option<String>,
-    /// The KV cache's precision for `roofline`; the weights' by default.
-    pub kv_precision: Option<String>,
-}
-
-/// The model `kind` plots when none is named.
-pub fn default_model(kind: Kind) -> &'static str {
-    match kind {
-        Kind::SharesVsSize => "cs336-2025",
-        _ => crate::session::DEFAULT_MODEL,
-    }
+/// What a chart asks of the session that draws it: the facts, single quantities and serving
+/// documents, each as `tally derive --quantity` or `tally serve` would give them.
+pub trait Evaluate {
+    /// The facts the session knows.
+    fn facts(&self) -> &Facts;
+    /// One named quantity of a model.
+    fn quantity(&self, request: &DeriveRequest, name: &str) -> Result<Quantity>;
+    /// Serving a model.
+    fn serve(&self, request: &DeriveRequest, serve: &ServeRequest) -> Result<Document>;
 }
 
 /// The chart of `plot` for `request`, as an SVG document.
-pub fn plot(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<String> {
+pub fn plot(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<String> {
     svg(&chart(session, request, plot)?)
 }
 
@@ -90,40 +55,17 @@ pub fn tikz(chart: &chart::Chart) -> Result<String> {
 }
 
 /// The chart of `plot` for `request`, as data (every value on it from the session).
-pub fn chart(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<chart::Chart> {
+pub fn chart(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<chart::Chart> {
     check_flags(plot)?;
     Ok(match plot.kind {
-        Kind::MemoryVsBatch => training::memory_vs_batch(session, request, plot)?,
-        Kind::TimeVsMfu => training::time_vs_mfu(session, request, plot)?,
-        Kind::TimeVsGpus => training::time_vs_gpus(session, request, plot)?,
-        Kind::GpuMemory => training::gpu_memory(session, request, plot)?,
-        Kind::SharesVsSize => shares::vs_size(session, request, plot)?,
-        Kind::SharesVsContext => shares::vs_context(session, request, plot)?,
-        Kind::Roofline => roofline::roofline(session, request, plot)?,
+        ChartKind::MemoryVsBatch => training::memory_vs_batch(session, request, plot)?,
+        ChartKind::TimeVsMfu => training::time_vs_mfu(session, request, plot)?,
+        ChartKind::TimeVsGpus => training::time_vs_gpus(session, request, plot)?,
+        ChartKind::GpuMemory => training::gpu_memory(session, request, plot)?,
+        ChartKind::SharesVsSize => shares::vs_size(session, request, plot)?,
+        ChartKind::SharesVsContext => shares::vs_context(session, request, plot)?,
+        ChartKind::Roofline => roofline::roofline(session, request, plot)?,
     })
-}
-
-/// Flags that belong to other kinds are refused rather than ignored.
-pub(crate) fn check_flags(plot: &PlotRequest) -> Result<()> {
-    let owners: [(&str, bool, &[Kind]); 3] = [
-        ("--presets", plot.presets.is_some(), &[Kind::SharesVsSize]),
-        ("--layouts", plot.layouts.is_some(), &[Kind::GpuMemory]),
-        ("--kv-precision", plot.kv_precision.is_some(), &[Kind::Roofline]),
-    ];
-    for (flag, given, kinds) in owners {
-        if given && !kinds.contains(&plot.kind) {
-            let names: Vec<&str> = kinds.iter().map(|k| k.word()).collect();
-            return Err(Error::Usage(format!("{flag} is for `tally plot {}` only", names.join("`, `"))));
-        }
-    }
-    if plot.range.is_some() && matches!(plot.kind, Kind::SharesVsSize | Kind::GpuMemory) {
-        return Err(Error::Usage(format!(
-            "--range has no meaning for {}; it plots {}",
-            plot.kind,
-            if plot.kind == Kind::GpuMemory { "the layouts of --layouts" } else { "the presets of --presets" }
-        )));
-    }
-    Ok(())
 }
 
 /// The model, conventions and bound values of a request: what `tally derive` binds, worked out
@@ -135,8 +77,8 @@ pub(crate) struct Setting {
 }
 
 impl Setting {
-    fn of(data: &Data, request: &DeriveRequest) -> Result<Setting> {
-        let (selection, bindings, conventions) = crate::session::prepare(data, request)?;
+    fn of(data: &Facts, request: &DeriveRequest) -> Result<Setting> {
+        let (selection, bindings, conventions) = crate::resolve::prepare(data, request)?;
         Ok(Setting { selection, conventions, values: bindings.values() })
     }
 
@@ -175,7 +117,7 @@ impl Setting {
 }
 
 /// Refuses `--set` of the symbols a chart varies itself.
-fn refuse_sets(data: &Data, request: &DeriveRequest, symbols: &[&str], varied: &str) -> Result<()> {
+fn refuse_sets(data: &Facts, request: &DeriveRequest, symbols: &[&str], varied: &str) -> Result<()> {
     for s in &request.sets {
         let (symbol, _) = parse_set(s, &data.symbols)?;
         if symbols.contains(&symbol.as_str()) {
@@ -193,7 +135,7 @@ fn with_set(request: &DeriveRequest, symbol: &str, value: &Rational) -> DeriveRe
 }
 
 /// A quantity that must have a value here.
-fn value(session: &Session, request: &DeriveRequest, name: &str) -> Result<Rational> {
+fn value(session: &dyn Evaluate, request: &DeriveRequest, name: &str) -> Result<Rational> {
     let q: Quantity = session.quantity(request, name)?;
     q.value.ok_or_else(|| {
         Error::Usage(format!("{name} has no value here: {}", q.verdict.unwrap_or_else(|| "not defined".into())))

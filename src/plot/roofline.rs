@@ -2,14 +2,16 @@
 //! from the hardware data, and the decode step at several concurrencies and the prefill as
 //! `tally serve` works them out (per-op roofline: each op takes max(FLOPs/R, bytes/β)).
 
+use super::Evaluate;
 use super::chart::{Axis, Body, Chart, Curve, Dash, Lines, Mark, Marker};
 use super::{PlotRequest, Setting, float, read_points};
 use crate::algebra::Rational;
 use crate::derivation::Document;
 use crate::dim::{self, Base, Unit};
 use crate::error::{Error, Result};
-use crate::serve::ServeRequest;
-use crate::session::{DeriveRequest, Session, parse_set};
+use crate::request::DeriveRequest;
+use crate::request::ServeRequest;
+use crate::resolve::parse_set;
 use crate::symbol::Role;
 
 /// A phase of serving as a point: FLOPs per byte, and FLOPs per second on the per-op roofline.
@@ -50,8 +52,8 @@ fn rate(value: &Rational) -> String {
 }
 
 /// The roofline of serving `request.model` at the concurrencies of `--range`.
-pub(super) fn roofline(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
-    let data = session.data();
+pub(super) fn roofline(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
+    let data = session.facts();
     let mut request = request.clone();
     // Inference weights are 16-bit unless asked otherwise, as `tally serve` has it.
     if !request.options.changed().contains(&"--precision") {

@@ -1,13 +1,15 @@
 //! Forward-FLOP shares by component (the catalog's `flops.forward.<component>` over
 //! `flops.forward`) as stacked bars: across a model's size presets, or against the context length.
 
+use super::Evaluate;
 use super::chart::{Axis, Bars, Body, Chart};
 use super::{PlotRequest, Setting, float, read_points, refuse_sets, value, with_set};
 use crate::algebra::Rational;
 use crate::dim::{self, Unit};
 use crate::error::{Error, Result};
 use crate::quantity::Catalog;
-use crate::session::{DeriveRequest, Session, select};
+use crate::request::DeriveRequest;
+use crate::resolve::select;
 use crate::symbol::Role;
 
 /// One bar: each component's FLOPs, and the forward FLOPs they add up to.
@@ -17,8 +19,8 @@ struct Column {
 }
 
 /// The components of the model under the request's conventions: quantity names and titles.
-fn components(session: &Session, request: &DeriveRequest) -> Result<Vec<(String, String)>> {
-    let setting = Setting::of(session.data(), request)?;
+fn components(session: &dyn Evaluate, request: &DeriveRequest) -> Result<Vec<(String, String)>> {
+    let setting = Setting::of(session.facts(), request)?;
     let list = Catalog::new(&setting.selection.model, &setting.conventions).components();
     if list.is_empty() {
         return Err(Error::Usage(format!(
@@ -29,7 +31,7 @@ fn components(session: &Session, request: &DeriveRequest) -> Result<Vec<(String,
     Ok(list)
 }
 
-fn column(session: &Session, request: &DeriveRequest, names: &[(String, String)]) -> Result<Column> {
+fn column(session: &dyn Evaluate, request: &DeriveRequest, names: &[(String, String)]) -> Result<Column> {
     let parts = names.iter().map(|(name, _)| value(session, request, name)).collect::<Result<Vec<_>>>()?;
     Ok(Column { parts, total: value(session, request, "flops.forward")? })
 }
@@ -77,8 +79,8 @@ fn category_axis(label: &str, categories: &[String]) -> Axis {
 }
 
 /// The shares across the size presets of the model's architecture.
-pub(super) fn vs_size(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
-    let data = session.data();
+pub(super) fn vs_size(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
+    let data = session.facts();
     if let Some(p) = &request.preset {
         return Err(Error::Usage(format!(
             "this chart plots several presets; choose them with --presets (not --preset {p})"
@@ -130,8 +132,8 @@ pub(super) fn vs_size(session: &Session, request: &DeriveRequest, plot: &PlotReq
 }
 
 /// The shares against the context length T.
-pub(super) fn vs_context(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
-    let data = session.data();
+pub(super) fn vs_context(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
+    let data = session.facts();
     let context = Role::Context.symbol();
     refuse_sets(data, request, &[context], "the context length T")?;
     let text = plot.range.clone().unwrap_or_else(|| "256..65536".into());

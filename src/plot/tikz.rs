@@ -4,9 +4,10 @@
 //! drawing with TikZ keeps the text in the document's own fonts (Latin Modern Sans, Type 1).
 //! Coordinates are whole points and colours whole bytes, so the same chart gives the same bytes.
 
-use super::chart::{Chart, HEIGHT, WIDTH};
+use super::chart::Chart;
 use super::draw::draw;
 use crate::render::latex_text;
+use crate::request::{CHART_HEIGHT as HEIGHT, CHART_WIDTH as WIDTH};
 use plotters::prelude::*;
 use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{

@@ -1,6 +1,7 @@
 //! The training charts: memory against the batch size, training time against MFU and against the
 //! GPU count, and per-GPU memory by term across parallel layouts.
 
+use super::Evaluate;
 use super::chart::{Axis, Bars, Body, Chart, Curve, Dash, Lines, Mark, Marker, Rule};
 use super::{
     PlotRequest, Setting, decimals, float, gigabytes, nice_ceiling, read_points, refuse_sets, value, with_set,
@@ -8,7 +9,7 @@ use super::{
 use crate::algebra::Rational;
 use crate::dim;
 use crate::error::{Error, Result};
-use crate::session::{DeriveRequest, Session};
+use crate::request::DeriveRequest;
 use crate::symbol::Role;
 
 const DAY: u64 = 86_400;
@@ -35,8 +36,8 @@ fn budget_rules(setting: &Setting) -> Vec<Rule> {
 }
 
 /// Training memory a·B + b against B, the budgets, and the largest batch for each.
-pub(super) fn memory_vs_batch(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
-    let data = session.data();
+pub(super) fn memory_vs_batch(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
+    let data = session.facts();
     let batch = Role::Batch.symbol();
     refuse_sets(data, request, &[batch], "the batch size B")?;
     let setting = Setting::of(data, request)?;
@@ -123,8 +124,8 @@ fn run_words(setting: &Setting) -> String {
 }
 
 /// Training time against MFU.
-pub(super) fn time_vs_mfu(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
-    let data = session.data();
+pub(super) fn time_vs_mfu(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
+    let data = session.facts();
     refuse_sets(data, request, &[Role::Mfu.symbol()], "the MFU U")?;
     let setting = Setting::of(data, request)?;
     let text = plot.range.clone().unwrap_or_else(|| "0.1..0.7".into());
@@ -189,8 +190,8 @@ fn decades(label: &str, values: impl Iterator<Item = f64> + Clone) -> Axis {
 }
 
 /// Training time against the number of GPUs, data parallel, from the per-GPU step time.
-pub(super) fn time_vs_gpus(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
-    let data = session.data();
+pub(super) fn time_vs_gpus(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
+    let data = session.facts();
     let o = &request.options;
     if o.parallel.is_some() || o.micro_batch_size.is_some() || o.micro_batches.is_some() {
         return Err(Error::Usage(
@@ -264,8 +265,8 @@ pub(super) fn time_vs_gpus(session: &Session, request: &DeriveRequest, plot: &Pl
 const LAYOUTS: &str = "dp=8;dp=4,pp=2;dp=2,pp=4;pp=8";
 
 /// Per-GPU memory by term across parallel layouts.
-pub(super) fn gpu_memory(session: &Session, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
-    let data = session.data();
+pub(super) fn gpu_memory(session: &dyn Evaluate, request: &DeriveRequest, plot: &PlotRequest) -> Result<Chart> {
+    let data = session.facts();
     if request.options.parallel.is_some() {
         return Err(Error::Usage("give the layouts with --layouts \"dp=8;dp=4,tp=2\", not --parallel".into()));
     }

@@ -16,7 +16,7 @@ use crate::symbol::Role;
 #[derive(Clone, Debug)]
 pub struct Conventions {
     /// Tokens a sliding-window layer's KV cache holds.
-    pub sliding_cache: crate::options::SlidingCache,
+    pub sliding_cache: super::choices::SlidingCache,
     /// Which FLOPs count.
     pub flops: FlopConvention,
     /// Which activations are kept for the backward pass.

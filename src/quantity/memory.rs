@@ -85,7 +85,7 @@ impl Layout {
                 }
             }
         };
-        let file: File = crate::data::read_toml(source)?;
+        let file: File = crate::loader::read_toml(source)?;
         file.layout
             .iter()
             .map(|e| {
@@ -189,7 +189,13 @@ impl StageTensor {
 pub fn stage_tensors(model: &Model, stage: &Stage, s: ActivationSettings) -> Vec<StageTensor> {
     let mut out = Vec::new();
     if let Some(implementation) = s.convention.implementation() {
-        let saved = crate::ops::saves::saved_tensors(stage, &model.saves, implementation, !s.no_dropout);
+        let saved = crate::ops::tensor_saves::saved_tensors(
+            &stage.name,
+            &stage.ops,
+            &model.saves,
+            implementation,
+            !s.no_dropout,
+        );
         for t in saved.into_iter().filter(|t| !((s.flash || s.selective) && t.attention_matrix)) {
             let bytes = if t.mask { 1 } else { s.bytes };
             out.push(StageTensor {
@@ -201,7 +207,7 @@ pub fn stage_tensors(model: &Model, stage: &Stage, s: ActivationSettings) -> Vec
             });
         }
     } else {
-        let (sharded_out, sharded_in) = crate::ops::saves::tensor_sharding(stage);
+        let (sharded_out, sharded_in) = crate::ops::tensor_saves::tensor_sharding(&stage.ops);
         for (i, op) in stage.ops.iter().enumerate() {
             // An output list keeps the op's output; Korthikanti's keeps what the op reads.
             let sharded =

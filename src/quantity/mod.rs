@@ -5,6 +5,7 @@
 //! reads. A [`Quantity`] carries its raw sum, its textbook closed form, its unit and its value.
 
 pub mod catalog;
+pub mod choices;
 mod conventions;
 pub mod memory;
 pub mod parallel;
@@ -88,5 +89,5 @@ pub fn read_aliases(source: &Source) -> Result<Vec<(String, String)>> {
     struct File {
         aliases: BTreeMap<String, String>,
     }
-    Ok(crate::data::read_toml::<File>(source)?.aliases.into_iter().collect())
+    Ok(crate::loader::read_toml::<File>(source)?.aliases.into_iter().collect())
 }

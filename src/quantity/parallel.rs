@@ -4,14 +4,13 @@
 //! (`derivations/zero.toml`); activations come from the per-op rules, each saved tensor divided by
 //! t where tensor parallelism shards it (or everywhere with sequence parallelism) and by c.
 
+use super::choices::{Overlap, Schedule, Zero};
 use super::memory::{ActivationSettings, StageTensor, recomputed_stage_bytes, stage_tensors};
 use crate::algebra::{self, Expr, Rational};
-use crate::data::Data;
 use crate::diagnostic::Source;
 use crate::error::{Error, Result};
 use crate::model::{Model, Origin, Stage};
 use crate::ops::OpKind;
-use crate::options::{Options, Overlap, Schedule, Zero, read_number};
 use crate::symbol::Role;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -59,7 +58,7 @@ impl ZeroConvention {
         struct File {
             convention: Vec<Entry>,
         }
-        let file: File = crate::data::read_toml(source)?;
+        let file: File = crate::loader::read_toml(source)?;
         let formula = |text: &Spanned<String>| {
             algebra::parse(text.get_ref(), &|w| {
                 if ZERO_WORDS.contains(&w) {
@@ -122,112 +121,7 @@ pub struct ParallelSettings {
     pub overlap: Overlap,
 }
 
-/// The option spelling of each degree and its symbol.
-const DEGREES: [(&str, &str); 4] = [("dp", "d"), ("tp", "t"), ("pp", "p"), ("cp", "c")];
-
 impl ParallelSettings {
-    /// The parallel options resolved: `None` when none is given (one GPU).
-    pub fn resolve(options: &Options, data: &Data) -> Result<Option<ParallelSettings>> {
-        let asked = options.parallel.is_some()
-            || options.micro_batches.is_some()
-            || options.micro_batch_size.is_some()
-            || options.virtual_stages.is_some()
-            || options.zero != Zero::Stage0
-            || options.sequence_parallel
-            || options.distributed_optimizer
-            || options.pipeline_schedule != Schedule::OneFOneB;
-        if !asked {
-            return Ok(None);
-        }
-        let bad = |option: &str, value: &str, reason: String| Error::BadOption {
-            option: option.into(),
-            value: value.into(),
-            reason,
-        };
-        let whole = |option: &str, text: &str| -> Result<Rational> {
-            read_number(text)
-                .filter(|v| v.is_integer() && *v >= Rational::from_integer(1.into()))
-                .ok_or_else(|| bad(option, text, "a positive whole number".into()))
-        };
-        let mut degrees: BTreeMap<String, Rational> = ["d", "t", "p", "c", "m", "v", "b"]
-            .iter()
-            .map(|s| (s.to_string(), Rational::from_integer(1.into())))
-            .collect();
-        if let Some(text) = &options.parallel {
-            for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (key, value) = part
-                    .split_once('=')
-                    .ok_or_else(|| bad("--parallel", text, format!("`{part}`: write NAME=N, e.g. dp=8,tp=2")))?;
-                let key = key.trim().to_lowercase();
-                let value = whole("--parallel", value.trim())?;
-                let repeated = text
-                    .split(',')
-                    .filter_map(|p| p.split_once('='))
-                    .filter(|(k, _)| k.trim().to_lowercase() == key)
-                    .count();
-                if repeated > 1 {
-                    return Err(bad(
-                        "--parallel",
-                        text,
-                        format!("`{key}` is given {repeated} times; give each degree once"),
-                    ));
-                }
-                if key == "ep" {
-                    if value != Rational::from_integer(1.into()) {
-                        return Err(bad("--parallel", text, "expert parallelism needs a mixture-of-experts model; none is built in yet, so ep must be 1".into()));
-                    }
-                    continue;
-                }
-                let symbol = DEGREES.iter().find(|(k, _)| *k == key).map(|(_, s)| *s).ok_or_else(|| {
-                    bad("--parallel", text, format!("`{key}` is not a degree; use dp, tp, pp, cp (and ep)"))
-                })?;
-                degrees.insert(symbol.into(), value);
-            }
-        }
-        for (option, symbol, value) in [
-            ("--micro-batches", "m", &options.micro_batches),
-            ("--micro-batch-size", "b", &options.micro_batch_size),
-            ("--virtual-stages", "v", &options.virtual_stages),
-        ] {
-            if let Some(text) = value {
-                degrees.insert(symbol.into(), whole(option, text)?);
-            }
-        }
-        if options.pipeline_schedule == Schedule::OneFOneB && degrees["v"] != Rational::from_integer(1.into()) {
-            return Err(bad(
-                "--virtual-stages",
-                &degrees["v"].to_string(),
-                "virtual stages need --pipeline-schedule interleaved".into(),
-            ));
-        }
-        let zero = match (options.zero, options.distributed_optimizer) {
-            (Zero::Stage0, true) => Zero::Stage1,
-            (z, _) => z,
-        };
-        let convention =
-            data.zero.iter().find(|c| c.name == options.zero_convention.to_lowercase()).cloned().ok_or_else(|| {
-                let known: Vec<&str> = data.zero.iter().map(|c| c.name.as_str()).collect();
-                bad("--zero-convention", &options.zero_convention, format!("known: {}", known.join(", ")))
-            })?;
-        let stage = zero_stage(zero);
-        if convention.terms.is_none() && !convention.total.contains_key(&stage) {
-            let stages: Vec<String> = convention.total.keys().map(|s| s.to_string()).collect();
-            return Err(bad(
-                "--zero-convention",
-                &convention.name,
-                format!("it estimates ZeRO stage {} only; this run asks for stage {stage}", stages.join(" and ")),
-            ));
-        }
-        Ok(Some(ParallelSettings {
-            degrees,
-            zero,
-            convention,
-            sequence_parallel: options.sequence_parallel,
-            schedule: options.pipeline_schedule,
-            overlap: options.overlap,
-        }))
-    }
-
     /// Checks that each degree divides what it splits — tensor parallelism the attention and
     /// key/value heads, pipeline parallelism (with its virtual stages) the layers, context
     /// parallelism the tokens of a sequence — at the model's bound `values`; `option` and `value`

@@ -1,10 +1,10 @@
 //! Sums over a model's stages of what each op's rules give: parameters, forward FLOPs (per stage,
 //! per component), decode FLOPs, the factored optimizer state, the KV cache.
 
+use super::choices::SlidingCache;
 use crate::algebra::Expr;
 use crate::model::{Model, Stage};
 use crate::ops::FlopConvention;
-use crate::options::SlidingCache;
 use crate::symbol::Role;
 
 /// Parameters of one pass through a stage.

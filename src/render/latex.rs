@@ -180,7 +180,7 @@ fn table(t: &Table) -> String {
 /// A drawn chart as a float: the picture at the line width (or smaller, so that it takes at most
 /// three quarters of the page's height, which a landscape page needs), then its caption.
 fn figure(f: &crate::derivation::Figure) -> String {
-    let (w, h) = (crate::plot::chart::WIDTH, crate::plot::chart::HEIGHT);
+    let (w, h) = (crate::request::CHART_WIDTH, crate::request::CHART_HEIGHT);
     format!(
         "\\begin{{figure}}[htbp]\n\\centering\n\\resizebox{{\\ifdim\\dimexpr\\linewidth*{h}/{w}\\relax>0.75\\textheight\
          \\dimexpr0.75\\textheight*{w}/{h}\\relax\\else\\linewidth\\fi}}{{!}}{{%\n{}}}\n\\caption{{{}}}\n\\end{{figure}}\n\n",

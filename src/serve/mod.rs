@@ -9,33 +9,20 @@ mod fit;
 mod roofline;
 
 use crate::algebra::{Engine, Expr, Rational};
-use crate::data::Data;
 use crate::derivation::{Block, Cell, Document, Row, Table, text};
 use crate::dim::{self, Precision, Unit};
 use crate::error::{Error, Result};
+use crate::facts::Facts;
 use crate::model::{Model, Origin, Stage};
 use crate::ops::Op;
 use crate::preset::Selection;
 use crate::quantity::{Context, Conventions, Quantity};
-use crate::session::{DeriveRequest, parse_set, select};
+use crate::request::{DeriveRequest, ServeRequest};
+use crate::resolve::{parse_set, select};
 use crate::symbol::Role;
-use serde::{Deserialize, Serialize};
 
 /// The symbol of the memory bandwidth in formulas (β, as in the roofline model).
 const BANDWIDTH: &str = "beta";
-
-/// What to serve, beside the model, bindings and options of a [`DeriveRequest`] (whose options
-/// give the weights' precision, the hardware, the memory budget and the FLOP conventions).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServeRequest {
-    /// Tokens per sequence (binds T); the model's own when absent.
-    pub context: Option<u64>,
-    /// Sequences served at once (binds B); 1 when absent.
-    pub concurrency: Option<u64>,
-    /// The KV cache's precision (`fp8`); the weights' when absent.
-    pub kv_precision: Option<String>,
-}
 
 /// Everything the sections share: the model, the two storage precisions, the hardware's peak and
 /// bandwidth, the algebra with the bound values, and how to bind the model again at another T.
@@ -51,7 +38,7 @@ pub(crate) struct Setup<'e> {
     bandwidth: Rational,
     /// The bindings as given (peak, context, concurrency, `--set`), to bind again at another T.
     sets: Vec<(String, Rational, Origin)>,
-    data: &'e Data,
+    data: &'e Facts,
 }
 
 impl Setup<'_> {
@@ -100,7 +87,7 @@ impl Setup<'_> {
 }
 
 /// The serving document: weights, the KV cache, what fits, prefill and decode on the roofline.
-pub fn serve(engine: &Engine, data: &Data, request: &DeriveRequest, serve: &ServeRequest) -> Result<Document> {
+pub fn serve(engine: &Engine, data: &Facts, request: &DeriveRequest, serve: &ServeRequest) -> Result<Document> {
     for (flag, value, what) in
         [("--context", serve.context, "tokens"), ("--concurrency", serve.concurrency, "sequences")]
     {
@@ -109,7 +96,7 @@ pub fn serve(engine: &Engine, data: &Data, request: &DeriveRequest, serve: &Serv
         }
     }
     let selection = select(data, &request.model, request.file.as_ref(), request.preset.as_deref())?;
-    let weights = request.options.resolve(data)?;
+    let weights = crate::resolve::conventions(&request.options, data)?;
     let hardware = &weights.hardware;
     let bandwidth = hardware.memory_bandwidth.clone().ok_or_else(|| Error::BadOption {
         option: "--hardware".into(),
@@ -154,7 +141,7 @@ pub fn serve(engine: &Engine, data: &Data, request: &DeriveRequest, serve: &Serv
 }
 
 /// The KV cache's precision by name, or the weights' when none is given.
-fn kv_precision(data: &Data, name: Option<&str>, weights: &Precision) -> Result<Precision> {
+fn kv_precision(data: &Facts, name: Option<&str>, weights: &Precision) -> Result<Precision> {
     let Some(name) = name else { return Ok(weights.clone()) };
     data.precision(name).cloned().map_err(|_| Error::BadOption {
         option: "--kv-precision".into(),

@@ -13,11 +13,11 @@ pub use poly::Poly;
 pub use values::Values;
 
 use crate::algebra::{Engine, Expr, Rational};
-use crate::data::Data;
 use crate::error::{Error, Result};
+use crate::facts::Facts;
 use crate::model::Origin;
 use crate::quantity::{BatchFit, Catalog, Context, largest_batch};
-use crate::session::DeriveRequest;
+use crate::request::DeriveRequest;
 use crate::symbol::Role;
 use num_traits::ToPrimitive;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,7 +39,7 @@ pub enum Axis {
 impl Axis {
     /// Reads `NAME=VALUES`: a comma-separated list whose items are values or ranges — `a..b`
     /// (every whole number), `a..b:s` (step s), `a..b*f` (times f).
-    pub fn parse(text: &str, data: &Data) -> Result<Axis> {
+    pub fn parse(text: &str, data: &Facts) -> Result<Axis> {
         let bad = |reason: String| Error::BadOption { option: "--vary".into(), value: text.into(), reason };
         let Some((name, values)) = text.split_once('=') else {
             return Err(bad("write NAME=VALUES, e.g. --vary B=1..1024 or --vary model=gpt2-small,gpt2-xl".into()));
@@ -98,6 +98,15 @@ pub struct SweepRequest {
     pub quantities: Vec<String>,
 }
 
+/// What a sweep asks of the session that runs it: the facts, and each model's quantities
+/// compiled on the session's algebra thread. The session implements it.
+pub trait Compile {
+    /// The facts the session knows.
+    fn facts(&self) -> &Facts;
+    /// The quantities `names` of `request`, compiled over the `swept` symbols ([`compile`]).
+    fn compile_sweep(&self, request: &DeriveRequest, swept: &[String], names: &[String]) -> Result<Compiled>;
+}
+
 /// The quantities of one model under one set of conventions, compiled over the swept symbols.
 #[derive(Clone, Debug)]
 pub struct Compiled {
@@ -125,12 +134,12 @@ pub enum Compiled1 {
 /// Compiles the request's quantities for one model and set of conventions (on the worker).
 pub fn compile(
     engine: &Engine,
-    data: &Data,
+    data: &Facts,
     request: &DeriveRequest,
     swept: &[String],
     names: &[String],
 ) -> Result<Compiled> {
-    let (selection, bindings, conventions) = crate::session::prepare(data, request)?;
+    let (selection, bindings, conventions) = crate::resolve::prepare(data, request)?;
     let catalog = Catalog::new(&selection.model, &conventions);
     let ctx = Context { engine, layout: data.symbols.layout(), values: bindings.values() };
     // What each bound symbol becomes: a swept symbol stays itself, a relation over swept symbols
@@ -373,7 +382,7 @@ pub fn size(axes: &[Axis]) -> Result<u128> {
 /// Each thing is varied once and not also fixed: `--vary B=1 --vary batch_size=2`, or `--set B=4`
 /// with `--vary B=…`, or `--precision bf16` with `--vary precision=…`, would give rows that
 /// contradict themselves.
-pub fn check_axes(request: &SweepRequest, data: &Data) -> Result<()> {
+pub fn check_axes(request: &SweepRequest, data: &Facts) -> Result<()> {
     let mut seen: Vec<&str> = Vec::new();
     for axis in &request.axes {
         let name = axis.name();
@@ -387,7 +396,7 @@ pub fn check_axes(request: &SweepRequest, data: &Data) -> Result<()> {
         seen.push(name);
     }
     for set in &request.base.sets {
-        let (symbol, _) = crate::session::parse_set(set, &data.symbols)?;
+        let (symbol, _) = crate::resolve::parse_set(set, &data.symbols)?;
         if seen.contains(&symbol.as_str()) {
             return Err(Error::BadOption {
                 option: "--vary".into(),

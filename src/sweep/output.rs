@@ -2,9 +2,9 @@
 //! objects, written incrementally) or a Markdown table. Values are exact (`1/2` for a fraction);
 //! a batch that does not fit is empty (CSV, Markdown) or null (JSON).
 
+use super::Compile;
 use super::{Axis, Compiled, SweepRequest, Value, Values, points};
 use crate::error::{Error, Result};
-use crate::session::Session;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -24,9 +24,9 @@ choices! {
 /// Runs `request` in `session`, writing rows to `out` as they are evaluated. The whole request is
 /// checked first — its size, every model and convention it names compiled, every size at every
 /// point — so a sweep that fails prints nothing.
-pub fn run(session: &Session, request: &SweepRequest, format: Format, out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &dyn Compile, request: &SweepRequest, format: Format, out: &mut dyn Write) -> Result<()> {
     super::size(&request.axes)?;
-    super::check_axes(request, session.data())?;
+    super::check_axes(request, session.facts())?;
     let symbol_axes: Vec<(usize, &str, &Values)> = request
         .axes
         .iter()

@@ -186,7 +186,7 @@ impl Catalog<'_> {
             g.comm_cp * over(degree("t") * degree("c") <= per_node),
             g.comm_pp * over(all_within),
         ];
-        if parallel.overlap == crate::options::Overlap::None {
+        if parallel.overlap == super::super::choices::Overlap::None {
             exposed.push(g.comm_dp * over(all_within));
         }
         Some(compute + Expr::sum(exposed))

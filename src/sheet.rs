@@ -9,57 +9,57 @@ use std::sync::{Arc, OnceLock};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SheetFile {
-    pub(super) name: String,
-    pub(super) title: String,
-    pub(super) model: String,
-    pub(super) intro: String,
-    pub(super) part: Vec<PartFile>,
+pub struct SheetFile {
+    pub name: String,
+    pub title: String,
+    pub model: String,
+    pub intro: String,
+    pub part: Vec<PartFile>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct PartFile {
-    pub(super) heading: String,
-    pub(super) question: String,
-    pub(super) kind: String,
+pub struct PartFile {
+    pub heading: String,
+    pub question: String,
+    pub kind: String,
     #[serde(default)]
-    pub(super) show: Vec<String>,
+    pub show: Vec<String>,
     #[serde(default)]
-    pub(super) answer: String,
+    pub answer: String,
     #[serde(default)]
-    pub(super) set: BTreeMap<String, i64>,
+    pub set: BTreeMap<String, i64>,
     #[serde(default)]
-    pub(super) presets: Vec<String>,
+    pub presets: Vec<String>,
     #[serde(default)]
-    pub(super) training: Option<TrainingFile>,
+    pub training: Option<TrainingFile>,
     /// For `kind = "readings"`: the readings of an ambiguous source, the first the one the sheet
     /// answers with.
     #[serde(default)]
-    pub(super) reading: Vec<ReadingFile>,
-    /// A chart after the part (`super::figures`).
+    pub reading: Vec<ReadingFile>,
+    /// A chart after the part, drawn where the format shows charts.
     #[serde(default)]
-    pub(super) figure: Option<crate::derivation::figures::FigureFile>,
+    pub figure: Option<FigureFile>,
 }
 
 /// One reading of an ambiguous assignment: what it says, which source it follows, and the change
 /// to the sheet's model that gives it (none for the model as written).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ReadingFile {
-    pub(super) name: String,
-    pub(super) follows: String,
+pub struct ReadingFile {
+    pub name: String,
+    pub follows: String,
     #[serde(default)]
-    pub(super) change: Option<String>,
+    pub change: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct TrainingFile {
-    pub(super) steps: Option<i64>,
-    pub(super) mfu: Option<String>,
-    pub(super) hardware: Option<String>,
-    pub(super) precision: Option<String>,
+pub struct TrainingFile {
+    pub steps: Option<i64>,
+    pub mfu: Option<String>,
+    pub hardware: Option<String>,
+    pub precision: Option<String>,
 }
 
 /// An answer sheet: a user's is read and checked when given; a built-in one (tested) is read
@@ -70,7 +70,7 @@ pub struct Sheet {
     title: String,
     model: String,
     file: Arc<OnceLock<SheetFile>>,
-    pub(in crate::derivation) source: Source,
+    pub source: Source,
 }
 
 /// The part of a sheet file before its first `[[part]]`.
@@ -88,7 +88,7 @@ impl Sheet {
         if !value.contains_key("part") {
             return None;
         }
-        Some(crate::data::read_toml::<SheetFile>(source).map(|file| Sheet {
+        Some(crate::loader::read_toml::<SheetFile>(source).map(|file| Sheet {
             name: file.name.clone(),
             title: file.title.clone(),
             model: file.model.clone(),
@@ -98,7 +98,7 @@ impl Sheet {
     }
 
     /// A built-in sheet, read when first answered.
-    pub(crate) fn built_in(source: &Source) -> Sheet {
+    pub fn built_in(source: &Source) -> Sheet {
         let text = &source.text;
         let head = text.find("\n[[part]]").map(|at| &text[..at]).unwrap_or(text);
         let header: SheetHeader = toml::from_str::<toml::Table>(head)
@@ -109,9 +109,9 @@ impl Sheet {
         Sheet { name, title, model, file: Arc::default(), source: source.clone() }
     }
 
-    pub(super) fn file(&self) -> &SheetFile {
+    pub fn file(&self) -> &SheetFile {
         self.file.get_or_init(|| {
-            crate::data::read_toml(&self.source)
+            crate::loader::read_toml(&self.source)
                 .unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", self.source.name))
         })
     }
@@ -132,13 +132,37 @@ impl Sheet {
     }
 }
 
+/// A part's `figure` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FigureFile {
+    pub kind: crate::request::ChartKind,
+    pub caption: String,
+    /// The sheet's model unless given.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub set: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub range: Option<String>,
+    #[serde(default)]
+    pub presets: Option<String>,
+    #[serde(default)]
+    pub layouts: Option<String>,
+    /// Options on top of the part's own (`training`), by name: `{ precision = "bf16" }`.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
 #[cfg(test)]
 mod tests {
     /// A built-in sheet is known by its header until it is answered: the header must say what the
     /// whole file says.
     #[test]
     fn every_built_in_sheet_header_is_its_files() {
-        let sheets = &crate::data::Data::builtin().sheets;
+        let sheets = &crate::facts::Facts::builtin().sheets;
         assert!(sheets.len() >= 2);
         for sheet in sheets {
             let file = sheet.file();

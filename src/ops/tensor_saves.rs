@@ -4,12 +4,12 @@
 //! attention-weighted sum reads) is counted once. Which op's output each input is comes from the
 //! model's `inputs` wiring.
 
+use super::STAGE_INPUT;
 use super::rules::{b, prod, t, tokens};
 use super::{Op, OpKind};
 use crate::algebra::{self, Expr};
 use crate::diagnostic::Source;
 use crate::error::{Error, Result};
-use crate::model::{STAGE_INPUT, Stage};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -53,6 +53,17 @@ pub enum Implementation {
 const WORDS: [&str; 9] = ["tokens", "width", "in", "out", "vocab", "heads", "head_dim", "rows", "scores"];
 
 impl SaveRules {
+    /// The built-in save rules, shared.
+    pub fn builtin() -> &'static std::sync::Arc<SaveRules> {
+        static BUILT: std::sync::OnceLock<std::sync::Arc<SaveRules>> = std::sync::OnceLock::new();
+        BUILT.get_or_init(|| {
+            let source = crate::loader::builtin("derivations/saves.toml");
+            std::sync::Arc::new(
+                SaveRules::read(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name)),
+            )
+        })
+    }
+
     /// Reads `saves.toml`, every formula parsed with its position.
     pub fn read(source: &Source) -> Result<SaveRules> {
         #[derive(Deserialize)]
@@ -71,7 +82,7 @@ impl SaveRules {
             torch: Vec<Entry>,
             manual: Vec<Entry>,
         }
-        let file: File = crate::data::read_toml(source)?;
+        let file: File = crate::loader::read_toml(source)?;
         let own = |text: &Spanned<String>| -> Result<(String, Expr)> {
             let (name, formula) = text.get_ref().split_once('=').ok_or_else(|| {
                 Error::at(source, text.span(), "write `input`, `input 2`, `output` or `NAME = ELEMENTS`")
@@ -198,12 +209,12 @@ impl Op {
 /// What a stage keeps for the backward pass (one repeat) as `implementation` runs it; `dropout`
 /// off makes dropout the identity (no mask, its input passed on).
 pub fn saved_tensors(
-    stage: &Stage,
+    stage_name: &str,
+    ops: &[Op],
     rules: &SaveRules,
     implementation: Implementation,
     dropout: bool,
 ) -> Vec<SavedTensor> {
-    let ops = &stage.ops;
     // The op (or the stage input) whose output is op i's k-th input, looking through dropout
     // when it is off.
     let source = |i: usize, k: usize| -> Identity {
@@ -226,7 +237,7 @@ pub fn saved_tensors(
         }
         Identity::StageInput
     };
-    let (sharded_out, sharded_in) = tensor_sharding(stage);
+    let (sharded_out, sharded_in) = tensor_sharding(ops);
     let mut out: Vec<(Identity, SavedTensor)> = Vec::new();
     let mut keep =
         |identity: Identity, tensor: SavedTensor, by: &str| match out.iter_mut().find(|(id, _)| *id == identity) {
@@ -245,7 +256,7 @@ pub fn saved_tensors(
                     let identity = source(i, *n);
                     let (label, matrix) = match &identity {
                         Identity::Output(j) => (format!("output of {}", ops[*j].name), ops[*j].is_attention_matrix()),
-                        _ => (format!("input of {}", stage.name), false),
+                        _ => (format!("input of {stage_name}"), false),
                     };
                     (identity, label, inputs.get(*n).cloned().unwrap_or_else(Expr::zero), matrix)
                 }
@@ -286,8 +297,7 @@ pub fn saved_tensors(
 /// Which ops' outputs, and which ops' inputs, tensor parallelism shards: a column-parallel linear
 /// shards its output, a row-parallel one gathers it back, any other op's output is sharded when its
 /// inputs are (the stage input never is).
-pub fn tensor_sharding(stage: &Stage) -> (Vec<bool>, Vec<bool>) {
-    let ops = &stage.ops;
+pub fn tensor_sharding(ops: &[Op]) -> (Vec<bool>, Vec<bool>) {
     let mut out = vec![false; ops.len()];
     let mut inputs = vec![false; ops.len()];
     for (i, op) in ops.iter().enumerate() {
@@ -312,14 +322,14 @@ pub fn tensor_sharding(stage: &Stage) -> (Vec<bool>, Vec<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::Data;
+    use crate::facts::Facts;
 
     #[test]
     fn a_tensor_several_ops_keep_is_counted_once() {
-        let data = Data::builtin();
+        let data = Facts::builtin();
         let model = data.models.select("cs336-2025").unwrap().unwrap().model;
         let block = &model.stages[1];
-        let saved = saved_tensors(block, &model.saves, Implementation::Torch, true);
+        let saved = saved_tensors(&block.name, &block.ops, &model.saves, Implementation::Torch, true);
         let norm = saved.iter().find(|t| t.label == "output of RMSNorm (attention)").expect("the norm output");
         assert_eq!(norm.kept_by, vec!["W_Q", "W_K", "W_V"]);
         let probs = saved.iter().find(|t| t.label == "output of softmax").expect("the probabilities");

@@ -3,8 +3,8 @@
 //! concurrencies by doubling, MFUs in hundredths.
 
 use crate::algebra::Rational;
+use crate::algebra::read_number;
 use crate::error::{Error, Result};
-use crate::options::read_number;
 
 /// The most points one chart takes.
 const MOST: usize = 64;
