@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Whole-process wall times of the commands people run most, as medians of N runs (bash's
 # microsecond clock), each with its ratio to `tally --version` (the process floor: start-up and
-# clap). Release build. Usage: bash benches/process.sh [RUNS]   (default 41)
+# clap). The installed build (`--profile dist`: fat LTO), or TALLY_BIN's binary.
+# Usage: bash benches/process.sh [RUNS]   (default 41)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-41}
-cargo build --release --locked --quiet
-bin=target/release/tally
+bin=${TALLY_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --profile dist --locked --quiet
+  bin=target/dist/tally
+fi
 export SYMBOLICA_HIDE_BANNER=1
 median() {
   local micros=()

@@ -8,15 +8,18 @@
 //! where the per-user permit is held; the type system, not a convention, enforces it.
 
 use super::expr::{Expr, Rational};
+use super::failure::AlgebraError;
 use super::layout::Term;
-use super::limits::{self, LimitError};
+use super::limits;
 use num_bigint::BigInt;
 use num_traits::{One, Zero};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 use symbolica::atom::{Atom, AtomCore, AtomView, Symbol};
 use symbolica::coefficient::CoefficientView;
@@ -26,21 +29,7 @@ use symbolica::domains::integer::Integer;
 /// of symbolica's built-ins.
 const PREFIX: &str = "tly_";
 
-/// Why the algebra could not do what was asked.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AlgebraError {
-    /// A denominator is identically zero.
-    #[error("division by zero: a denominator in this formula is identically 0")]
-    DivisionByZero,
-    /// The expression is too large to work with.
-    #[error(transparent)]
-    Limit(#[from] LimitError),
-    /// symbolica returned something tally does not model (a function, a fractional power).
-    #[error("the algebra returned a form tally cannot read: {0}")]
-    Unreadable(&'static str),
-}
-
-/// Access to symbolica. Created only by the session's worker thread (see `super::worker`); neither
+/// Access to symbolica. Created only by the session's worker thread (the algebra's worker); neither
 /// `Send` nor `Sync`, so it cannot leave that thread. Results of expansions are remembered for the
 /// life of the engine: derivations ask for the same closed forms many times.
 pub struct Engine {
@@ -93,7 +82,7 @@ impl Engine {
     pub fn expand_by_symbolica(&self, e: &Expr) -> Result<Expr, AlgebraError> {
         limits::check_expandable(e)?;
         self.started_symbolica.store(true, Ordering::SeqCst);
-        super::worker::banner_to_stderr();
+        banner_to_stderr();
         read(to_atom(e)?.expand().as_view())
     }
 
@@ -263,4 +252,42 @@ fn big(n: &Integer) -> BigInt {
     }
     let magnitude = digits.iter().rev().fold(BigInt::zero(), |acc, d| (acc << 62) + BigInt::from(*d));
     if n.is_negative() { -magnitude } else { magnitude }
+}
+
+/// Makes symbolica's first call with fd 1 pointing at an in-memory file, then copies what it
+/// printed there (its licensing banner, printed on first use unless `SYMBOLICA_HIDE_BANNER` is
+/// set) to stderr: stdout stays machine-readable, and a stderr that cannot be written (a full
+/// disk, a closed pipe) loses the banner instead of failing symbolica's own print.
+pub(super) fn banner_to_stderr() {
+    static FIRST_USE: Once = Once::new();
+    FIRST_USE.call_once(|| {
+        let _ = std::io::stdout().flush();
+        // SAFETY: plain descriptor calls on fds this function opens, and on fd 1, which is
+        // restored before returning.
+        let memory = unsafe { libc::memfd_create(c"tally-banner".as_ptr(), libc::MFD_CLOEXEC) };
+        let saved = if memory >= 0 { unsafe { libc::dup(1) } } else { -1 };
+        if saved < 0 || unsafe { libc::dup2(memory, 1) } < 0 {
+            if memory >= 0 {
+                unsafe { libc::close(memory) };
+            }
+            if saved >= 0 {
+                unsafe { libc::close(saved) };
+            }
+            warm_up();
+            return;
+        }
+        warm_up();
+        let _ = std::io::stdout().flush();
+        unsafe {
+            libc::dup2(saved, 1);
+            libc::close(saved);
+        }
+        // SAFETY: `memory` is an open descriptor owned here from now on.
+        let mut printed = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(memory) };
+        let mut banner = Vec::new();
+        use std::io::{Read, Seek};
+        if printed.seek(std::io::SeekFrom::Start(0)).is_ok() && printed.read_to_end(&mut banner).is_ok() {
+            let _ = std::io::stderr().write_all(&banner);
+        }
+    });
 }

@@ -1,6 +1,6 @@
 //! tally's own expression tree. Everything outside `algebra` builds and inspects formulas through
 //! this type; symbolica never leaks out. The tree keeps the order it was built in, so a layout made
-//! by [`crate::algebra::layout`] prints exactly as laid out.
+//! by the layout step prints exactly as laid out.
 
 use num_bigint::BigInt;
 use num_rational::BigRational;

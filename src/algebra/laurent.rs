@@ -3,11 +3,11 @@
 //! multiplying those out needs no computer algebra, and doing it here means a derivation never
 //! has to start symbolica (about 1 ms per process) or convert trees to atoms and back (half of its
 //! expansion time). What is not such a polynomial — a negative power of a sum, `x/(a + b)` — is
-//! left to symbolica ([`super::Engine::expand`] falls back). A test checks both engines agree on
+//! left to symbolica (the engine's `expand` falls back). A test checks both engines agree on
 //! every closed form of every built-in model.
 
-use super::engine::AlgebraError;
 use super::expr::{Expr, Rational, plus, times};
+use super::failure::AlgebraError;
 use super::layout::Term;
 use super::limits;
 use num_traits::{One, Zero};

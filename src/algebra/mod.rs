@@ -5,6 +5,7 @@
 mod engine;
 mod eval;
 mod expr;
+mod failure;
 mod laurent;
 mod layout;
 pub mod limits;
@@ -14,9 +15,10 @@ pub mod permit;
 mod print;
 pub mod worker;
 
-pub use engine::{AlgebraError, Engine};
+pub use engine::Engine;
 pub use eval::{EvalError, MODULUS, evaluate, evaluate_f64, evaluate_mod};
 pub use expr::{Expr, Rational};
+pub use failure::AlgebraError;
 pub use layout::{LayoutRules, Term};
 pub use number::read_number;
 pub use parse::{ParseError, Resolver, Syntax, any_symbol, number_literals, parse, parse_decimal, parse_with};

@@ -9,7 +9,6 @@ use super::engine::Engine;
 use super::permit::{self, Lock, LockError, WaitPolicy};
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -111,42 +110,4 @@ where
 {
     let worker = Worker::start(wait)?;
     Ok(worker.run(work))
-}
-
-/// Makes symbolica's first call with fd 1 pointing at an in-memory file, then copies what it
-/// printed there (its licensing banner, printed on first use unless `SYMBOLICA_HIDE_BANNER` is
-/// set) to stderr: stdout stays machine-readable, and a stderr that cannot be written (a full
-/// disk, a closed pipe) loses the banner instead of failing symbolica's own print.
-pub(super) fn banner_to_stderr() {
-    static FIRST_USE: Once = Once::new();
-    FIRST_USE.call_once(|| {
-        let _ = std::io::stdout().flush();
-        // SAFETY: plain descriptor calls on fds this function opens, and on fd 1, which is
-        // restored before returning.
-        let memory = unsafe { libc::memfd_create(c"tally-banner".as_ptr(), libc::MFD_CLOEXEC) };
-        let saved = if memory >= 0 { unsafe { libc::dup(1) } } else { -1 };
-        if saved < 0 || unsafe { libc::dup2(memory, 1) } < 0 {
-            if memory >= 0 {
-                unsafe { libc::close(memory) };
-            }
-            if saved >= 0 {
-                unsafe { libc::close(saved) };
-            }
-            super::engine::warm_up();
-            return;
-        }
-        super::engine::warm_up();
-        let _ = std::io::stdout().flush();
-        unsafe {
-            libc::dup2(saved, 1);
-            libc::close(saved);
-        }
-        // SAFETY: `memory` is an open descriptor owned here from now on.
-        let mut printed = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(memory) };
-        let mut banner = Vec::new();
-        use std::io::{Read, Seek};
-        if printed.seek(std::io::SeekFrom::Start(0)).is_ok() && printed.read_to_end(&mut banner).is_ok() {
-            let _ = std::io::stderr().write_all(&banner);
-        }
-    });
 }

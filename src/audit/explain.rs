@@ -7,6 +7,7 @@
 //! and a match is confirmed symbolically. A stated number is compared with the value under the
 //! reading at the bound sizes, within the precision it is written to.
 
+use super::derived::Derived;
 use super::readings::{Applied, Reading, ReadingKind, finish_expression_level};
 use super::reference::Reference;
 use crate::algebra::{self, Expr, Rational};
@@ -32,16 +33,6 @@ impl Explanation<'_> {
     pub fn kind(&self) -> ReadingKind {
         self.readings.iter().map(|r| r.kind).max().unwrap_or(ReadingKind::Convention)
     }
-}
-
-/// The left side derived under some readings, before their substitutions and scale.
-pub struct Derived {
-    expr: Expr,
-    /// Bytes per element of the precision in effect.
-    bytes: i64,
-    /// Every symbol's value, the training settings (peak, utilisation, steps) as the readings
-    /// have them.
-    values: BTreeMap<String, Rational>,
 }
 
 /// What the claim's left side is.

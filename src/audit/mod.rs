@@ -5,6 +5,7 @@
 //! own formula, an impossible result. The audit never prints; `report` renders it.
 
 pub mod claim;
+mod derived;
 mod explain;
 mod formula;
 mod number;

@@ -39,7 +39,7 @@ pub struct Reference<'e> {
     names: Vec<String>,
     derived: RefCell<BTreeMap<usize, Option<Quantity>>>,
     /// Left sides derived under sets of readings (see `explain`), shared by every claim.
-    pub(super) under_readings: RefCell<HashMap<String, Option<std::rc::Rc<super::explain::Derived>>>>,
+    pub(super) under_readings: RefCell<HashMap<String, Option<std::rc::Rc<super::derived::Derived>>>>,
     /// Their fingerprints at the fixed points (see `explain`), shared the same way.
     pub(super) fingerprints: RefCell<HashMap<String, Option<Vec<u64>>>>,
     /// Their values at the bound sizes in floating point, shared the same way.

@@ -1,6 +1,7 @@
 //! The command line's grammar (clap). Values are parsed into the library's own option types.
 
-pub use super::options::OptionArgs;
+pub use super::model::ModelArgs;
+pub use super::options::{OptionArgs, parse_format};
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -137,10 +138,6 @@ pub enum AuditFormat {
     Json,
 }
 
-pub fn parse_format(s: &str) -> Result<Format, String> {
-    if s.eq_ignore_ascii_case("tex") { Ok(Format::Latex) } else { s.parse() }
-}
-
 /// `tally plan`.
 #[derive(Args)]
 pub struct PlanArgs {
@@ -163,22 +160,4 @@ pub struct PlanArgs {
     pub format: Format,
     #[command(flatten)]
     pub options: OptionArgs,
-}
-
-/// The model and its sizes, shared by `derive` and `audit`.
-#[derive(Args)]
-pub struct ModelArgs {
-    /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (FILE.toml or
-    /// FILE.toml:PRESET) [default: gpt2-xl; for audit, a claims file's `model` first].
-    #[arg(long, value_name = "NAME|FILE")]
-    pub model: Option<String>,
-    /// A size preset of the model (for a model file or an architecture): --preset small.
-    #[arg(long, value_name = "NAME")]
-    pub preset: Option<String>,
-    /// Bind a symbol, by short or long name: --set T=16384, --set context_length=16384. Repeatable.
-    #[arg(long = "set", value_name = "SYMBOL=VALUE")]
-    pub sets: Vec<String>,
-    /// A Hugging Face config.json (or a folder holding one), imported as the model.
-    #[arg(long, value_name = "PATH")]
-    pub hf_config: Option<std::path::PathBuf>,
 }

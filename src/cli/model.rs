@@ -2,8 +2,8 @@
 //! sheet file, or a Hugging Face config (`--hf-config PATH`, a config.json or a folder holding one);
 //! and `tally import`, which writes the tally model file a config becomes.
 
-use super::args::ModelArgs;
 use super::files::Inputs;
+use clap::Args;
 use std::path::{Path, PathBuf};
 use tally::diagnostic::Source;
 use tally::error::Error;
@@ -95,4 +95,22 @@ pub fn model_file(
         return Err(Error::Usage(format!("two presets given: `{a}` after the file name and `{b}` with --preset")));
     }
     Ok((Some(inputs.read(path)?), file_preset.or(preset)))
+}
+
+/// The model and its sizes, shared by `derive` and `audit`.
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Model: an architecture, a size preset, ARCH/PRESET, or a model file (FILE.toml or
+    /// FILE.toml:PRESET) [default: gpt2-xl; for audit, a claims file's `model` first].
+    #[arg(long, value_name = "NAME|FILE")]
+    pub model: Option<String>,
+    /// A size preset of the model (for a model file or an architecture): --preset small.
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Bind a symbol, by short or long name: --set T=16384, --set context_length=16384. Repeatable.
+    #[arg(long = "set", value_name = "SYMBOL=VALUE")]
+    pub sets: Vec<String>,
+    /// A Hugging Face config.json (or a folder holding one), imported as the model.
+    #[arg(long, value_name = "PATH")]
+    pub hf_config: Option<std::path::PathBuf>,
 }

@@ -6,6 +6,7 @@ use tally::options::{
     ActivationConvention, AttentionFlops, Dropout, FlopCount, Kernel, Options, Overlap, Recompute, Schedule,
     SlidingCache, Temporaries, Zero,
 };
+use tally::render::Format;
 
 /// Conventions and training settings shared by `derive` and `audit`.
 #[derive(Args)]
@@ -136,4 +137,9 @@ impl OptionArgs {
             overlap: self.overlap,
         }
     }
+}
+
+/// `--format` as written: a format's name, or `tex` for LaTeX.
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    if s.eq_ignore_ascii_case("tex") { Ok(Format::Latex) } else { s.parse() }
 }

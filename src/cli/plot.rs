@@ -1,8 +1,9 @@
 //! `tally plot KIND`: its arguments and how they become a request. The library builds the chart
 //! from the derivations and draws it; this file only reads the arguments and names the model.
 
-use super::args::{ModelArgs, OptionArgs};
 use super::files::Inputs;
+use super::model::ModelArgs;
+use super::options::OptionArgs;
 use clap::Args;
 use clap::builder::TypedValueParser;
 use std::path::PathBuf;

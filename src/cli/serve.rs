@@ -1,7 +1,8 @@
 //! `tally serve`: its arguments and how they become a request. The library does the rest.
 
-use super::args::{ModelArgs, parse_format};
 use super::files::Inputs;
+use super::model::ModelArgs;
+use super::options::parse_format;
 use clap::Args;
 use tally::error::Error;
 use tally::options::{AttentionFlops, FlopCount, Options, SlidingCache};

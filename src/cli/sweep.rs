@@ -1,7 +1,8 @@
 //! `tally sweep`: its arguments and how they become a request; rows stream to stdout.
 
-use super::args::{ModelArgs, OptionArgs};
 use super::files::Inputs;
+use super::model::ModelArgs;
+use super::options::OptionArgs;
 use clap::Args;
 use tally::error::Error;
 use tally::session::{Axis, DeriveRequest, RowFormat as Format, Session, SweepRequest};
