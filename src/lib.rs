@@ -1,13 +1,14 @@
 //! tally derives what it costs to train a Transformer language model — parameters, FLOPs, memory —
 //! symbolically, from per-operation rules, and prints the derivation.
 //!
-//! Data flows one way: [`data`] (TOML) → [`model`] (ops with symbolic shapes) → [`ops`] rules →
-//! [`quantity`] (the catalog of named quantities) → [`algebra`] simplification → [`derivation`]
-//! (a format-free document) → [`render`] (text, Markdown, LaTeX, HTML, JSON); [`audit`] reads
-//! claims against the catalog; [`serve`] answers inference questions (memory, what fits, a
-//! roofline); [`plot`] draws the quantities as SVG charts; [`sweep`] evaluates them over grids. [`session::Session`] is the door: it
-//! owns the per-user lock and the algebra's worker thread. The library never prints and reads no
-//! files; the binary does.
+//! The modules are floors, each importing only those below it (`tests/house.toml`): [`algebra`]
+//! at the ground; [`loader`] reads the data files; the domains ([`dim`], [`symbol`], [`ops`],
+//! [`optimizer`], [`hardware`], [`model`], [`quantity`], [`preset`]) read their own facts;
+//! [`options`] and [`request`] are what a caller says; [`facts`] assembles everything known and
+//! [`resolve`] resolves requests against it; [`derivation`] builds a format-free document that
+//! [`render`] prints; [`audit`], [`serve`], [`plan`], [`sweep`] and [`plot`] answer the other
+//! questions. [`session::Session`] is the door: it owns the per-user lock and the algebra's
+//! worker thread. The library never prints and reads no files; the binary does.
 
 #[macro_use]
 mod macros;

@@ -1,4 +1,4 @@
-//! Draws a [`Chart`] on a plotters backend — SVG here, TikZ in [`super::tikz`]: the axes, ticks
+//! Draws a [`Chart`] on a plotters backend — SVG here, TikZ in the TikZ backend beside it: the axes, ticks
 //! and grid by plotters' chart builder, the data in pixel coordinates mapped through it (dash patterns, hatching and
 //! direct labels are drawn here, so series stay apart in black and white). The output depends on
 //! the chart alone: no fonts are measured (text is `<text>` with `font-family="sans-serif"`), no
