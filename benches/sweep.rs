@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 use tally::session::{DeriveRequest, Session, SessionOptions};
-use tally::sweep::{Axis, Format, SweepRequest};
+use tally::sweep::{Axis, RowFormat, SweepRequest};
 
 fn main() {
     let session = Session::open(SessionOptions::default()).expect("a session");
@@ -22,7 +22,7 @@ fn main() {
     for _ in 0..5 {
         let start = Instant::now();
         let mut sink = std::io::BufWriter::with_capacity(1 << 16, std::io::sink());
-        tally::sweep::run(&session, &request, Format::Csv, &mut sink).expect("the sweep runs");
+        tally::sweep::run(&session, &request, RowFormat::Csv, &mut sink).expect("the sweep runs");
         times.push(start.elapsed());
     }
     times.sort();

@@ -101,7 +101,14 @@ impl Facts {
         sorted.sort_by_key(|(kind, _)| (kind.is_none(), *kind));
         for (kind, file) in sorted {
             match kind {
-                Some(FileKind::Symbols | FileKind::Units | FileKind::Costs | FileKind::Aliases | FileKind::Saves)
+                Some(
+                    FileKind::Defaults
+                    | FileKind::Symbols
+                    | FileKind::Units
+                    | FileKind::Costs
+                    | FileKind::Aliases
+                    | FileKind::Saves,
+                )
                 | None => {
                     return Err(Error::Usage(format!(
                         "`{}` is not a file a data directory can hold: use hardware.toml, precisions.toml, layouts.toml, optimizers/NAME.toml or models/NAME.toml",
@@ -124,9 +131,9 @@ impl Facts {
     /// (read lazily where they can be: they are tested), not a user's (read and checked now).
     fn add(&mut self, kind: FileKind, source: &Source, built_in: bool) -> Result<()> {
         match kind {
-            // The vocabulary, units, op costs, save rules and built-in architectures are each
+            // The defaults, vocabulary, units, op costs, save rules and built-in architectures are each
             // domain's own built-in facts, taken above; a data directory cannot replace them.
-            FileKind::Symbols | FileKind::Units | FileKind::Costs | FileKind::Saves => {}
+            FileKind::Defaults | FileKind::Symbols | FileKind::Units | FileKind::Costs | FileKind::Saves => {}
             FileKind::Model if built_in => {}
             FileKind::Precisions => {
                 for p in Precision::read(source)? {

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 /// Every built-in data file, as (path, text), in the order they are loaded: what a file refers to
 /// comes before it (symbols and costs before models, units and precisions before hardware).
 pub const BUILTIN: &[(&str, &str)] = &[
+    ("derivations/defaults.toml", include_str!("../derivations/defaults.toml")),
     ("derivations/symbols.toml", include_str!("../derivations/symbols.toml")),
     ("derivations/units.toml", include_str!("../derivations/units.toml")),
     ("derivations/precisions.toml", include_str!("../derivations/precisions.toml")),
@@ -81,6 +82,8 @@ pub fn builtin_of(kind: FileKind) -> impl Iterator<Item = Source> {
 /// (precisions before hardware, so a new precision can have peaks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FileKind {
+    /// What tally assumes when the user says nothing.
+    Defaults,
     /// The vocabulary of formulas.
     Symbols,
     /// Number formats.
@@ -132,6 +135,7 @@ pub fn kind_of(path: &str) -> Option<FileKind> {
         ("models", f) if f.ends_with(".toml") => FileKind::Model,
         ("hf", f) if f.ends_with(".toml") => FileKind::HfFamily,
         ("hf-presets", f) if f.ends_with(".json") => FileKind::HfPreset,
+        (_, "defaults.toml") => FileKind::Defaults,
         (_, "symbols.toml") => FileKind::Symbols,
         (_, "precisions.toml") => FileKind::Precisions,
         (_, "layouts.toml") => FileKind::Layouts,

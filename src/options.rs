@@ -10,104 +10,129 @@ pub use crate::quantity::choices::{
 };
 use serde::{Deserialize, Serialize};
 
-/// How a derivation is accounted, as a user writes it. Names of facts (precision, layout,
-/// optimizer, hardware) are looked up when the options are resolved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    /// Which FLOPs count.
-    pub flops: FlopCount,
-    /// Full or causal attention FLOPs.
-    pub attention_flops: AttentionFlops,
-    /// Tokens a sliding-window layer's KV cache holds.
-    pub sliding_cache: SlidingCache,
-    /// Which activations are kept for the backward pass.
-    pub activations: ActivationConvention,
-    /// Activation recomputation.
-    pub recompute: Recompute,
-    /// Whether dropout runs (torch and manual activation conventions).
-    pub dropout: Dropout,
-    /// The attention kernel.
-    pub attention_kernel: Kernel,
-    /// Bytes per element (a precision name: fp32, bf16, …).
-    pub precision: String,
-    /// How weights, gradients and optimizer state are stored (uniform, mixed, …).
-    pub layout: String,
-    /// The optimizer (adamw, adam, sgd-momentum, adafactor, adam-8bit).
-    pub optimizer: String,
-    /// The accelerator.
-    pub hardware: String,
-    /// A memory budget with its unit (`80GB`, `80GiB`); default: the hardware's readings.
-    pub memory: Option<String>,
-    /// Memory outside tensors, with its unit (CUDA context and allocator reserve, as measured on
-    /// the user's machine); none by default.
-    pub reserve: Option<String>,
-    /// Temporary buffers counted on top of the kept tensors.
-    pub temporaries: Temporaries,
-    /// Model FLOPs utilisation, `0.5` or `50%`.
-    pub mfu: String,
-    /// Optimizer steps.
-    pub steps: String,
-    /// A measured throughput in tokens per second, to turn into MFU.
-    pub tokens_per_second: Option<String>,
-    /// Parallel degrees, `dp=8,tp=2,pp=4,cp=1` (absent: one GPU).
-    pub parallel: Option<String>,
-    /// Micro-batches per step (m).
-    pub micro_batches: Option<String>,
-    /// Sequences per micro-batch (b).
-    pub micro_batch_size: Option<String>,
-    /// Virtual stages per GPU for the interleaved schedule (v).
-    pub virtual_stages: Option<String>,
-    /// ZeRO stage or FSDP.
-    pub zero: Zero,
-    /// Whose ZeRO formulas (`derivations/zero.toml`): paper, deepspeed-docs, deepspeed-code.
-    pub zero_convention: String,
-    /// Megatron's sequence parallelism (the replicated activations split by t too).
-    pub sequence_parallel: bool,
-    /// Megatron's distributed optimizer (= ZeRO-1).
-    pub distributed_optimizer: bool,
-    /// The pipeline schedule.
-    pub pipeline_schedule: Schedule,
-    /// Which communication overlaps compute.
-    pub overlap: Overlap,
+/// Declares the options once — name, type, default, the flag that changes it, how a claims file's
+/// text becomes its value — and derives from that one table the [`Options`] struct (serde, so
+/// JSON in is JSON out), its `Default`, [`Options::changed`], [`Options::set`] and
+/// [`Options::NAMES`].
+macro_rules! options {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty = $default:expr, $flag:literal, $read:ident;)+) => {
+        /// How a derivation is accounted, as a user writes it. Names of facts (precision, layout,
+        /// optimizer, hardware) are looked up when the options are resolved.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct Options {
+            $($(#[$doc])* pub $field: $ty,)+
+        }
+
+        impl Default for Options {
+            fn default() -> Self {
+                Options { $($field: $default,)+ }
+            }
+        }
+
+        impl Options {
+            /// Every option's name as a claims file writes it (`attention_flops`), in order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($field)),+];
+
+            /// The option names whose values differ from the defaults (`--precision`), in a fixed order.
+            pub fn changed(&self) -> Vec<&'static str> {
+                let d = Options::default();
+                let mut out = Vec::new();
+                $(if self.$field != d.$field {
+                    out.push($flag);
+                })+
+                out
+            }
+
+            /// Sets one option by its name as a claims file writes it (`precision = "bf16"`).
+            pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+                let reason = |reason: String| bad(name, value, reason);
+                match name {
+                    $(stringify!($field) => self.$field = $read(value).map_err(reason)?,)+
+                    other => {
+                        return Err(Error::Unknown {
+                            what: "convention".into(),
+                            name: other.into(),
+                            known: Options::NAMES.iter().map(|n| n.to_string()).collect(),
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            flops: FlopCount::Matmul,
-            attention_flops: AttentionFlops::Full,
-            sliding_cache: SlidingCache::Window,
-            activations: ActivationConvention::Cs336,
-            recompute: Recompute::None,
-            dropout: Dropout::On,
-            attention_kernel: Kernel::Standard,
-            precision: "fp32".into(),
-            layout: "uniform".into(),
-            optimizer: "adamw".into(),
-            hardware: "a100-80gb".into(),
-            memory: None,
-            reserve: None,
-            temporaries: Temporaries::None,
-            mfu: "0.5".into(),
-            steps: "400000".into(),
-            tokens_per_second: None,
-            parallel: None,
-            micro_batches: None,
-            micro_batch_size: None,
-            virtual_stages: None,
-            zero: Zero::Stage0,
-            zero_convention: "paper".into(),
-            sequence_parallel: false,
-            distributed_optimizer: false,
-            pipeline_schedule: Schedule::OneFOneB,
-            overlap: Overlap::DataParallel,
-        }
+/// What tally assumes when the user says nothing (`derivations/defaults.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// The model when none is named.
+    pub model: String,
+    /// The options' defaults that name facts or numbers.
+    pub options: OptionDefaults,
+    /// What `tally plan` tries beside the divisors of the GPU count.
+    pub plan: PlanDefaults,
+}
+
+/// The defaults of the options that name facts or numbers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionDefaults {
+    /// A precision's name.
+    pub precision: String,
+    /// A storage layout's name.
+    pub layout: String,
+    /// An optimizer's name.
+    pub optimizer: String,
+    /// An accelerator's name.
+    pub hardware: String,
+    /// Model FLOPs utilisation, as written.
+    pub mfu: String,
+    /// Optimizer steps, as written.
+    pub steps: String,
+    /// A ZeRO convention's name.
+    pub zero_convention: String,
+}
+
+/// The choices `tally plan` tries.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanDefaults {
+    /// Context-parallel degrees.
+    pub context_parallel: Vec<u64>,
+    /// Sequences per micro-batch.
+    pub micro_batch_size: Vec<u64>,
+}
+
+impl Defaults {
+    /// The built-in defaults, read once.
+    pub fn builtin() -> &'static Defaults {
+        static BUILT: std::sync::OnceLock<Defaults> = std::sync::OnceLock::new();
+        BUILT.get_or_init(|| {
+            let source = crate::loader::builtin("derivations/defaults.toml");
+            crate::loader::read_toml(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
+        })
     }
 }
 
+/// One of a closed set of words (`matmul`, `all`).
+fn choice<T: std::str::FromStr<Err = String>>(value: &str) -> std::result::Result<T, String> {
+    value.parse()
+}
+
+/// A name or a number kept as written, read when the options are resolved.
+fn text(value: &str) -> std::result::Result<String, String> {
+    Ok(value.into())
+}
+
+/// The same, for an option that is absent by default.
+fn some_text(value: &str) -> std::result::Result<Option<String>, String> {
+    Ok(Some(value.into()))
+}
+
 /// `on`/`off` (also true/false, yes/no) as a claims file or reading writes a switch.
-fn read_switch(value: &str) -> std::result::Result<bool, String> {
+fn switch(value: &str) -> std::result::Result<bool, String> {
     match value.trim().to_lowercase().as_str() {
         "on" | "true" | "yes" => Ok(true),
         "off" | "false" | "no" => Ok(false),
@@ -115,121 +140,67 @@ fn read_switch(value: &str) -> std::result::Result<bool, String> {
     }
 }
 
+options! {
+    /// Which FLOPs count.
+    flops: FlopCount = FlopCount::Matmul, "--flops", choice;
+    /// Full or causal attention FLOPs.
+    attention_flops: AttentionFlops = AttentionFlops::Full, "--attention-flops", choice;
+    /// Tokens a sliding-window layer's KV cache holds.
+    sliding_cache: SlidingCache = SlidingCache::Window, "--sliding-cache", choice;
+    /// Which activations are kept for the backward pass.
+    activations: ActivationConvention = ActivationConvention::Cs336, "--activations", choice;
+    /// Activation recomputation.
+    recompute: Recompute = Recompute::None, "--recompute", choice;
+    /// Whether dropout runs (torch and manual activation conventions).
+    dropout: Dropout = Dropout::On, "--dropout", choice;
+    /// The attention kernel.
+    attention_kernel: Kernel = Kernel::Standard, "--attention-kernel", choice;
+    /// Bytes per element (a precision name: fp32, bf16, …).
+    precision: String = Defaults::builtin().options.precision.clone(), "--precision", text;
+    /// How weights, gradients and optimizer state are stored (uniform, mixed, …).
+    layout: String = Defaults::builtin().options.layout.clone(), "--layout", text;
+    /// The optimizer (adamw, adam, sgd-momentum, adafactor, adam-8bit).
+    optimizer: String = Defaults::builtin().options.optimizer.clone(), "--optimizer", text;
+    /// The accelerator.
+    hardware: String = Defaults::builtin().options.hardware.clone(), "--hardware", text;
+    /// A memory budget with its unit (`80GB`, `80GiB`); default: the hardware's readings.
+    memory: Option<String> = None, "--memory", some_text;
+    /// Memory outside tensors, with its unit (CUDA context and allocator reserve, as measured on
+    /// the user's machine); none by default.
+    reserve: Option<String> = None, "--reserve", some_text;
+    /// Temporary buffers counted on top of the kept tensors.
+    temporaries: Temporaries = Temporaries::None, "--temporaries", choice;
+    /// Model FLOPs utilisation, `0.5` or `50%`.
+    mfu: String = Defaults::builtin().options.mfu.clone(), "--mfu", text;
+    /// Optimizer steps.
+    steps: String = Defaults::builtin().options.steps.clone(), "--steps", text;
+    /// A measured throughput in tokens per second, to turn into MFU.
+    tokens_per_second: Option<String> = None, "--tokens-per-second", some_text;
+    /// Parallel degrees, `dp=8,tp=2,pp=4,cp=1` (absent: one GPU).
+    parallel: Option<String> = None, "--parallel", some_text;
+    /// Micro-batches per step (m).
+    micro_batches: Option<String> = None, "--micro-batches", some_text;
+    /// Sequences per micro-batch (b).
+    micro_batch_size: Option<String> = None, "--micro-batch-size", some_text;
+    /// Virtual stages per GPU for the interleaved schedule (v).
+    virtual_stages: Option<String> = None, "--virtual-stages", some_text;
+    /// ZeRO stage or FSDP.
+    zero: Zero = Zero::Stage0, "--zero", choice;
+    /// Whose ZeRO formulas (`derivations/zero.toml`): paper, deepspeed-docs, deepspeed-code.
+    zero_convention: String = Defaults::builtin().options.zero_convention.clone(), "--zero-convention", text;
+    /// Megatron's sequence parallelism (the replicated activations split by t too).
+    sequence_parallel: bool = false, "--sequence-parallel", switch;
+    /// Megatron's distributed optimizer (= ZeRO-1).
+    distributed_optimizer: bool = false, "--distributed-optimizer", switch;
+    /// The pipeline schedule.
+    pipeline_schedule: Schedule = Schedule::OneFOneB, "--pipeline-schedule", choice;
+    /// Which communication overlaps compute.
+    overlap: Overlap = Overlap::DataParallel, "--overlap", choice;
+}
+
 /// The error for an option's value, with the reason in words.
 pub fn bad(option: &str, value: &str, reason: impl Into<String>) -> Error {
     Error::BadOption { option: option.into(), value: value.into(), reason: reason.into() }
-}
-
-impl Options {
-    /// The option names whose values differ from the defaults (`--precision`), in a fixed order.
-    pub fn changed(&self) -> Vec<&'static str> {
-        let d = Options::default();
-        [
-            ("--flops", self.flops != d.flops),
-            ("--attention-flops", self.attention_flops != d.attention_flops),
-            ("--sliding-cache", self.sliding_cache != d.sliding_cache),
-            ("--activations", self.activations != d.activations),
-            ("--recompute", self.recompute != d.recompute),
-            ("--dropout", self.dropout != d.dropout),
-            ("--attention-kernel", self.attention_kernel != d.attention_kernel),
-            ("--precision", self.precision != d.precision),
-            ("--layout", self.layout != d.layout),
-            ("--optimizer", self.optimizer != d.optimizer),
-            ("--hardware", self.hardware != d.hardware),
-            ("--memory", self.memory.is_some()),
-            ("--reserve", self.reserve.is_some()),
-            ("--temporaries", self.temporaries != d.temporaries),
-            ("--mfu", self.mfu != d.mfu),
-            ("--steps", self.steps != d.steps),
-            ("--tokens-per-second", self.tokens_per_second.is_some()),
-            ("--parallel", self.parallel.is_some()),
-            ("--micro-batches", self.micro_batches.is_some()),
-            ("--micro-batch-size", self.micro_batch_size.is_some()),
-            ("--virtual-stages", self.virtual_stages.is_some()),
-            ("--zero", self.zero != d.zero),
-            ("--zero-convention", self.zero_convention != d.zero_convention),
-            ("--sequence-parallel", self.sequence_parallel),
-            ("--distributed-optimizer", self.distributed_optimizer),
-            ("--pipeline-schedule", self.pipeline_schedule != d.pipeline_schedule),
-            ("--overlap", self.overlap != d.overlap),
-        ]
-        .into_iter()
-        .filter(|(_, changed)| *changed)
-        .map(|(name, _)| name)
-        .collect()
-    }
-
-    /// Sets one option by its name as a claims file writes it (`precision = "bf16"`).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
-        let reason = |reason: String| bad(name, value, reason);
-        match name {
-            "flops" => self.flops = value.parse().map_err(reason)?,
-            "attention_flops" => self.attention_flops = value.parse().map_err(reason)?,
-            "sliding_cache" => self.sliding_cache = value.parse().map_err(reason)?,
-            "activations" => self.activations = value.parse().map_err(reason)?,
-            "recompute" => self.recompute = value.parse().map_err(reason)?,
-            "dropout" => self.dropout = value.parse().map_err(reason)?,
-            "attention_kernel" => self.attention_kernel = value.parse().map_err(reason)?,
-            "precision" => self.precision = value.into(),
-            "layout" => self.layout = value.into(),
-            "optimizer" => self.optimizer = value.into(),
-            "hardware" => self.hardware = value.into(),
-            "memory" => self.memory = Some(value.into()),
-            "reserve" => self.reserve = Some(value.into()),
-            "temporaries" => self.temporaries = value.parse().map_err(reason)?,
-            "mfu" => self.mfu = value.into(),
-            "steps" => self.steps = value.into(),
-            "tokens_per_second" => self.tokens_per_second = Some(value.into()),
-            "parallel" => self.parallel = Some(value.into()),
-            "micro_batches" => self.micro_batches = Some(value.into()),
-            "micro_batch_size" => self.micro_batch_size = Some(value.into()),
-            "virtual_stages" => self.virtual_stages = Some(value.into()),
-            "zero" => self.zero = value.parse().map_err(reason)?,
-            "zero_convention" => self.zero_convention = value.into(),
-            "sequence_parallel" => self.sequence_parallel = read_switch(value).map_err(reason)?,
-            "distributed_optimizer" => self.distributed_optimizer = read_switch(value).map_err(reason)?,
-            "pipeline_schedule" => self.pipeline_schedule = value.parse().map_err(reason)?,
-            "overlap" => self.overlap = value.parse().map_err(reason)?,
-            other => {
-                return Err(Error::Unknown {
-                    what: "convention".into(),
-                    name: other.into(),
-                    known: [
-                        "flops",
-                        "attention_flops",
-                        "sliding_cache",
-                        "activations",
-                        "recompute",
-                        "dropout",
-                        "attention_kernel",
-                        "precision",
-                        "layout",
-                        "optimizer",
-                        "hardware",
-                        "memory",
-                        "reserve",
-                        "temporaries",
-                        "mfu",
-                        "steps",
-                        "tokens_per_second",
-                        "parallel",
-                        "micro_batches",
-                        "micro_batch_size",
-                        "virtual_stages",
-                        "zero",
-                        "zero_convention",
-                        "sequence_parallel",
-                        "distributed_optimizer",
-                        "pipeline_schedule",
-                        "overlap",
-                    ]
-                    .map(String::from)
-                    .to_vec(),
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -11,12 +11,13 @@ use crate::facts::Facts;
 use crate::preset::Selection;
 use crate::quantity::Catalog;
 use crate::request::PlanRequest;
+use crate::symbol::Role;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// One layout and what it costs per GPU.
 #[derive(Clone, Debug, Serialize)]
-pub struct Layout {
+pub struct PlannedLayout {
     /// Data-parallel degree.
     pub dp: u64,
     /// Tensor-parallel degree.
@@ -71,7 +72,7 @@ pub struct Plan {
     /// Layouts that fit.
     pub fitting: usize,
     /// The best, fastest first.
-    pub layouts: Vec<Layout>,
+    pub layouts: Vec<PlannedLayout>,
     /// Families that cannot work.
     pub rejected: Vec<Rejected>,
 }
@@ -85,6 +86,19 @@ type Degrees = [(&'static str, u64); 7];
 /// Per family of layouts: the least memory estimated, whether any layout fits, and the layout
 /// (its forms' key and degrees) where the least was found.
 type FamilyLeast = (f64, bool, Option<(String, Degrees)>);
+
+/// A layout's degrees d, t, p, c, m, b, v bound to the symbols that play them.
+fn layout_degrees([d, t, p, c, m, b, v]: [u64; 7]) -> Degrees {
+    [
+        (Role::DataParallel.symbol(), d),
+        (Role::TensorParallel.symbol(), t),
+        (Role::PipelineParallel.symbol(), p),
+        (Role::ContextParallel.symbol(), c),
+        (Role::MicroBatches.symbol(), m),
+        (Role::MicroBatchSize.symbol(), b),
+        (Role::VirtualStages.symbol(), v),
+    ]
+}
 
 /// The model's values with a layout's degrees bound.
 fn at_degrees(values: &BTreeMap<String, Rational>, degrees: &[(&str, u64)]) -> BTreeMap<String, Rational> {
@@ -153,10 +167,11 @@ pub fn plan(data: &Facts, selection: &Selection, request: &PlanRequest) -> Resul
     };
     // The closed forms per family of conventions, built once.
     let mut forms: BTreeMap<String, Option<Forms>> = BTreeMap::new();
-    let mut candidates: Vec<(f64, Layout, String)> = Vec::new();
+    let mut candidates: Vec<(f64, PlannedLayout, String)> = Vec::new();
     // Per family (dp, tp, pp, cp): the least memory any of its layouts needs, and whether one fits.
     // Per family: the least memory, whether a layout fits, and where the least was found.
     let mut families: BTreeMap<String, FamilyLeast> = BTreeMap::new();
+    let grid = &crate::options::Defaults::builtin().plan;
     let mut tried = 0;
     if gpus == 0 || gpus > MAX_GPUS {
         return Err(Error::BadOption {
@@ -187,12 +202,12 @@ pub fn plan(data: &Facts, selection: &Selection, request: &PlanRequest) -> Resul
                 }
                 continue;
             }
-            for c in [1u64, 2, 4, 8].into_iter().filter(|c| (gpus / (t * p)).is_multiple_of(*c)) {
+            for c in grid.context_parallel.iter().copied().filter(|c| (gpus / (t * p)).is_multiple_of(*c)) {
                 if !request.seq.is_multiple_of(c) {
                     continue;
                 }
                 let d = gpus / (t * p * c);
-                for b in [1u64, 2, 4, 8] {
+                for b in grid.micro_batch_size.iter().copied() {
                     if !request.global_batch.is_multiple_of(d * b) {
                         continue;
                     }
@@ -233,8 +248,7 @@ pub fn plan(data: &Facts, selection: &Selection, request: &PlanRequest) -> Resul
                                     .iter()
                                     .filter_map(|(k, v)| Some((k.clone(), num_traits::ToPrimitive::to_f64(v)?)))
                                     .collect();
-                                let degrees: Degrees =
-                                    [("d", d), ("t", t), ("p", p), ("c", c), ("m", m), ("b", b), ("v", 1)];
+                                let degrees: Degrees = layout_degrees([d, t, p, c, m, b, 1]);
                                 for (s, v) in degrees {
                                     at.insert(s.into(), v as f64);
                                 }
@@ -253,7 +267,7 @@ pub fn plan(data: &Facts, selection: &Selection, request: &PlanRequest) -> Resul
                                 if !fits {
                                     continue;
                                 }
-                                let layout = Layout {
+                                let layout = PlannedLayout {
                                     dp: d,
                                     tp: t,
                                     pp: p,
@@ -312,15 +326,15 @@ pub fn plan(data: &Facts, selection: &Selection, request: &PlanRequest) -> Resul
         let Some(Some((memory, time, terms))) = forms.get(&key) else { continue };
         let exact = at_degrees(
             &values,
-            &[
-                ("d", layout.dp),
-                ("t", layout.tp),
-                ("p", layout.pp),
-                ("c", layout.cp),
-                ("m", layout.micro_batches),
-                ("b", layout.micro_batch_size),
-                ("v", 1),
-            ],
+            &layout_degrees([
+                layout.dp,
+                layout.tp,
+                layout.pp,
+                layout.cp,
+                layout.micro_batches,
+                layout.micro_batch_size,
+                1,
+            ]),
         );
         // The step time shown is the exact one, rounded once to microseconds.
         if let Ok(seconds) = algebra::evaluate(time, &exact) {

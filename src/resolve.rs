@@ -15,8 +15,8 @@ use crate::options::{
 use crate::preset::{self, Selection};
 use crate::quantity::parallel::{ParallelSettings, zero_stage};
 use crate::quantity::{Catalog, Conventions};
-use crate::request::{DEFAULT_MODEL, DeriveRequest, List};
-use crate::symbol::SymbolTable;
+use crate::request::{DeriveRequest, List, default_model_name};
+use crate::symbol::{Role, SymbolTable};
 use std::collections::BTreeMap;
 
 /// The options checked and resolved against the data.
@@ -77,8 +77,8 @@ pub fn conventions(options: &Options, data: &Facts) -> Result<Conventions> {
     })
 }
 
-/// The option spelling of each degree and its symbol.
-const DEGREES: [(&str, &str); 4] = [("dp", "d"), ("tp", "t"), ("pp", "p"), ("cp", "c")];
+/// The option spelling of each degree of `--parallel`, in the order of [`Role::GPU_DEGREES`].
+const DEGREE_FLAGS: [&str; 4] = ["dp", "tp", "pp", "cp"];
 
 /// The parallel options resolved: `None` when none is given (one GPU).
 pub fn parallel(options: &Options, data: &Facts) -> Result<Option<ParallelSettings>> {
@@ -104,7 +104,7 @@ pub fn parallel(options: &Options, data: &Facts) -> Result<Option<ParallelSettin
             .ok_or_else(|| bad(option, text, "a positive whole number".into()))
     };
     let mut degrees: BTreeMap<String, Rational> =
-        ["d", "t", "p", "c", "m", "v", "b"].iter().map(|s| (s.to_string(), Rational::from_integer(1.into()))).collect();
+        Role::DEGREES.iter().map(|r| (r.symbol().to_string(), Rational::from_integer(1.into()))).collect();
     if let Some(text) = &options.parallel {
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part
@@ -135,25 +135,31 @@ pub fn parallel(options: &Options, data: &Facts) -> Result<Option<ParallelSettin
                 }
                 continue;
             }
-            let symbol = DEGREES.iter().find(|(k, _)| *k == key).map(|(_, s)| *s).ok_or_else(|| {
-                bad("--parallel", text, format!("`{key}` is not a degree; use dp, tp, pp, cp (and ep)"))
-            })?;
+            let symbol = DEGREE_FLAGS
+                .iter()
+                .zip(Role::GPU_DEGREES)
+                .find(|(k, _)| **k == key)
+                .map(|(_, r)| r.symbol())
+                .ok_or_else(|| {
+                    bad("--parallel", text, format!("`{key}` is not a degree; use dp, tp, pp, cp (and ep)"))
+                })?;
             degrees.insert(symbol.into(), value);
         }
     }
     for (option, symbol, value) in [
-        ("--micro-batches", "m", &options.micro_batches),
-        ("--micro-batch-size", "b", &options.micro_batch_size),
-        ("--virtual-stages", "v", &options.virtual_stages),
+        ("--micro-batches", Role::MicroBatches.symbol(), &options.micro_batches),
+        ("--micro-batch-size", Role::MicroBatchSize.symbol(), &options.micro_batch_size),
+        ("--virtual-stages", Role::VirtualStages.symbol(), &options.virtual_stages),
     ] {
         if let Some(text) = value {
             degrees.insert(symbol.into(), whole(option, text)?);
         }
     }
-    if options.pipeline_schedule == Schedule::OneFOneB && degrees["v"] != Rational::from_integer(1.into()) {
+    let virtual_stages = &degrees[Role::VirtualStages.symbol()];
+    if options.pipeline_schedule == Schedule::OneFOneB && *virtual_stages != Rational::from_integer(1.into()) {
         return Err(bad(
             "--virtual-stages",
-            &degrees["v"].to_string(),
+            &virtual_stages.to_string(),
             "virtual stages need --pipeline-schedule interleaved".into(),
         ));
     }
@@ -207,7 +213,7 @@ pub fn listing(data: &Facts, what: List) -> Result<Vec<(String, String)>> {
             data.symbols.all().iter().map(|s| (format!("{} {}", s.short, s.long), s.meaning.clone())).collect()
         }
         List::Quantities => {
-            let selection = select(data, DEFAULT_MODEL, None, None)?;
+            let selection = select(data, default_model_name(), None, None)?;
             let conventions = conventions(&Options::default(), data)?;
             Catalog::new(&selection.model, &conventions).listing()
         }

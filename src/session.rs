@@ -35,12 +35,12 @@ pub use crate::facts::Facts;
 pub use crate::loader::DataFile;
 pub use crate::plan::{Plan, document as plan_document};
 pub use crate::request::{
-    AuditRequest, CHART_HEIGHT, CHART_WIDTH, ChartKind, DEFAULT_MODEL, DeriveRequest, List, PlanRequest, PlotRequest,
-    ServeRequest, check_flags, default_model,
+    AuditRequest, CHART_HEIGHT, CHART_WIDTH, ChartKind, DeriveRequest, List, PlanRequest, PlotRequest, ServeRequest,
+    check_flags, default_model, default_model_name,
 };
 pub use crate::resolve::{import_hf, is_sheet, listing, parse_set};
 pub use crate::sheet::Sheet;
-pub use crate::sweep::{Axis, Format as RowFormat, SweepRequest};
+pub use crate::sweep::{Axis, RowFormat, SweepRequest};
 
 /// How a session starts: how it waits for another run of the same user, and a user's data files
 /// (named by their path inside the data directory: `hardware.toml`, `optimizers/NAME.toml`, …).

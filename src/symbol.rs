@@ -70,6 +70,36 @@ pub enum Role {
     WindowSpan,
     /// Tokens transformers' dynamic cache keeps for a sliding layer: min(T, W − 1) (T_h).
     WindowCache,
+    /// The data-parallel degree (d).
+    DataParallel,
+    /// The tensor-parallel degree (t).
+    TensorParallel,
+    /// The pipeline-parallel degree (p).
+    PipelineParallel,
+    /// The context-parallel degree (c).
+    ContextParallel,
+    /// Micro-batches per step and pipeline (m).
+    MicroBatches,
+    /// Sequences per micro-batch (b).
+    MicroBatchSize,
+    /// Virtual pipeline stages per GPU (v).
+    VirtualStages,
+}
+
+impl Role {
+    /// The parallel degrees, in the order layouts are written: d, t, p, c.
+    pub const GPU_DEGREES: [Role; 4] =
+        [Role::DataParallel, Role::TensorParallel, Role::PipelineParallel, Role::ContextParallel];
+    /// Every degree of a parallel layout: the four above, then m, v, b.
+    pub const DEGREES: [Role; 7] = [
+        Role::DataParallel,
+        Role::TensorParallel,
+        Role::PipelineParallel,
+        Role::ContextParallel,
+        Role::MicroBatches,
+        Role::VirtualStages,
+        Role::MicroBatchSize,
+    ];
 }
 
 impl Role {
@@ -148,6 +178,13 @@ impl SymbolTable {
             Role::Window,
             Role::WindowSpan,
             Role::WindowCache,
+            Role::DataParallel,
+            Role::TensorParallel,
+            Role::PipelineParallel,
+            Role::ContextParallel,
+            Role::MicroBatches,
+            Role::MicroBatchSize,
+            Role::VirtualStages,
         ];
         for role in roles {
             if file.symbol.iter().filter(|s| s.role == Some(role)).count() != 1 {

@@ -34,7 +34,7 @@ pub(super) fn factor_caret(text: &str, offset: usize, factor: &Rational) -> Opti
 pub(super) fn check_formula(
     claim: &Claim,
     part: &Range<usize>,
-    reading: &reference::Reading,
+    reading: &reference::MarkedFormula,
     target: &Target,
     r: &Reference,
 ) -> (Finding, Option<Rational>) {

@@ -60,7 +60,7 @@ fn base_of_marker(name: &str) -> Option<Base> {
 
 /// A claim's formula read with markers: quantities as `q_<index>`, unit words as `unit_<base>`
 /// times their factor, so that units can be inferred before the algebra.
-pub struct Reading {
+pub struct MarkedFormula {
     /// The expression with markers.
     pub marked: Expr,
     /// Notes on how ambiguous names were read.
@@ -246,17 +246,17 @@ impl<'e> Reference<'e> {
     }
 
     /// Reads a formula of a claim in people notation.
-    pub fn read(&self, text: &str, units_only: bool) -> Result<Reading, algebra::ParseError> {
+    pub fn read(&self, text: &str, units_only: bool) -> Result<MarkedFormula, algebra::ParseError> {
         let notes = RefCell::new(Vec::new());
         let resolve = |name: &str| self.resolve(name, units_only, &notes);
         let marked = algebra::parse_with(text, &resolve, algebra::Syntax::people())?;
         let mut notes = notes.into_inner();
         notes.extend(juxtaposition_notes(text, algebra::Syntax::people()));
-        Ok(Reading { marked, notes })
+        Ok(MarkedFormula { marked, notes })
     }
 
     /// Reads a stated number with its units (`2.13B params`, `8B` for a count, `565 days`).
-    pub fn read_stated(&self, text: &str, counts: bool) -> Result<Reading, algebra::ParseError> {
+    pub fn read_stated(&self, text: &str, counts: bool) -> Result<MarkedFormula, algebra::ParseError> {
         if let Some(number) = text.trim_end().strip_suffix('%') {
             let mut reading = self.read_stated(number, counts)?;
             reading.marked = reading.marked * Expr::num(Rational::new(1.into(), 100.into()));
@@ -273,7 +273,7 @@ impl<'e> Reference<'e> {
                 notes.push(format!("read `{written}` as {} (a magnitude suffix)", crate::dim::exact(&value)));
             }
         }
-        Ok(Reading { marked, notes })
+        Ok(MarkedFormula { marked, notes })
     }
 
     /// The formula with markers replaced: quantities by their rules-built expressions, units by 1.

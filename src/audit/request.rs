@@ -8,7 +8,7 @@ use crate::algebra::Engine;
 use crate::diagnostic::{Diagnostic, Label, Source};
 use crate::error::{Error, Result};
 use crate::facts::Facts;
-use crate::request::{AuditRequest, DEFAULT_MODEL, DeriveRequest};
+use crate::request::{AuditRequest, DeriveRequest, default_model_name};
 use crate::resolve::prepare;
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ pub fn answer(engine: &Engine, data: &Facts, request: &AuditRequest) -> Result<R
             "give at least one claim, e.g. \"params = 2*V*H + L*(16*H^2 + 2*H) + H\", or --claims FILE".into(),
         ));
     }
-    let default_model = request.model.clone().or(file_model).unwrap_or_else(|| DEFAULT_MODEL.to_string());
+    let default_model = request.model.clone().or(file_model).unwrap_or_else(|| default_model_name().to_string());
     // Claims are checked in groups that share a model, conventions and bindings.
     type Group = (String, Vec<(String, String)>, Vec<String>);
     let key = |c: &Claim| -> Group {

@@ -99,7 +99,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                     )));
                 }
                 (Some(n), None) | (None, Some(n)) => n.clone(),
-                (None, None) => tally::session::DEFAULT_MODEL.to_string(),
+                (None, None) => tally::session::default_model_name().to_string(),
             };
             let sheet = model::sheet_file(&name, args.model.model.is_none(), inputs)?;
             let mut doc = if args.model.model.is_none()
@@ -156,7 +156,7 @@ fn run(cli: Cli, inputs: &mut Inputs) -> Result<u8, Error> {
                 return Err(Error::Usage("--gpus, --seq and --global-batch are positive whole numbers".into()));
             }
             let session = open(inputs)?;
-            let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
+            let name = args.model.model.clone().unwrap_or_else(|| tally::session::default_model_name().to_string());
             let (file, preset) = model::model_source(&args.model, &name, session.facts(), inputs)?;
             let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
             let plan = tally::session::PlanRequest {

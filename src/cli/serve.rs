@@ -61,7 +61,7 @@ pub fn run(args: &ServeArgs, session: Session, inputs: &mut Inputs, width: Optio
         sliding_cache: args.sliding_cache,
         ..Options::default()
     };
-    let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
+    let name = args.model.model.clone().unwrap_or_else(|| tally::session::default_model_name().to_string());
     let (file, preset) = super::model::model_source(&args.model, &name, session.facts(), inputs)?;
     let request = DeriveRequest { model: name, file, preset, sets: args.model.sets.clone(), options };
     let serve = ServeRequest {

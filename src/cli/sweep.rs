@@ -28,7 +28,7 @@ pub struct SweepArgs {
 
 /// Runs `tally sweep`, writing rows to stdout as they are evaluated.
 pub fn run(args: &SweepArgs, session: Session, inputs: &mut Inputs) -> Result<(), Error> {
-    let name = args.model.model.clone().unwrap_or_else(|| tally::session::DEFAULT_MODEL.to_string());
+    let name = args.model.model.clone().unwrap_or_else(|| tally::session::default_model_name().to_string());
     let (file, preset) = super::model::model_source(&args.model, &name, session.facts(), inputs)?;
     let axes = args.vary.iter().map(|v| Axis::parse(v, session.facts())).collect::<Result<Vec<_>, _>>()?;
     if args.model.model.is_some() && axes.iter().any(|a| matches!(a, Axis::Model(_))) {

@@ -6,6 +6,7 @@ use super::{Block, Equation, text};
 use crate::dim;
 use crate::error::Result;
 use crate::quantity::{Catalog, Context, Quantity};
+use crate::symbol::Role;
 
 /// Equations for the per-GPU quantities that exist, with what they stand for.
 const SHOWN: [(&str, &str, &str); 14] = [
@@ -33,13 +34,16 @@ pub fn parallel_section(
     quantities: &mut Vec<Quantity>,
 ) -> Result<()> {
     let Some(parallel) = catalog.conventions.parallel.as_ref() else { return Ok(()) };
-    let degree = |s: &str| parallel.degrees.get(s).map(dim::exact).unwrap_or_else(|| "1".into());
+    let value = |r: Role| {
+        parallel.degrees.get(r.symbol()).cloned().unwrap_or_else(|| crate::algebra::Rational::from_integer(1.into()))
+    };
+    let degree = |r: Role| dim::exact(&value(r));
     blocks.push(Block::Heading(format!(
         "Per GPU: dp={} × tp={} × pp={} × cp={} ({} GPUs)",
-        degree("d"),
-        degree("t"),
-        degree("p"),
-        degree("c"),
+        degree(Role::DataParallel),
+        degree(Role::TensorParallel),
+        degree(Role::PipelineParallel),
+        degree(Role::ContextParallel),
         dim::exact(&parallel.gpus())
     )));
     let zero = match parallel.zero {
@@ -48,13 +52,13 @@ pub fn parallel_section(
     };
     blocks.push(Block::Paragraph(vec![text(format!(
         "The most-loaded GPU is the first pipeline stage: the token embedding and L/p blocks (the LM head sits on the last stage{}). Tensor parallelism splits every linear and embedding weight by t (norm gains are replicated) and, Megatron style, the activations between a column- and a row-parallel linear{}; context parallelism splits the sequence by c. Each data-parallel rank runs m micro-batches of b sequences (global batch d·m·b = {} sequences); with {} the first stage holds {} micro-batches' activations. Model states: {}, {} convention — {}.",
-        if parallel.degrees.get("p").is_some_and(|p| *p == crate::algebra::Rational::from_integer(1.into())) {
+        if value(Role::PipelineParallel) == crate::algebra::Rational::from_integer(1.into()) {
             "; with one stage, everything is here"
         } else {
             ""
         },
         if parallel.sequence_parallel { ", and with sequence parallelism the rest of them too" } else { "" },
-        dim::exact(&(["d", "m", "b"].iter().map(|s| parallel.degrees.get(*s).cloned().unwrap_or_else(|| crate::algebra::Rational::from_integer(1.into()))).product::<crate::algebra::Rational>())),
+        dim::exact(&(value(Role::DataParallel) * value(Role::MicroBatches) * value(Role::MicroBatchSize))),
         match parallel.schedule {
             crate::options::Schedule::OneFOneB => "1F1B",
             crate::options::Schedule::Interleaved => "the interleaved schedule",
@@ -155,18 +159,18 @@ fn bounds(catalog: &Catalog, ctx: &Context, blocks: &mut Vec<Block>, quantities:
     let by_name = |text: &str| crate::algebra::parse(text, &crate::algebra::any_symbol).ok();
     let mut equations = Vec::new();
     let lines = [
-        ("b", 1, "a_b", "bytes per sequence of a micro-batch: M_gpu = rest + a_b·b"),
-        ("d", -1, "beta_d", "the bytes ZeRO shards over the d ranks: M_gpu = α + β/d"),
+        (Role::MicroBatchSize, 1, "a_b", "bytes per sequence of a micro-batch: M_gpu = rest + a_b·b"),
+        (Role::DataParallel, -1, "beta_d", "the bytes ZeRO shards over the d ranks: M_gpu = α + β/d"),
     ];
-    for (symbol, power, name, note) in lines {
-        let Some(line) = crate::quantity::BatchLine::in_power(ctx, &total, symbol, power)? else { continue };
+    for (role, power, name, note) in lines {
+        let Some(line) = crate::quantity::BatchLine::in_power(ctx, &total, role.symbol(), power)? else { continue };
         let unit = crate::dim::Unit::byte();
         equations.push(Equation::of(
             name,
             vec![super::Side::Expr(line.a_expr.clone()), super::Side::Value(line.a.clone(), unit.clone())],
             note,
         ));
-        if symbol == "d" {
+        if role == Role::DataParallel {
             equations.push(Equation::of(
                 "alpha_d",
                 vec![super::Side::Value(line.b.clone(), unit)],

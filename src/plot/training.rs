@@ -198,7 +198,12 @@ pub(super) fn time_vs_gpus(session: &dyn Evaluate, request: &DeriveRequest, plot
             "this chart sets --parallel dp=N and the micro-batch itself; leave out --parallel, --micro-batches and --micro-batch-size".into(),
         ));
     }
-    refuse_sets(data, request, &["d", "b", "m"], "the data-parallel degree")?;
+    refuse_sets(
+        data,
+        request,
+        &[Role::DataParallel.symbol(), Role::MicroBatchSize.symbol(), Role::MicroBatches.symbol()],
+        "the data-parallel degree",
+    )?;
     let setting = Setting::of(data, request)?;
     if setting.conventions.hardware.links.is_none() {
         return Err(Error::BadOption {
@@ -334,7 +339,7 @@ pub(super) fn gpu_memory(session: &dyn Evaluate, request: &DeriveRequest, plot: 
             setting.training(),
             parallel.zero,
             parallel.convention.name,
-            setting.bound(&["T", "b", "m"])
+            setting.bound(&[Role::Context.symbol(), Role::MicroBatchSize.symbol(), Role::MicroBatches.symbol()])
         ),
         x: Axis::linear("parallel layout (--parallel)", -0.5, layouts.len() as f64 - 0.5).with_ticks(ticks),
         y: Axis::linear("memory per GPU (GB, 10⁹ bytes)", 0.0, nice_ceiling(top * 1.08)),

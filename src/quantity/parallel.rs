@@ -127,22 +127,23 @@ impl ParallelSettings {
     /// parallelism the tokens of a sequence — at the model's bound `values`; `option` and `value`
     /// name what the user wrote, for the message. Every command checks degrees here.
     pub fn check_splits(&self, values: &BTreeMap<String, Rational>, option: &str, value: &str) -> Result<()> {
-        let splits: [(&[&str], &str, &str, &str); 4] = [
-            (&["t"], "tp", "A", "attention heads"),
-            (&["t"], "tp", "K", "key/value heads"),
-            (&["p", "v"], "pp", "L", "layers"),
-            (&["c"], "cp", "T", "tokens per sequence"),
+        let splits: [(&[Role], &str, &str, &str); 4] = [
+            (&[Role::TensorParallel], "tp", "A", "attention heads"),
+            (&[Role::TensorParallel], "tp", "K", "key/value heads"),
+            (&[Role::PipelineParallel, Role::VirtualStages], "pp", Role::Layers.symbol(), "layers"),
+            (&[Role::ContextParallel], "cp", Role::Context.symbol(), "tokens per sequence"),
         ];
         for (symbols, flag, size, what) in splits {
             let Some(n) = values.get(size) else { continue };
-            let d: Rational = symbols.iter().map(|s| self.degree(s)).product();
+            let d: Rational = symbols.iter().map(|r| self.degree(*r)).product();
             if !(n.clone() / d.clone()).is_integer() {
                 // Degrees as the user writes them (pp=1000), sizes grouped (1,024 tokens).
-                let over = if symbols.len() > 1 && self.degree("v") != Rational::from_integer(1.into()) {
+                let over = if symbols.len() > 1 && self.degree(Role::VirtualStages) != Rational::from_integer(1.into())
+                {
                     format!(
                         "{flag}={} × {} virtual stages",
-                        crate::dim::plain(&self.degree("p")),
-                        crate::dim::plain(&self.degree("v"))
+                        crate::dim::plain(&self.degree(Role::PipelineParallel)),
+                        crate::dim::plain(&self.degree(Role::VirtualStages))
                     )
                 } else {
                     format!("{flag}={}", crate::dim::plain(&d))
@@ -162,13 +163,13 @@ impl ParallelSettings {
         self.degrees.iter().map(|(s, v)| (s.clone(), v.clone(), Origin::Option("--parallel".into()))).collect()
     }
 
-    fn degree(&self, symbol: &str) -> Rational {
-        self.degrees.get(symbol).cloned().unwrap_or_else(|| Rational::from_integer(1.into()))
+    fn degree(&self, role: Role) -> Rational {
+        self.degrees.get(role.symbol()).cloned().unwrap_or_else(|| Rational::from_integer(1.into()))
     }
 
     /// GPUs in all: d·t·p·c.
     pub fn gpus(&self) -> Rational {
-        ["d", "t", "p", "c"].iter().map(|s| self.degree(s)).product()
+        Role::GPU_DEGREES.iter().map(|r| self.degree(*r)).product()
     }
 }
 
@@ -180,10 +181,6 @@ pub fn zero_stage(zero: Zero) -> u8 {
         Zero::Stage2 => 2,
         Zero::Stage3 | Zero::Fsdp => 3,
     }
-}
-
-fn sym(s: &str) -> Expr {
-    Expr::sym(s)
 }
 
 /// What one GPU (the first pipeline stage) holds, computes and sends per step.
@@ -222,8 +219,12 @@ pub fn per_gpu(tensors: Vec<StageTensor>, sequence_parallel: bool) -> Expr {
         tensors
             .into_iter()
             .map(|t| {
-                let bytes = t.total().substitute(&|s| (s == batch).then(|| sym("b")));
-                let split = if t.sharded || sequence_parallel { sym("t") * sym("c") } else { sym("c") };
+                let bytes = t.total().substitute(&|s| (s == batch).then(|| Role::MicroBatchSize.expr()));
+                let split = if t.sharded || sequence_parallel {
+                    Role::TensorParallel.expr() * Role::ContextParallel.expr()
+                } else {
+                    Role::ContextParallel.expr()
+                };
                 bytes * split.pow(-1)
             })
             .collect(),
@@ -239,8 +240,16 @@ pub fn gpu_terms(
     layout_bytes: (i64, i64, Expr),
     step_flops: &Expr,
 ) -> GpuTerms {
-    let (d, t, p, c, m, v, b) = (sym("d"), sym("t"), sym("p"), sym("c"), sym("m"), sym("v"), sym("b"));
-    let one_stage = parallel.degree("p") == Rational::from_integer(1.into());
+    let (d, t, p, c, m, v, b) = (
+        Role::DataParallel.expr(),
+        Role::TensorParallel.expr(),
+        Role::PipelineParallel.expr(),
+        Role::ContextParallel.expr(),
+        Role::MicroBatches.expr(),
+        Role::VirtualStages.expr(),
+        Role::MicroBatchSize.expr(),
+    );
+    let one_stage = parallel.degree(Role::PipelineParallel) == Rational::from_integer(1.into());
     // The first pipeline stage: the embedding and L/p blocks (with one stage, everything).
     let on_first_stage = |stage: &Stage| -> Option<Expr> {
         if stage.repeat != Expr::one() {

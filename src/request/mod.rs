@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 pub use points::{Points, read_points};
 
-/// The model derived and audited against when none is named.
-pub const DEFAULT_MODEL: &str = "gpt2-xl";
+/// The model derived and audited against when none is named (`derivations/defaults.toml`).
+pub fn default_model_name() -> &'static str {
+    &crate::options::Defaults::builtin().model
+}
 
 /// What to derive: a model (a built-in name, or a model file's text), a preset, `SYMBOL=VALUE`
 /// bindings and the options.
@@ -151,7 +153,7 @@ pub struct PlotRequest {
 pub fn default_model(kind: ChartKind) -> &'static str {
     match kind {
         ChartKind::SharesVsSize => "cs336-2025",
-        _ => DEFAULT_MODEL,
+        _ => default_model_name(),
     }
 }
 

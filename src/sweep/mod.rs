@@ -8,7 +8,7 @@ mod output;
 mod poly;
 mod values;
 
-pub use output::{Format, run};
+pub use output::{RowFormat, run};
 pub use poly::Poly;
 pub use values::Values;
 

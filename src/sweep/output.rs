@@ -10,7 +10,7 @@ use std::io::Write;
 
 choices! {
     /// How sweep rows are written.
-    Format {
+    RowFormat {
         /// Comma-separated values with a header row.
         #[default]
         Csv = "csv",
@@ -24,7 +24,7 @@ choices! {
 /// Runs `request` in `session`, writing rows to `out` as they are evaluated. The whole request is
 /// checked first — its size, every model and convention it names compiled, every size at every
 /// point — so a sweep that fails prints nothing.
-pub fn run(session: &dyn Compile, request: &SweepRequest, format: Format, out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &dyn Compile, request: &SweepRequest, format: RowFormat, out: &mut dyn Write) -> Result<()> {
     super::size(&request.axes)?;
     super::check_axes(request, session.facts())?;
     let symbol_axes: Vec<(usize, &str, &Values)> = request
@@ -110,7 +110,7 @@ impl Cell<'_> {
 }
 
 struct Rows<'h> {
-    format: Format,
+    format: RowFormat,
     header: &'h [String],
     written: usize,
     line: Vec<u8>,
@@ -119,9 +119,9 @@ struct Rows<'h> {
 impl Rows<'_> {
     fn start(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
         match self.format {
-            Format::Csv => writeln!(out, "{}", self.header.join(",")),
-            Format::Json => write!(out, "["),
-            Format::Markdown => {
+            RowFormat::Csv => writeln!(out, "{}", self.header.join(",")),
+            RowFormat::Json => write!(out, "["),
+            RowFormat::Markdown => {
                 writeln!(out, "| {} |", self.header.join(" | "))?;
                 writeln!(out, "|{}", self.header.iter().map(|_| "---:|").collect::<String>())
             }
@@ -145,7 +145,7 @@ impl Rows<'_> {
             String::from_utf8(bytes).unwrap_or_default()
         };
         match self.format {
-            Format::Csv => {
+            RowFormat::Csv => {
                 for (i, c) in cells.iter().enumerate() {
                     if i > 0 {
                         out.write_all(b",")?;
@@ -154,7 +154,7 @@ impl Rows<'_> {
                 }
                 out.write_all(b"\n")?;
             }
-            Format::Markdown => {
+            RowFormat::Markdown => {
                 out.write_all(b"|")?;
                 for c in cells {
                     out.write_all(b" ")?;
@@ -163,7 +163,7 @@ impl Rows<'_> {
                 }
                 out.write_all(b"\n")?;
             }
-            Format::Json => {
+            RowFormat::Json => {
                 let fields: Vec<String> = self
                     .header
                     .iter()
@@ -187,7 +187,7 @@ impl Rows<'_> {
 
     fn end(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
         match self.format {
-            Format::Json => writeln!(out, "\n]"),
+            RowFormat::Json => writeln!(out, "\n]"),
             _ => Ok(()),
         }?;
         out.flush()

@@ -10,6 +10,7 @@ use crate::dim::{self, Unit};
 use crate::error::Result;
 use crate::quantity::memory::largest_batch;
 use crate::quantity::{Context, Quantity};
+use crate::symbol::Role;
 
 /// The boundary quantities: name, what it solves for and which budget (0 the first reading).
 const BOUNDS: [(&str, Solve, usize); 4] = [
@@ -64,8 +65,8 @@ impl Catalog<'_> {
         let Some((label, budget)) = self.conventions.budgets().get(*index).cloned() else { return Ok(None) };
         let Some(total) = self.raw("gpu.memory.total") else { return Ok(None) };
         let (symbol, power) = match solve {
-            Solve::MicroBatch => ("b", 1),
-            Solve::DataParallel => ("d", -1),
+            Solve::MicroBatch => (Role::MicroBatchSize.symbol(), 1),
+            Solve::DataParallel => (Role::DataParallel.symbol(), -1),
         };
         let Some(line) = BatchLine::in_power(ctx, &total, symbol, power)? else { return Ok(None) };
         let quantity = |title: String, closed: Expr, value: Option<Rational>, verdict: Option<String>| Quantity {

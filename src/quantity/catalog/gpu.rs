@@ -177,13 +177,14 @@ impl Catalog<'_> {
         let links = c.hardware.links.as_ref()?;
         let g = self.gpu()?;
         let per_node = Rational::from_integer(links.gpus_per_node.into());
-        let degree = |s: &str| parallel.degrees.get(s).cloned().unwrap_or_else(|| Rational::from_integer(1.into()));
+        let degree =
+            |r: Role| parallel.degrees.get(r.symbol()).cloned().unwrap_or_else(|| Rational::from_integer(1.into()));
         let over = |within: bool| Expr::num(if within { links.node.clone() } else { links.network.clone() }).pow(-1);
         let all_within = parallel.gpus() <= per_node;
         let compute = g.flops * (Role::Mfu.expr() * Role::Peak.expr()).pow(-1) * (Expr::one() + g.bubble);
         let mut exposed = vec![
-            g.comm_tp * over(degree("t") <= per_node),
-            g.comm_cp * over(degree("t") * degree("c") <= per_node),
+            g.comm_tp * over(degree(Role::TensorParallel) <= per_node),
+            g.comm_cp * over(degree(Role::TensorParallel) * degree(Role::ContextParallel) <= per_node),
             g.comm_pp * over(all_within),
         ];
         if parallel.overlap == super::super::choices::Overlap::None {
