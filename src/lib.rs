@@ -39,3 +39,13 @@ pub mod sheet;
 pub mod suggestion;
 pub mod sweep;
 pub mod symbol;
+
+// The library's face: the door, what it is asked and what it answers. The modules stay public for
+// tools that need a floor of their own (the tests, the benchmarks).
+pub use audit::Report;
+pub use derivation::Document;
+pub use error::{Error, Result};
+pub use options::Options;
+pub use request::{AuditRequest, DeriveRequest, PlanRequest, PlotRequest, ServeRequest};
+pub use session::{Session, SessionOptions};
+pub use sweep::SweepRequest;
