@@ -70,6 +70,13 @@ pub fn builtin(path: &str) -> Source {
     Source { name: name.to_string(), text: text.to_string() }
 }
 
+/// The built-in file at `path` read by `read`. tally's own files are checked by its tests, so one
+/// that does not read is a bug in tally, not a user's mistake: it panics, naming the file.
+pub fn read_builtin<T>(path: &str, read: impl FnOnce(&Source) -> Result<T>) -> T {
+    let source = builtin(path);
+    read(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
+}
+
 /// The built-in files of one kind, in load order.
 pub fn builtin_of(kind: FileKind) -> impl Iterator<Item = Source> {
     BUILTIN

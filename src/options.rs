@@ -109,10 +109,7 @@ impl Defaults {
     /// The built-in defaults, read once.
     pub fn builtin() -> &'static Defaults {
         static BUILT: std::sync::OnceLock<Defaults> = std::sync::OnceLock::new();
-        BUILT.get_or_init(|| {
-            let source = crate::loader::builtin("derivations/defaults.toml");
-            crate::loader::read_toml(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
-        })
+        BUILT.get_or_init(|| crate::loader::read_builtin("derivations/defaults.toml", crate::loader::read_toml))
     }
 }
 

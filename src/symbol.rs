@@ -158,10 +158,7 @@ impl SymbolTable {
     /// The built-in vocabulary.
     pub fn builtin() -> &'static SymbolTable {
         static BUILT: std::sync::OnceLock<SymbolTable> = std::sync::OnceLock::new();
-        BUILT.get_or_init(|| {
-            let source = crate::loader::builtin("derivations/symbols.toml");
-            SymbolTable::from_source(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
-        })
+        BUILT.get_or_init(|| crate::loader::read_builtin("derivations/symbols.toml", SymbolTable::from_source))
     }
 
     /// Reads a symbols file; every role must be played by exactly one symbol.

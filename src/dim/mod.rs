@@ -208,10 +208,7 @@ impl Units {
     /// The built-in unit words.
     pub fn builtin() -> &'static Units {
         static BUILT: std::sync::OnceLock<Units> = std::sync::OnceLock::new();
-        BUILT.get_or_init(|| {
-            let source = crate::loader::builtin("derivations/units.toml");
-            Units::read(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
-        })
+        BUILT.get_or_init(|| crate::loader::read_builtin("derivations/units.toml", Units::read))
     }
 
     /// Reads the units file.

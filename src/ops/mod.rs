@@ -242,10 +242,7 @@ impl Costs {
     /// The built-in op costs.
     pub fn builtin() -> Costs {
         static BUILT: std::sync::OnceLock<Costs> = std::sync::OnceLock::new();
-        *BUILT.get_or_init(|| {
-            let source = crate::loader::builtin("derivations/ops.toml");
-            Costs::read(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name))
-        })
+        *BUILT.get_or_init(|| crate::loader::read_builtin("derivations/ops.toml", Costs::read))
     }
 
     /// Reads `ops.toml`.

@@ -56,12 +56,8 @@ impl SaveRules {
     /// The built-in save rules, shared.
     pub fn builtin() -> &'static std::sync::Arc<SaveRules> {
         static BUILT: std::sync::OnceLock<std::sync::Arc<SaveRules>> = std::sync::OnceLock::new();
-        BUILT.get_or_init(|| {
-            let source = crate::loader::builtin("derivations/saves.toml");
-            std::sync::Arc::new(
-                SaveRules::read(&source).unwrap_or_else(|e| panic!("built-in {} is invalid: {e}", source.name)),
-            )
-        })
+        BUILT
+            .get_or_init(|| std::sync::Arc::new(crate::loader::read_builtin("derivations/saves.toml", SaveRules::read)))
     }
 
     /// Reads `saves.toml`, every formula parsed with its position.
