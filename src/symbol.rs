@@ -16,6 +16,10 @@ pub struct SymbolDef {
     pub short: String,
     /// Name accepted as a synonym (`d_model`).
     pub long: String,
+    /// Other names people write for it (`hidden_size`, `n_embd`): Hugging Face config keys,
+    /// nanoGPT's and Megatron's names.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// What it counts, for tables and help.
     pub meaning: String,
     /// A per-token axis (B, T): its common power is pulled in front of closed forms.
@@ -198,7 +202,10 @@ impl SymbolTable {
 
     /// Looks a symbol up by short or long name.
     pub fn get(&self, name: &str) -> Option<&SymbolDef> {
-        self.symbols.iter().find(|s| s.short == name || s.long == name)
+        self.symbols
+            .iter()
+            .find(|s| s.short == name || s.long == name)
+            .or_else(|| self.symbols.iter().find(|s| s.aliases.iter().any(|a| a == name)))
     }
 
     /// All symbols in writing order.

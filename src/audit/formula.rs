@@ -3,9 +3,10 @@
 //! missing or extra term attributed to the ops whose rules produce it.
 
 use super::claim::Claim;
+use super::dimension::{Dimension, Mismatch};
 use super::explain::Explanation;
 use super::number::{compare_values, shown};
-use super::reference::{self, Dimension, Reference};
+use super::reference::Reference;
 use super::rounded::{rounded, rounded_precision};
 use super::terms::term_differences;
 use super::{Finding, Target, Verdict, operand_labels, shift, unreadable};
@@ -34,7 +35,7 @@ pub(super) fn factor_caret(text: &str, offset: usize, factor: &Rational) -> Opti
 pub(super) fn check_formula(
     claim: &Claim,
     part: &Range<usize>,
-    reading: &reference::MarkedFormula,
+    reading: &super::reference::MarkedFormula,
     target: &Target,
     r: &Reference,
 ) -> (Finding, Option<Rational>) {
@@ -42,17 +43,25 @@ pub(super) fn check_formula(
     let whole = part.clone();
     let mut evidence = reading.notes.clone();
     let unit = &target.unit;
+    // A unit word standing where the model has a size of the same letters (`h` for `H`) is the
+    // likeliest cause of a dimension error: it leads the report, and the fix writes the size.
+    let shadow = reading.shadowed.first().map(|(word, symbol)| {
+        (format!("`{word}` read as a unit; did you mean the symbol {symbol}?"), format!("write {symbol}, not {word}"))
+    });
     match r.dimension(&reading.marked) {
-        Err(reference::Mismatch(a, b)) => {
+        Err(Mismatch(a, b)) => {
             let labels = operand_labels(text, part.start, r, (&a, &b));
             return (
                 Finding {
                     verdict: Verdict::Wrong,
-                    headline: format!("dimension error: the formula adds {} to {}", a.name(), b.name()),
+                    headline: match &shadow {
+                        Some((cause, _)) => format!("dimension error: {cause}"),
+                        None => format!("dimension error: the formula adds {} to {}", a.name(), b.name()),
+                    },
                     caret: whole,
                     label: "terms in different units".into(),
                     evidence,
-                    fix: Some("add quantities of one unit only".into()),
+                    fix: Some(shadow.map(|(_, fix)| fix).unwrap_or_else(|| "add quantities of one unit only".into())),
                     labels,
                 },
                 None,
@@ -72,11 +81,14 @@ pub(super) fn check_formula(
             return (
                 Finding {
                     verdict: Verdict::Wrong,
-                    headline: format!("dimension error: expected {}, found {}", unit.name(), found.name()),
+                    headline: match &shadow {
+                        Some((cause, _)) => format!("dimension error: {cause}"),
+                        None => format!("dimension error: expected {}, found {}", unit.name(), found.name()),
+                    },
                     caret: whole,
                     label: format!("this is in {}", found.name()),
                     evidence,
-                    fix: None,
+                    fix: shadow.map(|(_, fix)| fix),
                     labels: vec![],
                 },
                 None,

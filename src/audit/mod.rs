@@ -6,6 +6,7 @@
 
 pub mod claim;
 mod derived;
+mod dimension;
 mod explain;
 mod formula;
 mod number;
@@ -24,8 +25,9 @@ use crate::diagnostic::{Diagnostic, Kind, Label, Source};
 use crate::dim::{Base, Unit};
 use crate::quantity::largest_batch;
 use claim::Claim;
+use dimension::{Dimension, Mismatch};
 use num_traits::Zero;
-use reference::{Dimension, Reference};
+use reference::Reference;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -377,7 +379,7 @@ fn target(text: &str, offset: usize, r: &Reference) -> Result<Target, Box<Findin
         // A number times a quantity on the left (`2 * memory.params`) keeps the quantity's unit:
         // on the right a bare number may stand for bytes per parameter, on the left it cannot.
         Ok(Dimension::Free) => r.unit_of_quantities(&reading.marked).unwrap_or_else(Unit::none),
-        Err(reference::Mismatch(a, b)) => {
+        Err(Mismatch(a, b)) => {
             return Err(Box::new(Finding {
                 verdict: Verdict::Wrong,
                 headline: format!("the left side adds {} to {}", a.name(), b.name()),

@@ -2,8 +2,9 @@
 //! written to (or the claim's tolerance), with the known factors that would explain a difference.
 
 use super::claim::Claim;
+use super::dimension::Dimension;
 use super::explain::Explanation;
-use super::reference::{Dimension, Reference};
+use super::reference::Reference;
 use super::{Family, Finding, Target, Verdict, unreadable};
 use crate::algebra::{self, Expr, Rational};
 use crate::dim::{self, Base, Unit};

@@ -53,7 +53,7 @@ fn unit_marker(base: Base) -> Expr {
     Expr::sym(&format!("unit_{}", base.id()))
 }
 
-fn base_of_marker(name: &str) -> Option<Base> {
+pub(super) fn base_of_marker(name: &str) -> Option<Base> {
     let id = name.strip_prefix("unit_")?;
     Base::ALL.into_iter().find(|b| b.id() == id)
 }
@@ -65,20 +65,10 @@ pub struct MarkedFormula {
     pub marked: Expr,
     /// Notes on how ambiguous names were read.
     pub notes: Vec<String>,
+    /// Unit words read where the model has a size of the same letters in another case: the word
+    /// as written and the size's symbol (`h`, `H`).
+    pub shadowed: Vec<(String, String)>,
 }
-
-/// How a formula's dimension came out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Dimension {
-    /// No unit written and none forced: bare numbers and sizes can be read in any unit.
-    Free,
-    /// A definite unit.
-    Known(Unit),
-}
-
-/// Two terms of a sum with different units.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mismatch(pub Unit, pub Unit);
 
 impl<'e> Reference<'e> {
     /// The catalog of `selection` at `bindings` under `conventions`, as the reference for claims.
@@ -123,7 +113,7 @@ impl<'e> Reference<'e> {
         self.quantity_at(i).map(|q| (i, q))
     }
 
-    fn quantity_at(&self, i: usize) -> Option<Quantity> {
+    pub(super) fn quantity_at(&self, i: usize) -> Option<Quantity> {
         if let Some(q) = self.derived.borrow().get(&i) {
             return q.clone();
         }
@@ -146,6 +136,7 @@ impl<'e> Reference<'e> {
         let mut v = self.names.clone();
         v.extend(self.data.aliases.iter().map(|(a, _)| a.clone()));
         v.extend(self.symbols.all().iter().flat_map(|s| [s.short.clone(), s.long.clone()]));
+        v.extend(self.symbols.all().iter().flat_map(|s| s.aliases.iter().cloned()));
         v
     }
 
@@ -155,7 +146,13 @@ impl<'e> Reference<'e> {
     }
 
     /// Resolves one name of a claim's formula. `units_only` is for stated numbers (`565 days`).
-    fn resolve(&self, name: &str, units_only: bool, notes: &RefCell<Vec<String>>) -> Result<Expr, String> {
+    fn resolve(
+        &self,
+        name: &str,
+        units_only: bool,
+        notes: &RefCell<Vec<String>>,
+        shadowed: &RefCell<Vec<(String, String)>>,
+    ) -> Result<Expr, String> {
         if units_only {
             return match self.unit_word(name) {
                 Some((base, factor)) => Ok(Expr::num(factor) * unit_marker(base)),
@@ -166,6 +163,24 @@ impl<'e> Reference<'e> {
         if self.quantity(name).is_none()
             && let Some((base, factor)) = self.unit_word(name)
         {
+            // A unit word that is one of the model's sizes in another letter case (`h` for hours,
+            // `H` the width) may be that size mistyped: say how it was read.
+            let shadows = self.symbols.all().iter().find(|s| {
+                s.short != name
+                    && s.short.eq_ignore_ascii_case(name)
+                    && !s.training
+                    && self.values.contains_key(&s.short)
+            });
+            if let Some(s) = shadows
+                && !shadowed.borrow().iter().any(|(w, _)| w == name)
+            {
+                let unit = crate::dim::exact_with_unit(&factor, &Unit::of(base));
+                notes.borrow_mut().push(format!(
+                    "read `{name}` as a unit ({unit}); did you mean the symbol {} ({})?",
+                    s.short, s.long
+                ));
+                shadowed.borrow_mut().push((name.to_string(), s.short.clone()));
+            }
             return Ok(Expr::num(factor) * unit_marker(base));
         }
         if let Some((i, _)) = self.quantity(name) {
@@ -207,7 +222,7 @@ impl<'e> Reference<'e> {
     }
 
     /// The unit of a symbol that has one (R: FLOP/s), from the symbol data and the unit words.
-    fn symbol_unit(&self, name: &str) -> Option<Unit> {
+    pub(super) fn symbol_unit(&self, name: &str) -> Option<Unit> {
         let written = self.symbols.get(name)?.unit.clone()?;
         let mut unit = Unit::none();
         for (i, part) in written.split('/').enumerate() {
@@ -247,12 +262,12 @@ impl<'e> Reference<'e> {
 
     /// Reads a formula of a claim in people notation.
     pub fn read(&self, text: &str, units_only: bool) -> Result<MarkedFormula, algebra::ParseError> {
-        let notes = RefCell::new(Vec::new());
-        let resolve = |name: &str| self.resolve(name, units_only, &notes);
+        let (notes, shadowed) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
+        let resolve = |name: &str| self.resolve(name, units_only, &notes, &shadowed);
         let marked = algebra::parse_with(text, &resolve, algebra::Syntax::people())?;
         let mut notes = notes.into_inner();
         notes.extend(juxtaposition_notes(text, algebra::Syntax::people()));
-        Ok(MarkedFormula { marked, notes })
+        Ok(MarkedFormula { marked, notes, shadowed: shadowed.into_inner() })
     }
 
     /// Reads a stated number with its units (`2.13B params`, `8B` for a count, `565 days`).
@@ -263,8 +278,8 @@ impl<'e> Reference<'e> {
             reading.notes.push(format!("read `{}` as a fraction: {}/100", text.trim(), number.trim()));
             return Ok(reading);
         }
-        let notes = RefCell::new(Vec::new());
-        let resolve = |name: &str| self.resolve(name, true, &notes);
+        let (notes, shadowed) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
+        let resolve = |name: &str| self.resolve(name, true, &notes, &shadowed);
         let marked = algebra::parse_with(text, &resolve, stated_syntax(counts))?;
         let mut notes = notes.into_inner();
         for (span, value) in algebra::number_literals(text, stated_syntax(counts)) {
@@ -273,7 +288,7 @@ impl<'e> Reference<'e> {
                 notes.push(format!("read `{written}` as {} (a magnitude suffix)", crate::dim::exact(&value)));
             }
         }
-        Ok(MarkedFormula { marked, notes })
+        Ok(MarkedFormula { marked, notes, shadowed: shadowed.into_inner() })
     }
 
     /// The formula with markers replaced: quantities by their rules-built expressions, units by 1.
@@ -322,60 +337,6 @@ impl<'e> Reference<'e> {
                 None => s,
             })
             .collect()
-    }
-
-    /// The unit of a marked formula, or the first sum that adds different units.
-    pub fn dimension(&self, e: &Expr) -> Result<Dimension, Mismatch> {
-        match e {
-            Expr::Num(_) | Expr::Floor(_) | Expr::Ceil(_) => Ok(Dimension::Free),
-            Expr::Sym(name) => {
-                if let Some(base) = base_of_marker(name) {
-                    return Ok(Dimension::Known(Unit::of(base)));
-                }
-                match name.strip_prefix("q_").and_then(|i| i.parse::<usize>().ok()) {
-                    Some(i) => Ok(self.quantity_at(i).map(|q| Dimension::Known(q.unit)).unwrap_or(Dimension::Free)),
-                    None => Ok(self.symbol_unit(name).map(Dimension::Known).unwrap_or(Dimension::Free)),
-                }
-            }
-            Expr::Pow(b, k) => Ok(match self.dimension(b)? {
-                Dimension::Known(u) => {
-                    let mut out = Unit::none();
-                    for _ in 0..k.unsigned_abs() {
-                        out = if *k > 0 { out.times(&u) } else { out.per(&u) };
-                    }
-                    Dimension::Known(out)
-                }
-                Dimension::Free => Dimension::Free,
-            }),
-            Expr::Mul(factors) => {
-                let explicit = factors.iter().any(has_unit_marker);
-                let numeric =
-                    factors.iter().any(|f| matches!(f, Expr::Num(n) if n.numer().magnitude() != n.denom().magnitude()));
-                let mut unit = Unit::none();
-                let mut known = false;
-                for f in factors {
-                    if let Dimension::Known(u) = self.dimension(f)? {
-                        unit = unit.times(&u);
-                        known = true;
-                    }
-                }
-                // A bare number times a count (16 * params) may carry any unit: people write
-                // bytes per parameter without saying so. Written units always count.
-                if known && (explicit || !numeric) { Ok(Dimension::Known(unit)) } else { Ok(Dimension::Free) }
-            }
-            Expr::Add(terms) => {
-                let mut seen: Option<Unit> = None;
-                for t in terms {
-                    if let Dimension::Known(u) = self.dimension(t)? {
-                        match &seen {
-                            Some(s) if *s != u => return Err(Mismatch(s.clone(), u)),
-                            _ => seen = Some(u),
-                        }
-                    }
-                }
-                Ok(seen.map(Dimension::Known).unwrap_or(Dimension::Free))
-            }
-        }
     }
 
     /// Ops whose rules produce a term with this monomial (with its coefficient), grouped by what
@@ -486,13 +447,4 @@ fn juxtaposition_notes(text: &str, syntax: algebra::Syntax) -> Vec<String> {
         }
     }
     notes
-}
-
-fn has_unit_marker(e: &Expr) -> bool {
-    match e {
-        Expr::Sym(s) => base_of_marker(s).is_some(),
-        Expr::Pow(b, _) | Expr::Floor(b) | Expr::Ceil(b) => has_unit_marker(b),
-        Expr::Mul(v) | Expr::Add(v) => v.iter().any(has_unit_marker),
-        Expr::Num(_) => false,
-    }
 }
