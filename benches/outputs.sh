@@ -32,11 +32,11 @@ for p in "--precision bf16 --layout mixed" "--parallel dp=8 --zero 2" "--paralle
   run derive --model llama-3-8b $p --format json
 done
 while IFS= read -r claim; do run audit "$claim"; run audit --format json "$claim"; done < <(
-  for f in tests/audit_fixtures/*.claim; do head -1 "$f"; done)
+  for f in tests/audit_fixtures/*.claim; do grep -v '^# args:' "$f" | head -1; done)
 for f in tests/audit_fixtures/*.claim; do
   args=$(grep -m1 '^# args:' "$f" | sed 's/^# args://')
   # shellcheck disable=SC2086
-  run audit $args "$(head -1 "$f")"
+  run audit $args "$(grep -v '^# args:' "$f" | head -1)"
 done
 run sweep --vary B=1..64 --vary T=128,1024,4096 --quantity memory.total,flops.step,batch.max
 run sweep --vary model=gpt2-small,gpt2-xl,llama-3-8b --vary precision=fp32,bf16 --format json
