@@ -46,6 +46,10 @@ pub struct SymbolDef {
     /// and `·`; sizes and counts have none.
     #[serde(default)]
     pub unit: Option<String>,
+    /// What a claim's symbol stands for when the model does not have it, as a formula in other
+    /// symbols (`D` is `H/A` for a model without a head width of its own).
+    #[serde(default)]
+    pub otherwise: Option<String>,
 }
 
 /// What tally's own rules use a symbol for: ops act on a batch of sequences of tokens, closed

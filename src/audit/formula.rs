@@ -99,6 +99,15 @@ pub(super) fn check_formula(
     let claimed = r.unmark(&reading.marked);
     let is_whole = |s: &str| r.symbols.get(s).is_some_and(|d| d.whole);
     let claimed = r.engine.without_integral_floors(&claimed, &is_whole).unwrap_or(claimed);
+    // A size the model does not have, written in the claim (D for a model whose heads are H/A
+    // wide), stands for what the vocabulary says it is otherwise.
+    let stand_ins = stand_ins(r, &claimed);
+    let claimed = claimed.substitute(&|s| stand_ins.iter().find(|(n, _)| n == s).map(|(_, e)| e.clone()));
+    let stand_in_words: Vec<String> =
+        stand_ins.iter().map(|(s, e)| format!("{s} = {}", print(e, Notation::Unicode))).collect();
+    if !stand_ins.is_empty() {
+        evidence.push(format!("read {} (the model has no size of that name)", stand_in_words.join(", ")));
+    }
     // Anything the algebra cannot work with (a zero denominator, a power past the bounds) is
     // reported on the claim before it is compared.
     if let Err(e) = r.engine.expanded(&claimed) {
@@ -114,7 +123,11 @@ pub(super) fn check_formula(
     let closed = |e: &Expr| print(&r.engine.simplify(e, &r.layout()).unwrap_or_else(|_| e.clone()), Notation::Unicode);
     if r.engine.same(&claimed, derived).unwrap_or(false) {
         evidence.push(format!("both are {}", closed(derived)));
-        return (Finding::holds("holds: equal to the derivation as formulas".into(), whole, evidence), claimed_value);
+        let headline = match stand_in_words.is_empty() {
+            true => "holds: equal to the derivation as formulas".to_string(),
+            false => format!("holds: equal to the derivation as formulas, with {}", stand_in_words.join(", ")),
+        };
+        return (Finding::holds(headline, whole, evidence), claimed_value);
     }
     // The architecture's relations (F = 4H) are part of it: a claim written with them substituted
     // is compared in that form.
@@ -201,6 +214,21 @@ pub(super) fn check_formula(
         );
     }
     term_differences(claim, claimed, derived, target, whole, evidence, r, claimed_value, &relations)
+}
+
+/// The claim's symbols the model does not bind that stand for a formula in ones it does (`D` is
+/// `H/A` for a model without a head width of its own), from the vocabulary's `otherwise`.
+fn stand_ins(r: &Reference, claimed: &Expr) -> Vec<(String, Expr)> {
+    claimed
+        .symbols()
+        .into_iter()
+        .filter(|s| !r.values.contains_key(s))
+        .filter_map(|s| {
+            let def = r.symbols.get(&s)?;
+            let formula = algebra::parse(def.otherwise.as_deref()?, &|w| r.symbols.resolve(w)).ok()?;
+            formula.symbols().iter().all(|x| r.values.contains_key(x)).then_some((s, formula))
+        })
+        .collect()
 }
 
 /// `claimed = c·m · derived` for a constant c and a monomial m of symbols that is not 1 (1/L,
