@@ -1,4 +1,4 @@
-//! `tally plot`: every kind of chart as reviewed SVG text (and as the committed picture the README
+//! `tally plot`: every kind of chart as reviewed SVG text (and as the committed picture the guide
 //! shows), the figures a chart marks worked out again from `tally derive` and `tally serve` of the
 //! same setting, byte-identical output from run to run, and the inputs a chart cannot use.
 

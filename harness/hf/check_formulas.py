@@ -2,7 +2,7 @@
 """Cross-check of closed-form rules (config terms only) against the measured golden files.
 
 This script does NOT import transformers: it reads each config.json as plain JSON, the way
-tally will, applies the per-family rules written in README.md (parameters, forward FLOPs as
+tally will, applies the per-family rules written in docs/models.md (parameters, forward FLOPs as
 FlopCounterMode counts them, KV-cache elements as HF's caches hold them) and compares them
 with the numbers that measure_params.py / measure_tiny.py measured. It prints one line per
 check and exits non-zero on any mismatch.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every golden file under tests/golden/hf/ (and the tiny-* fixtures), then
-# cross-checks the closed-form rules of README.md against them. Offline; CPU; < 1 minute.
+# cross-checks the closed-form rules of docs/models.md against them. Offline; CPU; < 1 minute.
 #   PYTHON=/path/to/venv/bin/python harness/hf/regenerate.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
