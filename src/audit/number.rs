@@ -190,13 +190,22 @@ pub(super) fn compare_values(
             if let Some(found) = explain_value(r, c, target, tolerance) {
                 return explained(r, &found, d, target, caret, evidence);
             }
-            if !d.is_zero() {
+            // A near miss that rounds to the same display (2,127,060,800 vs 2.13B) is told by its
+            // exact difference, and by the op whose parameters it equals when there is one.
+            let near = dim::display(c, unit) == dim::display(d, unit);
+            if !d.is_zero() && !near {
                 evidence.push(format!("ratio claimed/derived: {}", dim::decimal(&(c / d), 4)));
+            }
+            if !d.is_zero() {
                 evidence.push("no reading explains the difference".into());
             }
+            let headline = match near {
+                true => near_miss(r, c, d, unit),
+                false => format!("wrong: {} is not {}", what, dim::display(d, unit)),
+            };
             Finding {
                 verdict: Verdict::Wrong,
-                headline: format!("wrong: {} is not {}", what, dim::display(d, unit)),
+                headline,
                 caret,
                 label: format!("derived: {}", dim::display(d, unit)),
                 evidence,
@@ -214,6 +223,49 @@ pub(super) fn compare_values(
             labels: vec![],
         },
     }
+}
+
+/// The headline of a claimed value that differs from the derived one by less than their display
+/// shows: the exact difference, and for parameters the op (once, or in every repeat of its stage)
+/// whose parameter count it equals (`3,200 params more: as many as final LayerNorm's, 2H`).
+fn near_miss(r: &Reference, claimed: &Rational, derived: &Rational, unit: &Unit) -> String {
+    let difference = claimed - derived;
+    let size = difference.abs();
+    let direction = if difference.is_positive() { "more" } else { "fewer" };
+    let exact = dim::exact_with_unit(&size, unit);
+    let head = format!("wrong: {exact} {direction} than the derived {}", dim::exact_with_unit(derived, unit));
+    if !unit.is(Base::Param) {
+        return head;
+    }
+    let value = |e: &Expr| algebra::evaluate(e, &r.values).ok();
+    for stage in &r.model.stages {
+        let repeat = value(&stage.repeat).unwrap_or_else(Rational::one);
+        for op in &stage.ops {
+            let params = op.params();
+            let Some(per) = value(&params).filter(|v| !v.is_zero()) else { continue };
+            let formula = algebra::print(&params, algebra::Notation::Unicode);
+            if per == size {
+                return format!("{head}: as many as {}'s ({formula}, in {})", op.name, stage.name);
+            }
+            if per.clone() * repeat.clone() == size && !repeat.is_one() {
+                let times = algebra::print(&stage.repeat, algebra::Notation::Unicode);
+                return format!("{head}: as many as {}'s in every {} ({times} × {formula})", op.name, stage.name);
+            }
+        }
+    }
+    // A few copies of one op (two norm vectors): the first op whose count divides the difference.
+    for stage in &r.model.stages {
+        for op in &stage.ops {
+            let params = op.params();
+            let Some(per) = value(&params).filter(|v| !v.is_zero()) else { continue };
+            if let Some(n) = (2..=4).find(|n| per.clone() * Rational::from_integer((*n).into()) == size) {
+                let formula =
+                    algebra::print(&(Expr::num(Rational::from_integer(n.into())) * params), algebra::Notation::Unicode);
+                return format!("{head}: as many as {n} × {}'s ({formula}, in {})", op.name, stage.name);
+            }
+        }
+    }
+    head
 }
 
 pub(super) fn shown(v: &Rational, unit: &Unit) -> String {
