@@ -363,6 +363,9 @@ impl<'e> Reference<'e> {
                             op.forward_flops(all_flops, &self.model.costs)
                                 - op.forward_flops(self.flops, &self.model.costs)
                         }
+                        Contribution::ParamsPerToken => {
+                            op.params() * crate::symbol::Role::Batch.expr() * crate::symbol::Role::Context.expr()
+                        }
                         Contribution::AbsentBias => match &op.kind {
                             OpKind::Linear { output, bias: false, tied: false, .. } => output.clone(),
                             OpKind::LayerNorm { width, bias: false } => width.clone(),
@@ -406,6 +409,9 @@ pub enum Contribution {
     UncountedFlops,
     /// A bias it does not have.
     AbsentBias,
+    /// Its parameters counted per token (B·T of them), as 2N and 6N count FLOPs: every parameter
+    /// as a multiply-add, the embedding lookup and the norms included.
+    ParamsPerToken,
 }
 
 impl Contribution {
@@ -418,6 +424,7 @@ impl Contribution {
             Contribution::SavedAllOnly => "outputs saved only when every intermediate counts (activations = all):",
             Contribution::UncountedFlops => "element-wise FLOPs (counted only with flops = all) of",
             Contribution::AbsentBias => "biases this model does not have, on",
+            Contribution::ParamsPerToken => "parameters counted per token (as 2N and 6N count FLOPs) of",
         }
     }
 }

@@ -72,7 +72,7 @@ pub(super) fn term_differences(
                 [uncounted, &[C::AbsentBias]].concat()
             }
             (Family::Flops | Family::Time, true) => vec![C::Flops],
-            (Family::Flops | Family::Time, false) => vec![C::UncountedFlops],
+            (Family::Flops | Family::Time, false) => vec![C::UncountedFlops, C::ParamsPerToken],
             (Family::Count, true) => vec![C::Params],
             (Family::Count, false) => vec![C::AbsentBias],
             _ => vec![C::Params, C::Flops, C::SavedCs336, C::SavedAllOnly],
@@ -93,7 +93,9 @@ pub(super) fn term_differences(
                     let saved = matches!(k, C::SavedCs336 | C::SavedAllOnly);
                     let need = match (&tensors, saved, target.family) {
                         (Some(_), true, _) => Some(t.coeff.abs() / Rational::from_integer(r.bytes_per_element.into())),
-                        (_, false, Family::Count | Family::Flops | Family::Time) => Some(t.coeff.abs()),
+                        (_, false, Family::Count | Family::Flops | Family::Time) if *k != C::ParamsPerToken => {
+                            Some(t.coeff.abs())
+                        }
                         _ => None,
                     };
                     let every: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
